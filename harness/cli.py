@@ -1,0 +1,120 @@
+"""The `arbench` command. User errors print one line and exit with code 2; bugs keep their traceback."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from harness import __version__
+from harness.errors import UserError
+
+__all__ = ["main"]
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from harness.config import load_experiment
+    from harness.devices import resolve_device
+    from harness.orchestrate import run_experiment
+
+    experiment = load_experiment(Path(args.experiment))
+    device = resolve_device(args.device)
+    print(f"arbench: {experiment.name}: {len(experiment.configurations())} configuration(s) on device {device.name}", file=sys.stderr)
+    run_dir = run_experiment(experiment, device, Path(args.out))
+    _cmd_report(argparse.Namespace(run=str(run_dir), markdown=False))
+    print(run_dir)
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from harness.report.tables import markdown_table, run_status_line, run_summary, terminal_table
+    from harness.store.reader import load_run
+
+    run = load_run(Path(args.run))
+    summary = run_summary(run)
+    status = run_status_line(run)
+    markdown = f"# arbench run {run.manifest['run_id']}\n\n{status}\n\n{markdown_table(summary)}\n"
+    (run.path / "report.md").write_text(markdown, encoding="utf-8")
+    print(markdown if args.markdown else f"{status}\n{terminal_table(summary)}")
+    return 0
+
+
+def _cmd_devices(args: argparse.Namespace) -> int:
+    from harness.devices import devices_dir, load_device
+    from harness.system.environment import detect_device
+
+    detected = detect_device()
+    for path in sorted(devices_dir().glob("*.toml")):
+        profile = load_device(path.stem)
+        mark = "*" if profile.name == detected else " "
+        sensors = ", ".join(profile.sensors) or "none"
+        print(f"{mark} {profile.name:12} threads={profile.threads or 'auto':<4} sensors={sensors:28} {profile.description}")
+    print(f"(* = detected here: DEVICE=auto picks {detected})")
+    return 0
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from harness.models import load_manifest
+
+    for entry in load_manifest():
+        state = "present" if entry.present() else "absent "
+        print(f"{state}  {entry.id:22} {entry.task:8} {entry.backend:9} {entry.precision:10} {entry.source}")
+    return 0
+
+
+def _cmd_data_synth(args: argparse.Namespace) -> int:
+    from harness.sources.synthetic import SceneOptions, write_scene_set
+
+    options = SceneOptions(seed=args.seed, n=args.n, difficulty=args.difficulty, width_px=args.width, height_px=args.height)
+    print(write_scene_set(options, Path(args.out)))
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="arbench", description="Benchmark on-device AR translation: capture → OCR → MT → overlay.")
+    parser.add_argument("--version", action="version", version=f"arbench {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run an experiment; prints the run directory last")
+    run.add_argument("experiment", help="experiment TOML file, e.g. experiments/default.toml")
+    run.add_argument("--device", default="auto", help="device profile: auto (detect), laptop, jetson, jetson-nano, rpi4, rpi5")
+    run.add_argument("--out", default="results", help="results root (default: results)")
+    run.set_defaults(handler=_cmd_run)
+
+    report = commands.add_parser("report", help="summary table of a run (also written to RUN/report.md)")
+    report.add_argument("run", help="run directory printed by `arbench run`")
+    report.add_argument("--markdown", action="store_true", help="print Markdown instead of a plain table")
+    report.set_defaults(handler=_cmd_report)
+
+    commands.add_parser("devices", help="list device profiles and the detected device").set_defaults(handler=_cmd_devices)
+    commands.add_parser("models", help="list known models and whether they are present").set_defaults(handler=_cmd_models)
+
+    data = commands.add_parser("data", help="generate workloads").add_subparsers(dest="data_command", required=True, metavar="WHAT")
+    synth = data.add_parser("synth", help="write a deterministic synthetic sign scene set with ground truth")
+    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--n", type=int, default=16, help="number of scenes")
+    synth.add_argument("--difficulty", default="easy", help="easy, medium or hard")
+    synth.add_argument("--width", type=int, default=960, help="image width in pixels")
+    synth.add_argument("--height", type=int, default=540, help="image height in pixels")
+    synth.add_argument("--out", required=True, help="output folder")
+    synth.set_defaults(handler=_cmd_data_synth)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = _parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except UserError as exc:
+        print(f"arbench: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("arbench: interrupted; frames measured so far are kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""Experiments and device profiles as typed, frozen data loaded from TOML.
+
+An experiment is a matrix: every source × every OCR backend × every MT backend becomes one
+configuration, run with the same run settings and stage switches. Backend-specific keys of each
+``[[sources]]``, ``[[ocr]]`` and ``[[mt]]`` entry are checked against that backend's options dataclass.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ConfigError
+from harness.registry import plugin
+from harness.tables import from_table, load_toml
+
+__all__ = [
+    "RunSettings",
+    "StageSwitches",
+    "Component",
+    "Experiment",
+    "Configuration",
+    "load_experiment",
+    "project_root",
+]
+
+SECTIONS = ("experiment", "run", "stages", "overlay", "sources", "ocr", "mt")
+
+
+def project_root() -> Path:
+    """The source tree's root (where experiments/ and devices/ live)."""
+    return Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Warm-up and stopping rule, applied to each configuration.
+
+    Measurement stops when both ``min_frames`` and ``min_duration_s`` are reached, or at either cap,
+    or when a finite source runs out. ``isolate`` runs each configuration in its own process.
+    """
+
+    warmup_frames: int = 3
+    min_frames: int = 20
+    min_duration_s: float = 5.0
+    max_frames: int = 1000
+    max_duration_s: float = 120.0
+    fsync: bool = False
+    isolate: bool = True
+    save_overlays: int = 2
+
+    def __post_init__(self) -> None:
+        if self.warmup_frames < 0 or self.min_frames < 1 or self.max_frames < self.min_frames:
+            raise ConfigError("[run]: need warmup_frames >= 0, min_frames >= 1 and max_frames >= min_frames")
+        if self.min_duration_s < 0 or self.max_duration_s < self.min_duration_s:
+            raise ConfigError("[run]: need 0 <= min_duration_s <= max_duration_s")
+
+
+@dataclass(frozen=True)
+class StageSwitches:
+    """Stages to run; a switched-off stage passes its input through untouched (for ablations)."""
+
+    ocr: bool = True
+    mt: bool = True
+    overlay: bool = True
+
+
+@dataclass(frozen=True)
+class Component:
+    """One entry of ``[[sources]]``, ``[[ocr]]`` or ``[[mt]]``: an id, a backend and its options."""
+
+    kind: str
+    id: str
+    backend: str
+    options: Any
+
+    def create(self, *args: Any) -> Any:
+        """Instantiate the backend."""
+        return plugin(self.kind, self.backend, self.id).create(self.options, *args)
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """One cell of the matrix."""
+
+    config_id: str
+    source: Component
+    ocr: Component
+    mt: Component
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A whole experiment file, validated."""
+
+    name: str
+    description: str
+    path: Path
+    run: RunSettings
+    stages: StageSwitches
+    overlay: Any
+    sources: tuple[Component, ...]
+    ocr: tuple[Component, ...]
+    mt: tuple[Component, ...]
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    def configurations(self) -> list[Configuration]:
+        """The matrix, in file order: sources outermost."""
+        cells = itertools.product(self.sources, self.ocr, self.mt)
+        return [Configuration(f"{s.id}/{o.id}/{m.id}", s, o, m) for s, o, m in cells]
+
+
+@dataclass(frozen=True)
+class _Header:
+    name: str
+    description: str = ""
+
+
+def load_experiment(path: Path) -> Experiment:
+    """Load and validate an experiment file; any problem is a one-line ConfigError."""
+    table = load_toml(path)
+    where = str(path)
+    unknown = sorted(set(table) - set(SECTIONS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown section [{unknown[0]}]; valid: {', '.join(SECTIONS)}")
+    from harness.overlay.render import OverlayOptions
+
+    header = from_table(_Header, table.get("experiment", {"name": path.stem}), f"{where} [experiment]")
+    return Experiment(
+        name=header.name,
+        description=header.description,
+        path=path,
+        run=from_table(RunSettings, table.get("run", {}), f"{where} [run]"),
+        stages=from_table(StageSwitches, table.get("stages", {}), f"{where} [stages]"),
+        overlay=from_table(OverlayOptions, table.get("overlay", {}), f"{where} [overlay]"),
+        sources=_components(table, "sources", "source", "kind", where),
+        ocr=_components(table, "ocr", "ocr", "backend", where, default="null"),
+        mt=_components(table, "mt", "mt", "backend", where, default="null"),
+        raw=table,
+    )
+
+
+def _components(table: dict[str, Any], section: str, kind: str, key: str, where: str, default: str | None = None) -> tuple[Component, ...]:
+    entries = table.get(section)
+    if entries is None and default is not None:
+        entries = [{"id": "off", key: default}]
+    if not entries or not isinstance(entries, list):
+        raise ConfigError(f"{where}: needs at least one [[{section}]] entry")
+    components = tuple(_component(e, section, kind, key, f"{where} [[{section}]] #{i + 1}") for i, e in enumerate(entries))
+    ids = [c.id for c in components]
+    duplicate = next((i for i in ids if ids.count(i) > 1), None)
+    if duplicate is not None:
+        raise ConfigError(f"{where}: duplicate [[{section}]] id {duplicate!r}; ids must be unique")
+    return components
+
+
+def _component(entry: Any, section: str, kind: str, key: str, where: str) -> Component:
+    if not isinstance(entry, dict) or "id" not in entry or key not in entry:
+        raise ConfigError(f"{where}: each [[{section}]] entry needs `id` and `{key}`")
+    options = {k: v for k, v in entry.items() if k not in ("id", key)}
+    found = plugin(kind, str(entry[key]), where)
+    parsed = from_table(found.options_class(), options, f"{where} ({entry[key]})")
+    return Component(kind, str(entry["id"]), str(entry[key]), parsed)

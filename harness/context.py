@@ -1,0 +1,16 @@
+"""What a backend may know about the machine it runs on, taken from the device profile."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["BackendContext"]
+
+
+@dataclass(frozen=True)
+class BackendContext:
+    """``threads``: compute threads the device profile allots (0: the runtime's default).
+    ``providers``: ONNX Runtime execution providers in order of preference."""
+
+    threads: int = 0
+    providers: tuple[str, ...] = ("CPUExecutionProvider",)

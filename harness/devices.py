@@ -1,0 +1,65 @@
+"""Device profiles (devices/*.toml): threads, camera, sensors, providers, power-mode commands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.config import project_root
+from harness.errors import ConfigError
+from harness.tables import from_table, load_toml
+
+__all__ = ["DeviceProfile", "DEVICE_NAMES", "SENSOR_NAMES", "devices_dir", "load_device", "resolve_device"]
+
+DEVICE_NAMES = ("laptop", "jetson", "jetson-nano", "rpi4", "rpi5")
+SENSOR_NAMES = ("rapl", "nvml", "ina3221", "ina2xx", "pi5_pmic", "tegrastats")
+
+
+@dataclass(frozen=True)
+class DeviceProfile:
+    """What arbench needs to know about a kind of device.
+
+    ``threads``: compute threads for backends (0: the runtime decides). ``camera``: an OpenCV index,
+    /dev/videoN or a GStreamer pipeline. ``power_modes``: name → shell commands that set it (run only by
+    `arbench system tune`, never silently).
+    """
+
+    name: str
+    description: str = ""
+    threads: int = 0
+    camera: str = "0"
+    sensors: tuple[str, ...] = ()
+    providers: tuple[str, ...] = ("CPUExecutionProvider",)
+    power_modes: dict[str, list[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = [s for s in self.sensors if s not in SENSOR_NAMES]
+        if unknown:
+            raise ConfigError(f"device {self.name}: unknown sensor {unknown[0]!r}; valid: {', '.join(SENSOR_NAMES)}")
+
+
+def devices_dir() -> Path:
+    """The folder of shipped device profiles."""
+    return project_root() / "devices"
+
+
+def load_device(name: str, directory: Path | None = None) -> DeviceProfile:
+    """Load the profile ``name`` from ``directory`` (default: the shipped devices/)."""
+    folder = directory or devices_dir()
+    path = folder / f"{name}.toml"
+    if not path.is_file():
+        have = sorted(p.stem for p in folder.glob("*.toml"))
+        raise ConfigError(f"unknown device {name!r}; valid: auto, {', '.join(have)}")
+    profile = from_table(DeviceProfile, load_toml(path), str(path))
+    if profile.name != name:
+        raise ConfigError(f"{path}: name {profile.name!r} does not match the file name {name!r}")
+    return profile
+
+
+def resolve_device(name: str, root: Path = Path("/")) -> DeviceProfile:
+    """Load ``name``, detecting the device first when it is "auto"."""
+    if name == "auto":
+        from harness.system.environment import detect_device
+
+        name = detect_device(root)
+    return load_device(name)

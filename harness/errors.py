@@ -1,0 +1,28 @@
+"""One error tree. ``UserError`` and its children are the user's to fix: the CLI prints one line and
+exits with code 2. Anything else is a bug and keeps its traceback."""
+
+from __future__ import annotations
+
+__all__ = ["ArbenchError", "UserError", "ConfigError", "BackendUnavailable", "DataMissing"]
+
+
+class ArbenchError(Exception):
+    """Base of every error arbench raises on purpose."""
+
+
+class UserError(ArbenchError):
+    """Bad input, missing file, unavailable hardware: something the user can fix. Message says how."""
+
+    exit_code = 2
+
+
+class ConfigError(UserError):
+    """An experiment or device file that does not validate."""
+
+
+class BackendUnavailable(UserError):
+    """A backend whose package, binary or model is not present on this machine."""
+
+
+class DataMissing(UserError):
+    """A dataset or model file that is not where the configuration says."""

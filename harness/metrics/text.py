@@ -1,0 +1,71 @@
+"""Accuracy of recognized and translated text against a frame's ground truth.
+
+- ``ocr_cer``: character error rate between the recognized and the true text, both case-folded and
+  reduced to letters and digits (recognizers often merge or split words at spaces, and reading order
+  of lines may differ, so spacing and punctuation are not scored here).
+- ``ocr_word_recall``: share of the true legible words (case-folded, alphanumeric) that occur among the
+  recognized words.
+- ``mt_chrf``: sentence chrF (sacrebleu, case-insensitive) of the frame's translated text against its
+  reference translation: an end-to-end score, since OCR errors reach it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from rapidfuzz.distance import Levenshtein
+from sacrebleu.metrics import CHRF
+
+from harness.types import GroundTruth
+
+__all__ = ["normalize", "cer", "word_recall", "frame_accuracy", "CHRF_METRIC", "chrf_signature"]
+
+CHRF_METRIC = CHRF(lowercase=True)
+_NON_ALNUM = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def normalize(text: str) -> str:
+    """Case-folded letters and digits only."""
+    return _NON_ALNUM.sub("", text.casefold())
+
+
+def cer(hypothesis: str, reference: str) -> float:
+    """Levenshtein distance over the reference length, on normalized text (1.0 if nothing matches)."""
+    hyp, ref = normalize(hypothesis), normalize(reference)
+    if not ref:
+        return 0.0 if not hyp else 1.0
+    return Levenshtein.distance(hyp, ref) / len(ref)
+
+
+def word_recall(recognized: Sequence[str], truth_words: Sequence[str]) -> float | None:
+    """Share of truth words found among recognized words (multiset, normalized); None without words."""
+    wanted = Counter(w for w in (normalize(t) for t in truth_words) if w)
+    if not wanted:
+        return None
+    have = Counter(w for w in (normalize(t) for text in recognized for t in text.split()) if w)
+    return sum(min(count, have[word]) for word, count in wanted.items()) / sum(wanted.values())
+
+
+def chrf_signature() -> str:
+    """sacrebleu's signature of the chrF configuration (one reference per frame), for the manifest."""
+    metric = CHRF(lowercase=True)
+    metric.sentence_score("", [""])  # sacrebleu knows the reference count only after one evaluation
+    return str(metric.get_signature())
+
+
+def frame_accuracy(truth: GroundTruth | None, texts: Sequence[str], targets: Sequence[str] | None) -> dict[str, Any]:
+    """Per-frame accuracy figures; empty when the frame has no ground truth."""
+    if truth is None:
+        return {}
+    legible = [w.text for w in truth.words if not w.dont_care]
+    scores: dict[str, Any] = {
+        "ocr_cer": cer(" ".join(texts), truth.source_text),
+        "ocr_word_recall": word_recall(texts, legible),
+    }
+    if targets is not None and truth.reference_translation is not None:
+        hypothesis = " ".join(t for t in targets if t)
+        scores["mt_chrf"] = CHRF_METRIC.sentence_score(hypothesis, [truth.reference_translation]).score
+    return scores

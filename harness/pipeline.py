@@ -1,0 +1,91 @@
+"""One frame through the stages: capture → ocr → mt → overlay, each in its own span.
+
+A switched-off stage passes its input on untouched: no OCR means no regions; no MT means the overlay
+shows the recognized text; no overlay means no image is drawn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from harness.config import StageSwitches
+from harness.metrics.text import frame_accuracy
+from harness.mt.base import MtBackend
+from harness.ocr.base import OcrBackend
+from harness.trace import Tracer
+from harness.types import Frame, TextRegion
+
+__all__ = ["FrameResult", "Pipeline", "StageFailure"]
+
+
+class StageFailure(Exception):
+    """A stage raised while processing a frame; carries the stage name and the frame's spans so far."""
+
+    def __init__(self, stage: str, cause: BaseException, frame: Frame | None) -> None:
+        super().__init__(f"{stage}: {type(cause).__name__}: {cause}")
+        self.stage = stage
+        self.frame = frame
+
+
+@dataclass
+class FrameResult:
+    """What one frame produced: the frame, its regions and translations, the overlay image."""
+
+    frame: Frame
+    regions: list[TextRegion]
+    targets: list[str] | None
+    image: np.ndarray | None
+    accuracy: dict[str, Any] = field(default_factory=dict)
+
+
+class Pipeline:
+    """Runs frames from one source through one OCR backend, one MT backend and the overlay."""
+
+    def __init__(self, ocr: OcrBackend, mt: MtBackend, overlay: Any, stages: StageSwitches) -> None:
+        self.ocr = ocr
+        self.mt = mt
+        self.overlay = overlay if stages.overlay else None
+        self.stages = stages
+
+    def step(self, frames: Iterator[Frame], tracer: Tracer) -> FrameResult | None:
+        """Capture and process the next frame; None when the source has no more frames.
+
+        A stage that is off, or has no input (no regions for MT), opens no span.
+        """
+        frame = self._stage("capture", None, tracer, lambda _: next(frames, None))
+        if frame is None:
+            return None
+        regions: list[TextRegion] = []
+        if self.stages.ocr:
+            regions = self._stage("ocr", frame, tracer, lambda _: self.ocr.recognize(frame, tracer))
+        texts = [r.text for r in regions]
+        targets = list(texts)
+        if self.stages.mt and texts:
+            targets = self._stage("mt", frame, tracer, lambda _: self.mt.translate(texts))
+        image = None
+        if self.overlay is not None:
+            image = self._stage("overlay", frame, tracer, lambda attrs: self._draw(frame, regions, targets, attrs))
+        shown = targets if self.stages.mt else None
+        return FrameResult(frame, regions, shown, image, frame_accuracy(frame.ground_truth, texts, shown))
+
+    def _stage(self, name: str, frame: Frame | None, tracer: Tracer, work: Callable[[dict[str, Any]], Any]) -> Any:
+        try:
+            with tracer.span(name) as attrs:
+                return work(attrs)
+        except Exception as exc:  # recorded as a failed frame by the runner, never swallowed
+            raise StageFailure(name, exc, frame) from exc
+
+    def _draw(self, frame: Frame, regions: list[TextRegion], targets: list[str], attrs: dict[str, Any]) -> np.ndarray:
+        drawn = self.overlay.render(frame.image, regions, targets)
+        attrs["inpaint_ns"] = drawn.inpaint_ns
+        attrs["render_ns"] = drawn.render_ns
+        return drawn.image
+
+    def close(self) -> None:
+        """Close both backends."""
+        self.ocr.close()
+        self.mt.close()

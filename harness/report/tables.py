@@ -1,0 +1,78 @@
+"""The summary of a run as a terminal table and as Markdown. Reads the store only."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from harness.store.reader import Run
+from harness.store.summary import summarize
+
+__all__ = ["run_summary", "run_status_line", "terminal_table", "markdown_table"]
+
+COLUMNS = [
+    ("config_id", "configuration"), ("stage", "stage"), ("n", "n"), ("mean_ms", "mean ms"), ("p50_ms", "p50 ms"),
+    ("p50_ci", "p50 95% CI"), ("p90_ms", "p90 ms"), ("p99_ms", "p99 ms"), ("fps", "fps"),
+    ("ocr_cer", "CER"), ("ocr_word_recall", "word recall"), ("mt_chrf", "chrF"), ("status", "status"),
+]
+
+
+def run_summary(run: Run) -> pd.DataFrame:
+    """The stored summary, or one computed from frames.jsonl for a run that did not finish."""
+    if run.complete and run.summary is not None:
+        return run.summary
+    records = run.frames.to_dict("records") if not run.frames.empty else []
+    return summarize(records, run.manifest.get("configurations", []))
+
+
+def run_status_line(run: Run) -> str:
+    """One line saying whether the run is complete, and if not, why its numbers are partial."""
+    status = run.manifest.get("status", "unknown")
+    frames = len(run.frames)
+    if run.complete:
+        return f"run {run.manifest['run_id']}: complete, {frames} frame records"
+    note = f", {run.bad_lines} unreadable line(s) skipped" if run.bad_lines else ""
+    return f"run {run.manifest['run_id']}: PARTIAL (status {status!r}), summary computed from {frames} completed frame records{note}"
+
+
+def _cell(column: str, row: dict[str, Any]) -> str:
+    if column == "p50_ci":
+        low, high = row.get("p50_ci_low_ms"), row.get("p50_ci_high_ms")
+        return "" if _missing(low) else f"{low:.1f}–{high:.1f}"
+    value = row.get(column)
+    if _missing(value):
+        return ""
+    if column == "n":
+        return str(int(value))
+    if isinstance(value, float):
+        return f"{value:.3f}" if column in ("ocr_cer", "ocr_word_recall") else f"{value:.2f}"
+    return str(value)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value == ""
+
+
+def _rows(summary: pd.DataFrame) -> list[list[str]]:
+    records = summary.to_dict("records")
+    return [[_cell(c, r) for c, _ in COLUMNS] for r in records]
+
+
+def terminal_table(summary: pd.DataFrame) -> str:
+    """Aligned plain-text table."""
+    header = [title for _, title in COLUMNS]
+    rows = _rows(summary)
+    widths = [max(len(x) for x in col) for col in zip(header, *rows)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
+    return "\n".join(lines)
+
+
+def markdown_table(summary: pd.DataFrame) -> str:
+    """GitHub-flavoured Markdown table."""
+    header = [title for _, title in COLUMNS]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in _rows(summary)]
+    return "\n".join(lines)

@@ -1,0 +1,163 @@
+"""Runs one configuration: open the source and backends, warm up, measure until the stopping rule
+fires, write one record per frame. A configuration that cannot start (backend missing, model absent)
+or that keeps failing is reported as failed with its reason; the caller goes on with the next one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+
+from harness.config import Configuration, Experiment
+from harness.context import BackendContext
+from harness.devices import DeviceProfile
+from harness.errors import UserError
+from harness.pipeline import FrameResult, Pipeline, StageFailure
+from harness.progress import Progress
+from harness.stopping import stop_reason, validity
+from harness.store.schema import frame_record
+from harness.store.writer import FrameWriter
+from harness.trace import Tracer
+
+__all__ = ["Outcome", "run_configuration", "describe"]
+
+MAX_CONSECUTIVE_FAILURES = 3
+
+
+@dataclass
+class Outcome:
+    """What happened to one configuration; stored in the manifest."""
+
+    config_id: str
+    status: str = "pending"  # pending | running | complete | failed
+    reason: str | None = None
+    warmup_frames: int = 0
+    measured_frames: int = 0
+    failed_frames: int = 0
+    stop_reason: str | None = None
+    validity: dict[str, bool] = field(default_factory=dict)
+    setup_s: float = 0.0
+    measured_s: float = 0.0
+    model_files: list[str] = field(default_factory=list)
+
+
+def describe(config: Configuration) -> dict[str, Any]:
+    """The configuration's components as plain data for the manifest."""
+    return {
+        part: {"id": c.id, "backend": c.backend, "options": dataclasses.asdict(c.options)}
+        for part, c in (("source", config.source), ("ocr", config.ocr), ("mt", config.mt))
+    }
+
+
+class _Session:
+    """The open source, pipeline and writer of one configuration."""
+
+    def __init__(self, config: Configuration, experiment: Experiment, device: DeviceProfile, run_dir: Path) -> None:
+        from harness.overlay.render import Overlay
+
+        context = BackendContext(threads=device.threads, providers=device.providers)
+        self.source = config.source.create()
+        self.source.open()
+        self.pipeline = Pipeline(
+            config.ocr.create(context) if experiment.stages.ocr else _off(config.ocr.kind),
+            config.mt.create(context) if experiment.stages.mt else _off(config.mt.kind),
+            Overlay(experiment.overlay) if experiment.stages.overlay else None,
+            experiment.stages,
+        )
+        self.frames = self.source.frames()
+        self.writer = FrameWriter(run_dir, fsync=experiment.run.fsync)
+
+    def close(self) -> None:
+        self.writer.close()
+        self.pipeline.close()
+        self.source.close()
+
+
+def _off(kind: str) -> Any:
+    from harness.registry import plugin
+
+    entry = plugin(kind, "null", kind)
+    return entry.create(entry.options_class()())
+
+
+def run_configuration(config: Configuration, experiment: Experiment, device: DeviceProfile, run_dir: Path) -> Outcome:
+    """Run one configuration to its stopping rule; never raises for a backend's or a frame's failure."""
+    outcome = Outcome(config.config_id, status="running")
+    started = time.monotonic()
+    try:
+        session = _Session(config, experiment, device, run_dir)
+    except (UserError, ImportError, OSError) as exc:
+        return _failed(outcome, f"setup: {exc}")
+    outcome.setup_s = time.monotonic() - started
+    try:
+        _measure(config, experiment, session, outcome, run_dir)
+    finally:
+        outcome.model_files = [str(p) for p in (*session.pipeline.ocr.model_files(), *session.pipeline.mt.model_files())]
+        session.close()
+    return outcome
+
+
+def _failed(outcome: Outcome, reason: str) -> Outcome:
+    outcome.status, outcome.reason = "failed", reason
+    return outcome
+
+
+def _measure(config: Configuration, experiment: Experiment, session: _Session, outcome: Outcome, run_dir: Path) -> None:
+    settings = experiment.run
+    progress = Progress(config.config_id, settings)
+    seq, consecutive_failures, measure_start = 0, 0, None
+    while True:
+        warmup = outcome.warmup_frames < settings.warmup_frames
+        if not warmup and measure_start is None:
+            measure_start = time.monotonic()
+        elapsed = time.monotonic() - measure_start if measure_start is not None else 0.0
+        reason = None if warmup else stop_reason(settings, outcome.measured_frames, elapsed)
+        if reason:
+            outcome.stop_reason = reason
+            break
+        tracer = Tracer()
+        try:
+            result = session.pipeline.step(session.frames, tracer)
+            error = None
+        except StageFailure as failure:
+            result, error = None, str(failure)
+        if result is None and error is None:
+            outcome.stop_reason = "source_exhausted"
+            break
+        session.writer.write(frame_record(config.config_id, seq, warmup, tracer.spans, result, error))
+        seq += 1
+        consecutive_failures = consecutive_failures + 1 if error else 0
+        _count(outcome, warmup, error)
+        if result is not None and not warmup:
+            _save_overlay(result, run_dir, config.config_id, outcome.measured_frames, settings.save_overlays)
+        if consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
+            _failed(outcome, f"{consecutive_failures} frames failed in a row; last: {error}")
+            break
+        progress.update(outcome.warmup_frames, outcome.measured_frames, elapsed)
+    outcome.measured_s = time.monotonic() - measure_start if measure_start is not None else 0.0
+    outcome.validity = validity(settings, outcome.measured_frames, outcome.measured_s)
+    if outcome.status == "running":
+        outcome.status = "complete"
+    progress.finish(f"{outcome.status}: {outcome.measured_frames} frames in {outcome.measured_s:.1f}s ({outcome.stop_reason or outcome.reason})")
+
+
+def _count(outcome: Outcome, warmup: bool, error: str | None) -> None:
+    if error:
+        outcome.failed_frames += 1
+    elif warmup:
+        outcome.warmup_frames += 1
+    else:
+        outcome.measured_frames += 1
+
+
+def _save_overlay(result: FrameResult, run_dir: Path, config_id: str, number: int, limit: int) -> None:
+    if result.image is None or number > limit:
+        return
+    folder = run_dir / "overlays" / config_id.replace("/", "__")
+    folder.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(folder / f"{number:03d}_{result.frame.name or result.frame.frame_id}.jpg"), result.image)

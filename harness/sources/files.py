@@ -1,0 +1,39 @@
+"""Frames read from image files on disk: decoding is the measured capture."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import cv2
+
+from harness.errors import DataMissing
+from harness.types import Frame, GroundTruth
+
+__all__ = ["read_image", "iterate_files"]
+
+
+def read_image(path: Path) -> cv2.typing.MatLike:
+    """Decode an image as BGR, or raise DataMissing naming the file."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise DataMissing(f"cannot read image {path}: missing or not an image")
+    return image
+
+
+def iterate_files(
+    paths: Sequence[Path],
+    name: str,
+    loop: bool,
+    truth: Callable[[Path], GroundTruth | None],
+) -> Iterator[Frame]:
+    """Yield one frame per file, decoded when asked for; cycle through the list when ``loop``."""
+    frame_id = 0
+    while True:
+        for path in paths:
+            image = read_image(path)
+            yield Frame(frame_id, time.monotonic_ns(), image, name, path.name, truth(path))
+            frame_id += 1
+        if not loop:
+            return

@@ -1,0 +1,85 @@
+"""Loading a run directory into pandas DataFrames. Reports and comparisons read runs only through here."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness.errors import DataMissing, UserError
+from harness.store.schema import FRAMES, MANIFEST, SCHEMA_VERSION, SUMMARY
+
+__all__ = ["Run", "load_run", "read_frames"]
+
+
+@dataclass
+class Run:
+    """One stored run.
+
+    ``frames``: one row per frame record (spans and outputs as Python objects); ``spans``: one row per
+    span with ``duration_ms``; ``summary``: summary.csv if written (None for a run that did not finish);
+    ``bad_lines``: frames.jsonl lines that were not valid JSON (a run killed mid-write leaves at most one).
+    """
+
+    path: Path
+    manifest: dict[str, Any]
+    frames: pd.DataFrame
+    spans: pd.DataFrame
+    summary: pd.DataFrame | None
+    bad_lines: int
+
+    @property
+    def complete(self) -> bool:
+        """True when the run finished and wrote its summary."""
+        return self.manifest.get("status") == "complete" and self.summary is not None
+
+
+def read_frames(path: Path) -> tuple[list[dict[str, Any]], int]:
+    """Frame records from a frames.jsonl, skipping (and counting) lines that are not whole JSON."""
+    records, bad = [], 0
+    if not path.is_file():
+        return records, bad
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                bad += 1
+    return records, bad
+
+
+def _spans_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    rows = [
+        {
+            "config_id": r["config_id"],
+            "seq": r["seq"],
+            "warmup": r["warmup"],
+            "ok": r["ok"],
+            "name": s["name"],
+            "start_ns": s["start_ns"],
+            "end_ns": s["end_ns"],
+            "duration_ms": (s["end_ns"] - s["start_ns"]) / 1e6,
+        }
+        for r in records
+        for s in r.get("spans", [])
+    ]
+    columns = ["config_id", "seq", "warmup", "ok", "name", "start_ns", "end_ns", "duration_ms"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def load_run(run_dir: Path) -> Run:
+    """Load a run; a directory without a manifest is a user error naming the path."""
+    manifest_file = run_dir / MANIFEST
+    if not manifest_file.is_file():
+        raise DataMissing(f"{run_dir} is not an arbench run (no {MANIFEST}); pass the directory `arbench run` printed")
+    manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+    version = manifest.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise UserError(f"{run_dir}: schema_version {version} is not supported by this arbench (reads {SCHEMA_VERSION})")
+    records, bad = read_frames(run_dir / FRAMES)
+    summary_file = run_dir / SUMMARY
+    summary = pd.read_csv(summary_file) if summary_file.is_file() else None
+    return Run(run_dir, manifest, pd.DataFrame(records), _spans_frame(records), summary, bad)
