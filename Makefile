@@ -7,7 +7,7 @@ EXP    ?= experiments/default.toml
 OUT    ?= results
 # Debian packages the default experiment needs: Apertium eng<->spa for MT, DejaVu fonts for overlays
 # and synthetic signs. `make setup` installs them when apt-get is there and we are root (or sudo works).
-APT_PACKAGES := apertium apertium-eng-spa fonts-dejavu-core
+APT_PACKAGES := apertium apertium-eng-spa fonts-dejavu-core fonts-dejavu-extra
 
 .PHONY: setup apt bench test smoke clean
 

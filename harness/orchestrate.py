@@ -15,6 +15,7 @@ import multiprocessing
 import signal
 import sys
 import time
+import traceback
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -137,7 +138,12 @@ def _run_one(config: Configuration, experiment: Experiment, device: DeviceProfil
 
 def _worker(sender: Connection, config: Configuration, experiment: Experiment, device: DeviceProfile, run_dir: Path) -> None:
     _die_with_parent()
-    sender.send(run_configuration(config, experiment, device, run_dir))
+    try:
+        outcome = run_configuration(config, experiment, device, run_dir)
+    except Exception as exc:  # a bug: fail this configuration with its reason, show the traceback, go on
+        traceback.print_exc()
+        outcome = Outcome(config.config_id, status="failed", reason=f"internal error: {type(exc).__name__}: {exc}")
+    sender.send(outcome)
     sender.close()
 
 

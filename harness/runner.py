@@ -160,4 +160,4 @@ def _save_overlay(result: FrameResult, run_dir: Path, config_id: str, number: in
         return
     folder = run_dir / "overlays" / config_id.replace("/", "__")
     folder.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(folder / f"{number:03d}_{result.frame.name or result.frame.frame_id}.jpg"), result.image)
+    cv2.imwrite(str(folder / f"{number:03d}_{result.frame.name or result.frame.frame_id}.png"), result.image)

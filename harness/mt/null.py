@@ -19,7 +19,7 @@ class NullMt:
 
     name = "null"
 
-    def __init__(self, options: NullMtOptions) -> None:
+    def __init__(self, options: NullMtOptions, context: object = None) -> None:
         self.options = options
 
     def model_files(self) -> tuple[Path, ...]:

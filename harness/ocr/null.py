@@ -26,7 +26,7 @@ class NullOcr:
 
     name = "null"
 
-    def __init__(self, options: NullOcrOptions) -> None:
+    def __init__(self, options: NullOcrOptions, context: object = None) -> None:
         self.options = options
 
     def model_files(self) -> tuple[Path, ...]:

@@ -2,8 +2,10 @@
 surroundings with OpenCV inpainting.
 
 Two things keep this cheap on big frames: only padded boxes around the quads are inpainted, and each box
-is inpainted at a reduced scale where the text is ~16 px tall (inpainting costs ~ masked pixels x
+is inpainted at a reduced scale where the quad is ~16 px tall (inpainting costs ~ masked pixels x
 radius^2, and the fill it produces is smooth anyway), then upscaled and pasted under the full-size mask.
+Downscaling ignores the masked ink and favours the pixels right next to it, so a quad drawn tight
+against a sign's edge is filled with the sign's colour rather than the wall's behind it.
 """
 
 from __future__ import annotations
@@ -96,7 +98,8 @@ def _downscale_known(roi: np.ndarray, mask: np.ndarray, size: tuple[int, int]) -
     whereas its farther pixels may lie past the edge of the sign.
     """
     near = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * _NEAR_PX + 1,) * 2))
-    weight = np.where(mask > 0, 0, np.where(near > 0, _NEAR_WEIGHT, 1)).astype(np.float32)
+    weight = np.where(near > 0, np.float32(_NEAR_WEIGHT), np.float32(1))
+    weight[mask > 0] = 0
     weight_sum = cv2.resize(weight, size, interpolation=cv2.INTER_AREA)
     value_sum = cv2.resize(roi.astype(np.float32) * weight[..., None], size, interpolation=cv2.INTER_AREA)
     small = value_sum / np.maximum(weight_sum, np.float32(1e-12))[..., None]
@@ -116,9 +119,7 @@ def _inpaint_scaled(roi: np.ndarray, mask: np.ndarray, scale: float, radius_px: 
     roi[:] = cv2.copyTo(upscaled, mask, roi)
 
 
-def inpaint_quads(
-    image: np.ndarray, quads: Sequence[np.ndarray], method: str, radius_px: int, dilate_px: int
-) -> None:
+def inpaint_quads(image: np.ndarray, quads: Sequence[np.ndarray], method: str, radius_px: int, dilate_px: int) -> None:
     """Inpaint every quad (4 x 2 float corners) of the BGR ``image`` in place.
 
     ``radius_px`` and ``dilate_px`` are frame pixels. Each quad's box gets a margin wide enough for the

@@ -37,7 +37,7 @@ class OverlayOptions:
 
     inpaint: bool = True  # erase the source text first; off for ablations
     inpaint_method: str = "telea"  # "telea" | "ns" (OpenCV INPAINT_TELEA / INPAINT_NS)
-    inpaint_radius_px: int = 3  # neighbourhood each inpainted pixel draws from
+    inpaint_radius_px: int = 3  # neighbourhood each inpainted pixel draws from (frame px; scaled with the work scale)
     mask_dilate_px: int = 2  # grow the quads so anti-aliased ink edges are erased too
     font_path: str | None = None  # None: DejaVuSans-Bold.ttf, else DejaVuSans.ttf, from fonts-dejavu-core
     min_font_px: int = 6  # never draw smaller; text that still does not fit is clipped
@@ -54,9 +54,7 @@ class OverlayOptions:
         _require_int("min_font_px", self.min_font_px, 1)
         if self.font_path is not None and not isinstance(self.font_path, str):
             raise ConfigError(f"overlay font_path must be a path string or unset, got {self.font_path!r}")
-        if not isinstance(self.text_color, str) or (
-            self.text_color != "auto" and not _HEX_COLOR.fullmatch(self.text_color)
-        ):
+        if not isinstance(self.text_color, str) or (self.text_color != "auto" and not _HEX_COLOR.fullmatch(self.text_color)):
             raise ConfigError(f"overlay text_color must be 'auto' or '#rrggbb', got {self.text_color!r}")
 
 
@@ -114,10 +112,14 @@ def _warp_into_box(alpha: np.ndarray, pts: np.ndarray, box: Box) -> np.ndarray:
 
 def _blend(roi: np.ndarray, alpha: np.ndarray, color: _BGR) -> None:
     """Composite ``color`` over ``roi`` in place with coverage ``alpha`` (uint8, 255 = opaque)."""
-    weight = alpha.astype(np.float32) * np.float32(1 / 255)
-    solid = np.empty_like(roi)
+    x, y, w, h = cv2.boundingRect(alpha)  # blend only where there is ink
+    if w == 0 or h == 0:
+        return
+    sub = roi[y : y + h, x : x + w]
+    weight = alpha[y : y + h, x : x + w].astype(np.float32) * np.float32(1 / 255)
+    solid = np.empty_like(sub)
     solid[:] = color
-    roi[:] = cv2.blendLinear(solid, roi, weight, 1 - weight)
+    sub[:] = cv2.blendLinear(solid, sub, weight, 1 - weight)
 
 
 class Overlay:
@@ -126,7 +128,7 @@ class Overlay:
     def __init__(self, options: OverlayOptions) -> None:
         self.options = options
         self._fonts = FontCache(resolve_font_path(options.font_path))
-        self._fixed_color = None if options.text_color == "auto" else _hex_to_bgr(options.text_color)
+        self._fixed_color: _BGR | None = None if options.text_color == "auto" else _hex_to_bgr(options.text_color)
 
     def render(self, image: np.ndarray, regions: Sequence[TextRegion], targets: Sequence[str]) -> OverlayOutput:
         """A new frame with each region's source text erased and ``targets[i]`` drawn in its quad.

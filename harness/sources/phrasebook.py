@@ -15,7 +15,7 @@ from pathlib import Path
 
 from harness.errors import ConfigError, DataMissing
 
-__all__ = ["PhraseEntry", "load_phrasebook", "COLUMNS"]
+__all__ = ["COLUMNS", "PhraseEntry", "load_phrasebook"]
 
 COLUMNS = ("id", "category", "en", "es", "de")
 _REQUIRED = ("id", "category", "en", "es")

@@ -23,17 +23,17 @@ __all__ = [
     "FONT_DIRS",
     "FONT_FILES",
     "PALETTE",
-    "SignColours",
-    "WordBox",
     "Board",
     "Degradation",
+    "SignColours",
+    "WordBox",
     "available_fonts",
-    "line_width_px",
-    "render_board",
-    "render_background",
-    "place_board",
     "composite",
     "degrade",
+    "line_width_px",
+    "place_board",
+    "render_background",
+    "render_board",
 ]
 
 RGB = tuple[int, int, int]
@@ -250,9 +250,7 @@ def _tiles(width_px: int, height_px: int, rng: np.random.Generator) -> np.ndarra
     return _masonry(width_px, height_px, (side, side), False, rng)
 
 
-def _masonry(
-    width_px: int, height_px: int, cell_px: tuple[int, int], staggered: bool, rng: np.random.Generator
-) -> np.ndarray:
+def _masonry(width_px: int, height_px: int, cell_px: tuple[int, int], staggered: bool, rng: np.random.Generator) -> np.ndarray:
     """Bricks or tiles: cells of jittered colour separated by mortar lines, with a little grime."""
     cell_w, cell_h = cell_px
     yy, xx = np.mgrid[0:height_px, 0:width_px]
@@ -308,9 +306,7 @@ def place_board(
     return quad + rng.uniform(0.04, 0.96, size=2) * room
 
 
-def _turned_corners(
-    board_size_px: tuple[int, int], tilt_deg: float, rotation_deg: float, rng: np.random.Generator
-) -> np.ndarray:
+def _turned_corners(board_size_px: tuple[int, int], tilt_deg: float, rotation_deg: float, rng: np.random.Generator) -> np.ndarray:
     w, h = board_size_px
     corners = np.array([[-w / 2, -h / 2, 0], [w / 2, -h / 2, 0], [w / 2, h / 2, 0], [-w / 2, h / 2, 0]], float)
     axis_deg = float(rng.normal(0, 25)) + 90 * int(rng.random() < 0.2)  # mostly a vertical axis
@@ -388,7 +384,7 @@ def _motion_blur(image: np.ndarray, length_px: float, rng: np.random.Generator) 
     angle_deg = float(rng.uniform(0, 180))
     if length_px < 1.5:
         return image
-    size = int(math.ceil(length_px)) | 1
+    size = math.ceil(length_px) | 1
     kernel = np.zeros((size, size), np.float32)
     centre, half = size // 2, length_px / 2
     dx, dy = half * math.cos(math.radians(angle_deg)), half * math.sin(math.radians(angle_deg))

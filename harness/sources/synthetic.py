@@ -10,19 +10,25 @@ translation from the phrasebook.
 The difficulty picks ranges for the realism knobs (``REALISM``); each scene samples one value per
 knob from its range:
 
-==================  ==========  ===========  ===========  ============================================
-knob                easy        medium       hard         meaning
-==================  ==========  ===========  ===========  ============================================
-tilt_deg            0-15        10-35        30-55        board turned out of plane (perspective)
-rotation_deg        0-3         2-10         8-25         in-plane rotation, either sign
-text_height_frac    0.06-0.10   0.035-0.06   0.02-0.035   font size (em) / image height
-motion_blur_px      0-1.5       1.5-5        4-10         length of the motion-blur line kernel
-defocus_sigma_px    0-0.5       0.5-1.1      1.0-2.0      Gaussian defocus sigma
-noise_sigma         0-3         3-8          8-16         sensor noise, 8-bit levels
-jpeg_quality        85-95       50-80        20-45        JPEG re-encoding quality
-lighting_strength   0-0.15      0.15-0.35    0.3-0.55     brightness falloff across the frame
-shadow (chance)     0           0.3 x 0.3-0.5  0.6 x 0.4-0.65  soft cast shadow: chance x light removed
-==================  ==========  ===========  ===========  ============================================
+=================  =========  ==========  ===========  ==============================================
+knob               easy       medium      hard         meaning
+=================  =========  ==========  ===========  ==============================================
+tilt_deg           0-15       15-45       30-55        board turned out of plane (perspective)
+rotation_deg       0-3        2-12        8-25         in-plane rotation, either sign
+text_height_frac   0.06-0.10  0.03-0.05   0.028-0.048  font size (em) / image height
+motion_blur_px     0-1.5      2-5.5       3-6          length of the motion-blur line kernel
+defocus_sigma_px   0-0.5      0.8-1.3     0.9-1.6      Gaussian defocus sigma
+noise_sigma        0-3        4-10        7-12         Gaussian sensor noise, 8-bit levels
+jpeg_quality       85-95      40-65       25-45        JPEG re-encoding quality
+lighting_strength  0-0.15     0.15-0.4    0.3-0.55     brightness falloff across the frame
+shadow_strength    none       0.3-0.5     0.4-0.65     light a soft cast shadow removes...
+shadow_chance      0          0.3         0.6          ...in this share of scenes
+=================  =========  ==========  ===========  ==============================================
+
+Measured with RapidOCR (PP-OCRv4 det/rec, default settings) on 960x540 scenes, words read exactly
+(case and punctuation ignored): easy ~100%, medium ~60-80%, hard ~15-25%. Scene ``index`` draws the
+same phrase, font, colours and background at every difficulty for one seed, so difficulties compare
+like for like.
 
 Everything random comes from ``numpy.random.default_rng([seed, index])``: the same options and index
 give the same bytes on the same library versions, with no global state and no clock.
@@ -45,15 +51,15 @@ import numpy as np
 from harness.errors import ConfigError
 from harness.sources import synth_render as render
 from harness.sources.phrasebook import PhraseEntry, load_phrasebook
-from harness.types import Frame, GroundTruth, GroundTruthWord, quad_from_array
+from harness.types import Frame, GroundTruth, GroundTruthWord, Quad, quad_from_array
 
 __all__ = [
+    "REALISM",
     "Interval",
     "Realism",
-    "REALISM",
     "SceneOptions",
-    "generate_scene",
     "SyntheticSource",
+    "generate_scene",
     "write_scene_set",
 ]
 
@@ -104,25 +110,25 @@ REALISM = MappingProxyType(
             shadow_chance=0.0,
         ),
         "medium": Realism(
-            tilt_deg=Interval(10, 35),
-            rotation_deg=Interval(2, 10),
-            text_height_frac=Interval(0.035, 0.06),
-            motion_blur_px=Interval(1.5, 5),
-            defocus_sigma_px=Interval(0.5, 1.1),
-            noise_sigma=Interval(3, 8),
-            jpeg_quality=Interval(50, 80),
-            lighting_strength=Interval(0.15, 0.35),
+            tilt_deg=Interval(15, 45),
+            rotation_deg=Interval(2, 12),
+            text_height_frac=Interval(0.03, 0.05),
+            motion_blur_px=Interval(2, 5.5),
+            defocus_sigma_px=Interval(0.8, 1.3),
+            noise_sigma=Interval(4, 10),
+            jpeg_quality=Interval(40, 65),
+            lighting_strength=Interval(0.15, 0.4),
             shadow_strength=Interval(0.3, 0.5),
             shadow_chance=0.3,
         ),
         "hard": Realism(
             tilt_deg=Interval(30, 55),
             rotation_deg=Interval(8, 25),
-            text_height_frac=Interval(0.02, 0.035),
-            motion_blur_px=Interval(4, 10),
-            defocus_sigma_px=Interval(1.0, 2.0),
-            noise_sigma=Interval(8, 16),
-            jpeg_quality=Interval(20, 45),
+            text_height_frac=Interval(0.028, 0.048),
+            motion_blur_px=Interval(3, 6),
+            defocus_sigma_px=Interval(0.9, 1.6),
+            noise_sigma=Interval(7, 12),
+            jpeg_quality=Interval(25, 45),
             lighting_strength=Interval(0.3, 0.55),
             shadow_strength=Interval(0.4, 0.65),
             shadow_chance=0.6,
@@ -206,14 +212,11 @@ def _render_sign(entry: PhraseEntry, knobs: Realism, options: SceneOptions, rng:
     return render.render_board(lines, font_path, font_px, colours, rng)
 
 
-def _break_lines(
-    words: list[str], font_path: Path, font_px: int, width_px: int, rng: np.random.Generator
-) -> list[list[str]]:
+def _break_lines(words: list[str], font_path: Path, font_px: int, width_px: int, rng: np.random.Generator) -> list[list[str]]:
     """One line, or two balanced lines (always when one would be too wide, sometimes by choice)."""
-    if len(words) < 2:
-        return [words]
+    by_choice = rng.random() < 0.4  # drawn always, so later draws do not depend on the text's width
     too_wide = render.line_width_px(words, font_path, font_px) + 1.2 * font_px > 0.85 * width_px
-    if not (too_wide or rng.random() < 0.4):
+    if len(words) < 2 or not (by_choice or too_wide):
         return [words]
     lengths = [abs(len(" ".join(words[:k])) - len(" ".join(words[k:]))) for k in range(1, len(words))]
     split = 1 + int(np.argmin(lengths))
@@ -245,7 +248,7 @@ def _ground_truth(board: render.Board, homography: np.ndarray, translation: str 
     return GroundTruth(words, " ".join(word.text for word in board.words), translation)
 
 
-def _warp_quad(corners: np.ndarray, homography: np.ndarray) -> tuple:
+def _warp_quad(corners: np.ndarray, homography: np.ndarray) -> Quad:
     warped = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), homography).reshape(4, 2)
     return quad_from_array(np.round(warped, 2))
 

@@ -1,0 +1,179 @@
+"""End to end on the real backends: PP-OCRv4 reads a rendered sign, Apertium translates it, the run
+directory holds what the schema promises. Also: a failing configuration does not stop the others, and
+a run killed with SIGKILL keeps its frames and reports itself as partial."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from harness.metrics.text import normalize
+from harness.store.reader import load_run
+from tests.conftest import needs_apertium
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_arbench(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True, cwd=REPO, timeout=600)
+
+
+def apertium_cli(text: str) -> str:
+    result = subprocess.run(["apertium", "-u", "eng-spa"], input=text, capture_output=True, text=True, check=True)
+    return " ".join(result.stdout.split())
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("results")
+    result = run_arbench("run", "experiments/smoke.toml", "--device", "laptop", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    run_dir = Path(result.stdout.strip().splitlines()[-1])
+    assert run_dir.parent == out / "laptop"
+    return run_dir
+
+
+@needs_apertium
+def test_run_directory_matches_the_schema(smoke_run: Path) -> None:
+    manifest = json.loads((smoke_run / "manifest.json").read_text())
+    assert manifest["schema_version"] == 1
+    assert manifest["status"] == "complete" and manifest["validity"]["complete"]
+    assert manifest["device"]["name"] == "laptop"
+    assert manifest["experiment"]["resolved"]["run"]["min_frames"] == 4
+    environment = manifest["environment"]
+    assert environment["cpu"]["logical_cores"] >= 1
+    assert environment["python"]["version"]
+    models = {Path(m["path"]).name: m for m in environment["models"]}
+    assert len(models["ch_PP-OCRv4_det_infer.onnx"]["sha256"]) == 64
+    assert "eng-spa.mode" in models
+    [config] = manifest["configurations"]
+    assert config["status"] == "complete" and config["measured_frames"] >= 4 and config["warmup_frames"] == 1
+    summary = pd.read_csv(smoke_run / "summary.csv")
+    for column in ["config_id", "stage", "n", "mean_ms", "p50_ms", "p90_ms", "p99_ms", "p50_ci_low_ms", "p50_ci_high_ms", "fps"]:
+        assert column in summary.columns
+    assert {"capture", "ocr", "ocr.det", "ocr.rec", "mt", "overlay", "e2e", "harness"} <= set(summary["stage"])
+    assert list((smoke_run / "overlays").rglob("*.png"))
+
+
+@needs_apertium
+def test_recognized_text_matches_truth_and_translation_is_apertiums(smoke_run: Path) -> None:
+    run = load_run(smoke_run)
+    measured = [r for r in run.frames.to_dict("records") if not r["warmup"]]
+    assert all(r["ok"] for r in measured)
+    exact = 0
+    for record in measured:
+        texts = [region["text"] for region in record["regions"]]
+        assert record["targets"] == [apertium_cli(t) for t in texts]
+        assert record["accuracy"]["ocr_cer"] <= 0.2, (texts, record["frame_name"])
+        exact += record["accuracy"]["ocr_cer"] == 0.0
+    assert exact >= len(measured) // 2
+
+
+@needs_apertium
+def test_report_prints_table_and_writes_markdown(smoke_run: Path) -> None:
+    result = run_arbench("report", str(smoke_run))
+    assert result.returncode == 0
+    assert "complete" in result.stdout.splitlines()[0]
+    assert "ocr.det" in result.stdout
+    assert (smoke_run / "report.md").read_text().count("|") > 20
+
+
+def _experiment(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "exp.toml"
+    path.write_text(body)
+    return path
+
+
+def test_a_failing_configuration_is_recorded_and_the_others_run(tmp_path: Path) -> None:
+    body = """
+[run]
+warmup_frames = 1
+min_frames = 5
+min_duration_s = 0.0
+
+[stages]
+overlay = false
+
+[[sources]]
+id = "missing"
+kind = "images"
+path = "/nonexistent/folder"
+
+[[sources]]
+id = "synth"
+kind = "synthetic"
+n = 2
+
+[[ocr]]
+id = "null"
+backend = "null"
+"""
+    result = run_arbench("run", str(_experiment(tmp_path, body)), "--device", "laptop", "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    run = load_run(Path(result.stdout.strip().splitlines()[-1]))
+    outcomes = {c["config_id"]: c for c in run.manifest["configurations"]}
+    assert outcomes["missing/null/off"]["status"] == "failed"
+    assert "image folder not found: /nonexistent/folder" in outcomes["missing/null/off"]["reason"]
+    assert outcomes["synth/null/off"]["status"] == "complete"
+    assert run.manifest["validity"]["failed_configurations"] == ["missing/null/off"]
+    assert (run.summary["status"] == "failed").sum() == 1
+
+
+def test_sigkill_halfway_leaves_valid_frames_and_a_partial_report(tmp_path: Path) -> None:
+    body = """
+[run]
+warmup_frames = 2
+min_frames = 1000000
+max_frames = 1000000
+min_duration_s = 600.0
+max_duration_s = 600.0
+
+[stages]
+overlay = false
+
+[[sources]]
+id = "synth"
+kind = "synthetic"
+n = 2
+
+[[ocr]]
+id = "null"
+backend = "null"
+"""
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "run", str(_experiment(tmp_path, body)), "--device", "laptop", "--out", str(out)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    frames = None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = list(out.glob("laptop/*/frames.jsonl"))
+        if found and found[0].stat().st_size > 20_000:
+            frames = found[0]
+            break
+        time.sleep(0.1)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+    assert frames is not None, "the run wrote no frames within 60 s"
+    time.sleep(0.5)  # the worker dies with its parent (PR_SET_PDEATHSIG)
+    lines = frames.read_text().splitlines()
+    complete = lines if frames.read_text().endswith("\n") else lines[:-1]
+    assert len(complete) > 10
+    for line in complete:
+        json.loads(line)
+    size = frames.stat().st_size
+    time.sleep(0.5)
+    assert frames.stat().st_size == size, "a worker kept writing after its parent was killed"
+    report = run_arbench("report", str(frames.parent))
+    assert report.returncode == 0, report.stderr
+    assert "PARTIAL" in report.stdout.splitlines()[0]
+    assert "synth/null/off" in report.stdout

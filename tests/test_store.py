@@ -1,0 +1,101 @@
+"""The result store: records round-trip, summaries are right, partial files stay readable."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.errors import DataMissing
+from harness.store.reader import load_run, read_frames
+from harness.store.schema import SCHEMA_VERSION, frame_record
+from harness.store.summary import SUMMARY_COLUMNS, summarize
+from harness.store.writer import FrameWriter, write_json_atomic
+from harness.types import Span
+
+MS = 1_000_000
+
+
+def _record(seq: int, start_ms: int, ocr_ms: int, warmup: bool = False, ok: bool = True) -> dict:
+    start = start_ms * MS
+    spans = [
+        Span("capture", start, start + 1 * MS),
+        Span("ocr.det", start + 1 * MS, start + (1 + ocr_ms // 2) * MS),
+        Span("ocr", start + 1 * MS, start + (1 + ocr_ms) * MS),
+        Span("mt", start + (1 + ocr_ms) * MS, start + (3 + ocr_ms) * MS),
+    ]
+    return frame_record("cfg", seq, warmup, spans, None, None if ok else "ocr: RuntimeError: x")
+
+
+def _records() -> list[dict]:
+    # Frames start every 100 ms; OCR takes 10, 20, ..., so the uncovered gap ("harness") is 100 - (1 + ocr + 2).
+    return [_record(0, 0, 50, warmup=True)] + [_record(i, i * 100, 10 * i) for i in range(1, 6)]
+
+
+def test_summary_statistics_and_derived_stages() -> None:
+    summary = summarize(_records(), [{"config_id": "cfg", "status": "complete"}])
+    assert list(summary.columns[: len(SUMMARY_COLUMNS)]) == SUMMARY_COLUMNS
+    rows = summary.set_index("stage")
+    assert rows.loc["ocr", "n"] == 5  # the warm-up frame is left out
+    assert rows.loc["ocr", "mean_ms"] == pytest.approx(30.0)
+    assert rows.loc["ocr", "p50_ms"] == pytest.approx(30.0)
+    assert rows.loc["ocr", "p90_ms"] == pytest.approx(np.percentile([10, 20, 30, 40, 50], 90))
+    assert rows.loc["ocr", "p50_ci_low_ms"] <= 30.0 <= rows.loc["ocr", "p50_ci_high_ms"]
+    assert rows.loc["e2e", "mean_ms"] == pytest.approx(33.0)
+    assert rows.loc["e2e", "fps"] == pytest.approx(1000 / 33.0)
+    # Four gaps (the last frame has no successor): 100 - 3 - ocr for ocr = 10..40.
+    assert rows.loc["harness", "n"] == 4
+    assert rows.loc["harness", "mean_ms"] == pytest.approx(np.mean([87, 77, 67, 57]))
+    assert list(summary["stage"]) == ["capture", "ocr", "ocr.det", "mt", "e2e", "harness"]
+
+
+def test_failed_frames_and_failed_configurations() -> None:
+    records = _records() + [_record(6, 600, 10, ok=False)]
+    outcomes = [{"config_id": "cfg", "status": "complete"}, {"config_id": "other", "status": "failed", "reason": "setup: no model"}]
+    summary = summarize(records, outcomes)
+    assert summary.set_index("stage").loc["ocr", "n"] == 5
+    failed = summary[summary.config_id == "other"].iloc[0]
+    assert (failed["stage"], failed["n"], failed["status"], failed["reason"]) == ("-", 0, "failed", "setup: no model")
+
+
+def test_writer_appends_whole_lines_and_reader_skips_a_torn_last_line(tmp_path: Path) -> None:
+    writer = FrameWriter(tmp_path)
+    for record in _records():
+        writer.write(record)
+    writer.close()
+    with (tmp_path / "frames.jsonl").open("a") as handle:
+        handle.write('{"config_id": "cfg", "seq": 9')  # what a kill in the middle of a write leaves
+    records, bad = read_frames(tmp_path / "frames.jsonl")
+    assert records == json.loads(json.dumps(_records()))
+    assert bad == 1
+
+
+def test_load_run_round_trip(tmp_path: Path) -> None:
+    write_json_atomic(tmp_path / "manifest.json", {"schema_version": SCHEMA_VERSION, "run_id": "r", "status": "running", "configurations": []})
+    writer = FrameWriter(tmp_path)
+    for record in _records():
+        writer.write(record)
+    writer.close()
+    run = load_run(tmp_path)
+    assert not run.complete
+    assert len(run.frames) == 6
+    assert set(run.spans["name"]) == {"capture", "ocr", "ocr.det", "mt"}
+    assert run.spans.query("name == 'mt'")["duration_ms"].tolist() == [2.0] * 6
+
+
+def test_load_run_rejects_non_runs_and_other_schema_versions(tmp_path: Path) -> None:
+    with pytest.raises(DataMissing, match="not an arbench run"):
+        load_run(tmp_path)
+    write_json_atomic(tmp_path / "manifest.json", {"schema_version": 999})
+    with pytest.raises(Exception, match="schema_version 999"):
+        load_run(tmp_path)
+
+
+def test_records_refuse_nan(tmp_path: Path) -> None:
+    writer = FrameWriter(tmp_path)
+    with pytest.raises(ValueError):
+        writer.write({"accuracy": {"ocr_cer": float("nan")}})
+    writer.close()
+    assert (tmp_path / "frames.jsonl").read_text() == ""
