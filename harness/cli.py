@@ -28,15 +28,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from harness.report.tables import markdown_table, run_status_line, run_summary, terminal_table
+    from harness.report.tables import markdown_table, overhead_lines, run_status_line, run_summary, terminal_table
     from harness.store.reader import load_run
 
     run = load_run(Path(args.run))
     summary = run_summary(run)
     status = run_status_line(run)
-    markdown = f"# arbench run {run.manifest['run_id']}\n\n{status}\n\n{markdown_table(summary)}\n"
+    overhead = "\n".join(overhead_lines(summary))
+    markdown = f"# arbench run {run.manifest['run_id']}\n\n{status}\n\n{markdown_table(summary)}\n\n{overhead}\n"
     (run.path / "report.md").write_text(markdown, encoding="utf-8")
-    print(markdown if args.markdown else f"{status}\n{terminal_table(summary)}")
+    print(markdown if args.markdown else f"{status}\n{terminal_table(summary)}\n{overhead}")
     return 0
 
 

@@ -111,6 +111,7 @@ def _measure(config: Configuration, experiment: Experiment, session: _Session, o
     settings = experiment.run
     progress = Progress(config.config_id, settings)
     seq, consecutive_failures, measure_start = 0, 0, None
+    kept: list[FrameResult] = []  # overlay images to save, written after measurement so PNG encoding is not timed
     while True:
         warmup = outcome.warmup_frames < settings.warmup_frames
         if not warmup and measure_start is None:
@@ -133,14 +134,15 @@ def _measure(config: Configuration, experiment: Experiment, session: _Session, o
         seq += 1
         consecutive_failures = consecutive_failures + 1 if error else 0
         _count(outcome, warmup, error)
-        if result is not None and not warmup:
-            _save_overlay(result, run_dir, config.config_id, outcome.measured_frames, settings.save_overlays)
+        if result is not None and result.image is not None and not warmup and len(kept) < settings.save_overlays:
+            kept.append(result)
         if consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
             _failed(outcome, f"{consecutive_failures} frames failed in a row; last: {error}")
             break
         progress.update(outcome.warmup_frames, outcome.measured_frames, elapsed)
     outcome.measured_s = time.monotonic() - measure_start if measure_start is not None else 0.0
     outcome.validity = validity(settings, outcome.measured_frames, outcome.measured_s)
+    _save_overlays(kept, run_dir, config.config_id)
     if outcome.status == "running":
         outcome.status = "complete"
     progress.finish(f"{outcome.status}: {outcome.measured_frames} frames in {outcome.measured_s:.1f}s ({outcome.stop_reason or outcome.reason})")
@@ -155,9 +157,8 @@ def _count(outcome: Outcome, warmup: bool, error: str | None) -> None:
         outcome.measured_frames += 1
 
 
-def _save_overlay(result: FrameResult, run_dir: Path, config_id: str, number: int, limit: int) -> None:
-    if result.image is None or number > limit:
-        return
+def _save_overlays(results: list[FrameResult], run_dir: Path, config_id: str) -> None:
     folder = run_dir / "overlays" / config_id.replace("/", "__")
-    folder.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(folder / f"{number:03d}_{result.frame.name or result.frame.frame_id}.png"), result.image)
+    for number, result in enumerate(results, 1):
+        folder.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / f"{number:03d}_{result.frame.name or result.frame.frame_id}.png"), result.image)

@@ -10,7 +10,7 @@ import pandas as pd
 from harness.store.reader import Run
 from harness.store.summary import summarize
 
-__all__ = ["run_summary", "run_status_line", "terminal_table", "markdown_table"]
+__all__ = ["run_summary", "run_status_line", "overhead_lines", "terminal_table", "markdown_table"]
 
 COLUMNS = [
     ("config_id", "configuration"), ("stage", "stage"), ("n", "n"), ("mean_ms", "mean ms"), ("p50_ms", "p50 ms"),
@@ -35,6 +35,19 @@ def run_status_line(run: Run) -> str:
         return f"run {run.manifest['run_id']}: complete, {frames} frame records"
     note = f", {run.bad_lines} unreadable line(s) skipped" if run.bad_lines else ""
     return f"run {run.manifest['run_id']}: PARTIAL (status {status!r}), summary computed from {frames} completed frame records{note}"
+
+
+def overhead_lines(summary: pd.DataFrame) -> list[str]:
+    """Per configuration: the harness's own time per frame and its share of the frame period."""
+    lines = []
+    for config_id, rows in summary.groupby("config_id", sort=False):
+        stages = rows.set_index("stage")
+        if "harness" not in stages.index or "e2e" not in stages.index:
+            continue
+        harness, e2e = float(stages.loc["harness", "mean_ms"]), float(stages.loc["e2e", "mean_ms"])
+        share = 100.0 * harness / (harness + e2e)
+        lines.append(f"harness overhead {config_id}: {harness:.3f} ms/frame = {share:.2f}% of the frame period ({harness + e2e:.2f} ms)")
+    return lines
 
 
 def _cell(column: str, row: dict[str, Any]) -> str:
