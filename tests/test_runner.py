@@ -1,0 +1,79 @@
+"""The runner in-process: warm-up apart from measurement, the stopping rule, failures recorded."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.config import load_experiment
+from harness.devices import load_device
+from harness.mt.null import NullMt, NullMtOptions  # noqa: F401  (the registry looks NullMtOptions up here)
+from harness.registry import PLUGINS, Plugin
+from harness.runner import run_configuration
+
+
+class FlakyMt(NullMt):
+    """Fails every frame after the first ``good`` calls."""
+
+    good = 3
+
+    def translate(self, texts):
+        FlakyMt.good -= 1
+        if FlakyMt.good < 0:
+            raise RuntimeError("out of memory")
+        return list(texts)
+
+
+EXPERIMENT = """
+[run]
+warmup_frames = 2
+min_frames = 5
+min_duration_s = 0.0
+max_frames = 7
+isolate = false
+
+[stages]
+overlay = false
+
+[[sources]]
+id = "synth"
+kind = "synthetic"
+n = 3
+
+[[ocr]]
+id = "null"
+backend = "null"
+
+[[mt]]
+id = "m"
+backend = "{mt}"
+"""
+
+
+def run(tmp_path: Path, write_experiment, mt: str):
+    experiment = load_experiment(write_experiment(EXPERIMENT.format(mt=mt)))
+    outcome = run_configuration(experiment.configurations()[0], experiment, load_device("laptop"), tmp_path)
+    records = [json.loads(line) for line in (tmp_path / "frames.jsonl").read_text().splitlines()]
+    return outcome, records
+
+
+def test_warmup_is_stored_but_apart_and_minimums_stop_the_run(tmp_path: Path, write_experiment) -> None:
+    outcome, records = run(tmp_path, write_experiment, "null")
+    assert [r["warmup"] for r in records] == [True, True, False, False, False, False, False]
+    assert [r["seq"] for r in records] == list(range(7))
+    assert (outcome.status, outcome.warmup_frames, outcome.measured_frames) == ("complete", 2, 5)
+    assert outcome.stop_reason == "minimums_met"
+    assert outcome.validity == {"min_frames_met": True, "min_duration_met": True}
+
+
+def test_repeated_frame_failures_fail_the_configuration(tmp_path: Path, write_experiment, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(PLUGINS["mt"], "flaky", Plugin("tests.test_runner", "NullMtOptions", "FlakyMt"))
+    monkeypatch.setattr(FlakyMt, "good", 3)
+    outcome, records = run(tmp_path, write_experiment, "flaky")
+    assert outcome.status == "failed"
+    assert "3 frames failed in a row; last: mt: RuntimeError: out of memory" in (outcome.reason or "")
+    assert [r["ok"] for r in records] == [True, True, True, False, False, False]
+    assert records[-1]["error"] == "mt: RuntimeError: out of memory"
+    assert [s["name"] for s in records[-1]["spans"]] == ["capture", "ocr", "mt"]
