@@ -17,11 +17,11 @@ from harness.registry import plugin
 from harness.tables import from_table, load_toml
 
 __all__ = [
+    "Component",
+    "Configuration",
+    "Experiment",
     "RunSettings",
     "StageSwitches",
-    "Component",
-    "Experiment",
-    "Configuration",
     "load_experiment",
     "project_root",
 ]

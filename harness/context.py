@@ -9,8 +9,11 @@ __all__ = ["BackendContext"]
 
 @dataclass(frozen=True)
 class BackendContext:
-    """``threads``: compute threads the device profile allots (0: the runtime's default).
-    ``providers``: ONNX Runtime execution providers in order of preference."""
+    """Per-backend runtime settings taken from the device profile.
+
+    ``threads``: compute threads the device profile allots (0: the runtime's default).
+    ``providers``: ONNX Runtime execution providers in order of preference.
+    """
 
     threads: int = 0
     providers: tuple[str, ...] = ("CPUExecutionProvider",)

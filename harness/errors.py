@@ -1,9 +1,12 @@
-"""One error tree. ``UserError`` and its children are the user's to fix: the CLI prints one line and
-exits with code 2. Anything else is a bug and keeps its traceback."""
+"""One error tree.
+
+``UserError`` and its children are the user's to fix: the CLI prints one line and exits with code 2.
+Anything else is a bug and keeps its traceback.
+"""
 
 from __future__ import annotations
 
-__all__ = ["ArbenchError", "UserError", "ConfigError", "BackendUnavailable", "DataMissing"]
+__all__ = ["ArbenchError", "BackendUnavailable", "ConfigError", "DataMissing", "UserError"]
 
 
 class ArbenchError(Exception):

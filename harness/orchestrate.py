@@ -9,6 +9,7 @@ only that configuration.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import dataclasses
 import multiprocessing
@@ -140,7 +141,7 @@ def _worker(sender: Connection, config: Configuration, experiment: Experiment, d
     _die_with_parent()
     try:
         outcome = run_configuration(config, experiment, device, run_dir)
-    except Exception as exc:  # a bug: fail this configuration with its reason, show the traceback, go on
+    except Exception as exc:  # noqa: BLE001 - a bug: fail this configuration with its reason, show the traceback, go on
         traceback.print_exc()
         outcome = Outcome(config.config_id, status="failed", reason=f"internal error: {type(exc).__name__}: {exc}")
     sender.send(outcome)
@@ -149,7 +150,5 @@ def _worker(sender: Connection, config: Configuration, experiment: Experiment, d
 
 def _die_with_parent() -> None:
     """Ask Linux to kill this worker if the parent dies (a killed run leaves no orphan writing frames)."""
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass

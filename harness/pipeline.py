@@ -17,7 +17,7 @@ from harness.metrics.text import frame_accuracy
 from harness.mt.base import MtBackend
 from harness.ocr.base import OcrBackend
 from harness.trace import Tracer
-from harness.types import Frame, TextRegion
+from harness.types import Frame, TextRegion, Translation
 
 __all__ = ["FrameResult", "Pipeline", "StageFailure"]
 
@@ -33,13 +33,18 @@ class StageFailure(Exception):
 
 @dataclass
 class FrameResult:
-    """What one frame produced: the frame, its regions and translations, the overlay image."""
+    """What one frame produced: the frame, its regions and their translations, the overlay image."""
 
     frame: Frame
     regions: list[TextRegion]
-    targets: list[str] | None
+    translations: list[Translation] | None  # None when MT is switched off
     image: np.ndarray | None
     accuracy: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def targets(self) -> list[str] | None:
+        """The translated strings, one per region (None when MT is switched off)."""
+        return None if self.translations is None else [t.target for t in self.translations]
 
 
 class Pipeline:
@@ -65,12 +70,19 @@ class Pipeline:
         texts = [r.text for r in regions]
         targets = list(texts)
         if self.stages.mt and texts:
-            targets = self._stage("mt", frame, tracer, lambda _: self.mt.translate(texts))
+            targets = self._stage("mt", frame, tracer, lambda _: self._translate(texts))
         image = None
         if self.overlay is not None:
             image = self._stage("overlay", frame, tracer, lambda attrs: self._draw(frame, regions, targets, attrs))
+        translations = [Translation(s, t, self.mt.name) for s, t in zip(texts, targets, strict=True)] if self.stages.mt else None
         shown = targets if self.stages.mt else None
-        return FrameResult(frame, regions, shown, image, frame_accuracy(frame.ground_truth, texts, shown))
+        return FrameResult(frame, regions, translations, image, frame_accuracy(frame.ground_truth, texts, shown))
+
+    def _translate(self, texts: list[str]) -> list[str]:
+        targets = self.mt.translate(texts)
+        if len(targets) != len(texts):
+            raise ValueError(f"{self.mt.name} returned {len(targets)} translations for {len(texts)} regions")
+        return targets
 
     def _stage(self, name: str, frame: Frame | None, tracer: Tracer, work: Callable[[dict[str, Any]], Any]) -> Any:
         try:

@@ -6,6 +6,7 @@ configuration when it ends, so logs stay short.
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import TextIO
 
@@ -39,7 +40,7 @@ class Progress:
             return
         warmup_left = self.settings.warmup_frames - warmup_done
         eta = eta_s(self.settings, measured, elapsed_s, warmup_left)
-        eta_text = "?" if eta != eta else f"{eta:5.1f}s"
+        eta_text = "?" if math.isnan(eta) else f"{eta:5.1f}s"
         phase = f"warm-up {warmup_done}/{self.settings.warmup_frames}" if warmup_left > 0 else f"frames {measured}"
         self.stream.write(f"\r{self.label}  {phase}  {elapsed_s:6.1f}s  ETA {eta_text}   ")
         self.stream.flush()

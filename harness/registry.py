@@ -1,5 +1,8 @@
-"""Name → factory for every plugin kind. Modules are imported only when a backend is chosen, so a
-missing optional package only matters to the experiments that use it."""
+"""Name → factory for every plugin kind.
+
+Modules are imported only when a backend is chosen, so a missing optional package only matters to the
+experiments that use it.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from typing import Any
 
 from harness.errors import ConfigError
 
-__all__ = ["Plugin", "PLUGINS", "plugin", "names"]
+__all__ = ["PLUGINS", "Plugin", "names", "plugin"]
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
-"""Runs one configuration: open the source and backends, warm up, measure until the stopping rule
-fires, write one record per frame. A configuration that cannot start (backend missing, model absent)
-or that keeps failing is reported as failed with its reason; the caller goes on with the next one.
+"""Runs one configuration.
+
+Open the source and backends, warm up, measure until the stopping rule fires, write one record per
+frame. A configuration that cannot start (backend missing, model absent) or that keeps failing is
+reported as failed with its reason; the caller goes on with the next one.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from harness.store.schema import frame_record
 from harness.store.writer import FrameWriter
 from harness.trace import Tracer
 
-__all__ = ["Outcome", "run_configuration", "describe"]
+__all__ = ["Outcome", "describe", "run_configuration"]
 
 MAX_CONSECUTIVE_FAILURES = 3
 
@@ -145,7 +147,9 @@ def _measure(config: Configuration, experiment: Experiment, session: _Session, o
     _save_overlays(kept, run_dir, config.config_id)
     if outcome.status == "running":
         outcome.status = "complete"
-    progress.finish(f"{outcome.status}: {outcome.measured_frames} frames in {outcome.measured_s:.1f}s ({outcome.stop_reason or outcome.reason})")
+    progress.finish(
+        f"{outcome.status}: {outcome.measured_frames} frames in {outcome.measured_s:.1f}s ({outcome.stop_reason or outcome.reason})"
+    )
 
 
 def _count(outcome: Outcome, warmup: bool, error: str | None) -> None:

@@ -21,7 +21,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["load_toml", "from_table", "choice"]
+__all__ = ["choice", "from_table", "load_toml"]
 
 T = TypeVar("T")
 
@@ -52,9 +52,7 @@ def from_table(cls: type[T], table: dict[str, Any], where: str) -> T:
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
     unknown = sorted(set(table) - set(fields))
     if unknown:
-        raise ConfigError(
-            f"{where}: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(fields)) or '(none)'}"
-        )
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(fields)) or '(none)'}")
     hints = typing.get_type_hints(cls)
     values = {name: _coerce(table[name], hints[name], f"{where}.{name}") for name in table}
     try:

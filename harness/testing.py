@@ -34,14 +34,8 @@ class _Board:
     pi_trailer: tuple[tuple[str, str], ...] = ()
 
 
-_R35 = (
-    "# R35 (release), REVISION: 4.1, GCID: 33958178, BOARD: t186ref, EABI: aarch64, "
-    "DATE: Tue Aug  1 19:57:35 UTC 2023"
-)
-_R32 = (
-    "# R32 (release), REVISION: 7.1, GCID: 29818004, BOARD: t210ref, EABI: aarch64, "
-    "DATE: Sat Feb 19 17:05:08 UTC 2022"
-)
+_R35 = "# R35 (release), REVISION: 4.1, GCID: 33958178, BOARD: t186ref, EABI: aarch64, DATE: Tue Aug  1 19:57:35 UTC 2023"
+_R32 = "# R32 (release), REVISION: 7.1, GCID: 29818004, BOARD: t210ref, EABI: aarch64, DATE: Sat Feb 19 17:05:08 UTC 2022"
 _BOOKWORM = "Debian GNU/Linux 12 (bookworm)"
 
 _ORIN = _Board(

@@ -12,13 +12,13 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "Quad",
-    "GroundTruthWord",
-    "GroundTruth",
     "Frame",
+    "GroundTruth",
+    "GroundTruthWord",
+    "Quad",
+    "Span",
     "TextRegion",
     "Translation",
-    "Span",
 ]
 
 Quad = tuple[tuple[float, float], tuple[float, float], tuple[float, float], tuple[float, float]]

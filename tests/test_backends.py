@@ -47,7 +47,7 @@ def test_apertium_unknown_word_marks_and_reverse_direction() -> None:
 
 @needs_apertium
 def test_apertium_unknown_pair_lists_installed_modes() -> None:
-    with pytest.raises(BackendUnavailable, match="no mode 'eng-klingon'.*installed: .*eng-spa"):
+    with pytest.raises(BackendUnavailable, match=r"no mode 'eng-klingon'.*installed: .*eng-spa"):
         Apertium(ApertiumOptions(pair="eng-klingon"))
 
 
@@ -66,7 +66,7 @@ def test_apertium_is_one_process_for_many_strings() -> None:
 def test_rapidocr_spans_and_output_match_rapidocr_itself() -> None:
     from rapidocr_onnxruntime import RapidOCR
 
-    image, truth = generate_scene(SceneOptions(seed=3), 0)
+    image, _ = generate_scene(SceneOptions(seed=3), 0)
     backend = RapidOcr(RapidOcrOptions(), BackendContext(threads=2))
     tracer = Tracer()
     regions = backend.recognize(Frame(0, 0, image), tracer)
@@ -76,7 +76,9 @@ def test_rapidocr_spans_and_output_match_rapidocr_itself() -> None:
     assert all(s.end_ns > s.start_ns for s in tracer.spans)
     assert tracer.spans[0].attrs["boxes"] == len(regions)
     assert [p.name for p in backend.model_files()] == [
-        "ch_PP-OCRv4_det_infer.onnx", "ch_ppocr_mobile_v2.0_cls_infer.onnx", "ch_PP-OCRv4_rec_infer.onnx",
+        "ch_PP-OCRv4_det_infer.onnx",
+        "ch_ppocr_mobile_v2.0_cls_infer.onnx",
+        "ch_PP-OCRv4_rec_infer.onnx",
     ]
 
 

@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def arbench(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=120, check=False)
 
 
 def assert_user_error(result: subprocess.CompletedProcess[str], fragment: str) -> None:

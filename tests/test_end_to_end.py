@@ -15,7 +15,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.metrics.text import normalize
 from harness.store.reader import load_run
 from tests.conftest import needs_apertium
 
@@ -23,7 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def run_arbench(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True, cwd=REPO, timeout=600)
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True, cwd=REPO, timeout=600, check=False)
 
 
 def apertium_cli(text: str) -> str:
@@ -151,7 +150,9 @@ backend = "null"
     out = tmp_path / "out"
     process = subprocess.Popen(
         [sys.executable, "-m", "harness.cli", "run", str(_experiment(tmp_path, body)), "--device", "laptop", "--out", str(out)],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     frames = None
     deadline = time.monotonic() + 60

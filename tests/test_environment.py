@@ -26,23 +26,17 @@ NANO_MODEL = "NVIDIA Jetson Nano Developer Kit"
 
 @pytest.fixture
 def pi5(tmp_path: Path) -> Path:
-    return build_fake_system_tree(
-        tmp_path / "pi5", device_model=PI5_MODEL, governor="performance", thermal_c=(47.25,)
-    )
+    return build_fake_system_tree(tmp_path / "pi5", device_model=PI5_MODEL, governor="performance", thermal_c=(47.25,))
 
 
 @pytest.fixture
 def orin(tmp_path: Path) -> Path:
-    return build_fake_system_tree(
-        tmp_path / "orin", cpus=12, device_model=ORIN_MODEL, tegra=True, thermal_c=(41.5, 43.0, 40.25)
-    )
+    return build_fake_system_tree(tmp_path / "orin", cpus=12, device_model=ORIN_MODEL, tegra=True, thermal_c=(41.5, 43.0, 40.25))
 
 
 @pytest.fixture
 def nano(tmp_path: Path) -> Path:
-    return build_fake_system_tree(
-        tmp_path / "nano", device_model=NANO_MODEL, tegra=True, governor="powersave"
-    )
+    return build_fake_system_tree(tmp_path / "nano", device_model=NANO_MODEL, tegra=True, governor="powersave")
 
 
 @pytest.fixture
@@ -135,9 +129,7 @@ def test_laptop_without_cpufreq_reports_why(laptop: Path) -> None:
     assert (cpu["logical_cores"], cpu["physical_cores"]) == (4, 2)  # two threads per core
     for field in ("governor", "cur_freq_khz", "min_freq_khz", "max_freq_khz"):
         assert cpu[field] == [None] * 4
-    assert cpu["unavailable"] == [
-        "cpufreq: no /sys/devices/system/cpu/cpu0/cpufreq (virtual machine or driver absent)"
-    ]
+    assert cpu["unavailable"] == ["cpufreq: no /sys/devices/system/cpu/cpu0/cpufreq (virtual machine or driver absent)"]
     assert env["thermal"] == []
     assert any(reason.startswith("thermal: no /sys/class/thermal") for reason in env["unavailable"])
     assert cpu["unavailable"][0] in env["unavailable"]

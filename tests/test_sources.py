@@ -80,7 +80,7 @@ def test_video_file_frames_in_order(tmp_path: Path) -> None:
     assert source.fps == pytest.approx(10.0)
     assert len(frames) == 5
     assert [round(float(f.image.mean()) / 50) for f in frames] == [0, 1, 2, 3, 4]
-    assert all(a.capture_ns <= b.capture_ns for a, b in zip(frames, frames[1:]))
+    assert all(a.capture_ns <= b.capture_ns for a, b in itertools.pairwise(frames))
 
 
 def test_video_missing_or_not_a_video(tmp_path: Path) -> None:

@@ -52,7 +52,7 @@ def test_summary_statistics_and_derived_stages() -> None:
 
 
 def test_failed_frames_and_failed_configurations() -> None:
-    records = _records() + [_record(6, 600, 10, ok=False)]
+    records = [*_records(), _record(6, 600, 10, ok=False)]
     outcomes = [{"config_id": "cfg", "status": "complete"}, {"config_id": "other", "status": "failed", "reason": "setup: no model"}]
     summary = summarize(records, outcomes)
     assert summary.set_index("stage").loc["ocr", "n"] == 5
@@ -73,7 +73,8 @@ def test_writer_appends_whole_lines_and_reader_skips_a_torn_last_line(tmp_path: 
 
 
 def test_load_run_round_trip(tmp_path: Path) -> None:
-    write_json_atomic(tmp_path / "manifest.json", {"schema_version": SCHEMA_VERSION, "run_id": "r", "status": "running", "configurations": []})
+    manifest = {"schema_version": SCHEMA_VERSION, "run_id": "r", "status": "running", "configurations": []}
+    write_json_atomic(tmp_path / "manifest.json", manifest)
     writer = FrameWriter(tmp_path)
     for record in _records():
         writer.write(record)

@@ -156,7 +156,7 @@ def _words_read(truth: GroundTruth, texts: list[str]) -> tuple[int, int]:
     for block in difflib.SequenceMatcher(None, joined, read, autojunk=False).get_matching_blocks():
         matched[block.a : block.a + block.size] = [True] * block.size
     starts = list(itertools.accumulate((len(w) for w in words), initial=0))
-    return sum(all(matched[s : s + len(w)]) for s, w in zip(starts, words)), len(words)
+    return sum(all(matched[s : s + len(w)]) for s, w in zip(starts, words, strict=False)), len(words)
 
 
 def _recognition_rate(engine: object, options: SceneOptions) -> float:

@@ -39,17 +39,15 @@ def test_spans_take_edges_from_the_clock_and_nest() -> None:
 
 def test_span_is_recorded_when_the_body_raises() -> None:
     tracer = Tracer()
-    with pytest.raises(RuntimeError):
-        with tracer.span("mt"):
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), tracer.span("mt"):
+        raise RuntimeError("boom")
     assert [s.name for s in tracer.spans] == ["mt"]
 
 
 def test_reopening_an_open_span_is_an_error() -> None:
     tracer = Tracer()
-    with tracer.span("mt"), pytest.raises(ValueError, match="already open"):
-        with tracer.span("mt"):
-            pass
+    with tracer.span("mt"), pytest.raises(ValueError, match="already open"), tracer.span("mt"):
+        pass
 
 
 SETTINGS = RunSettings(warmup_frames=0, min_frames=10, min_duration_s=2.0, max_frames=100, max_duration_s=30.0)

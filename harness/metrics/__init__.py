@@ -1,0 +1,1 @@
+"""Latency statistics and text accuracy metrics."""

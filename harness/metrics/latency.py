@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LatencyStats", "latency_stats", "bootstrap_median_ci"]
+__all__ = ["LatencyStats", "bootstrap_median_ci", "latency_stats"]
 
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 20261128

@@ -21,7 +21,7 @@ from sacrebleu.metrics import CHRF
 
 from harness.types import GroundTruth
 
-__all__ = ["normalize", "cer", "word_recall", "frame_accuracy", "CHRF_METRIC", "chrf_signature"]
+__all__ = ["CHRF_METRIC", "cer", "chrf_signature", "frame_accuracy", "normalize", "word_recall"]
 
 CHRF_METRIC = CHRF(lowercase=True)
 _NON_ALNUM = re.compile(r"[\W_]+", re.UNICODE)
@@ -50,7 +50,7 @@ def word_recall(recognized: Sequence[str], truth_words: Sequence[str]) -> float 
 
 
 def chrf_signature() -> str:
-    """sacrebleu's signature of the chrF configuration (one reference per frame), for the manifest."""
+    """Sacrebleu's signature of the chrF configuration (one reference per frame), for the manifest."""
     metric = CHRF(lowercase=True)
     metric.sentence_score("", [""])  # sacrebleu knows the reference count only after one evaluation
     return str(metric.get_signature())

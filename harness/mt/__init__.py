@@ -1,0 +1,1 @@
+"""Machine-translation backends behind one small interface (base.MtBackend)."""

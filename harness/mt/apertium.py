@@ -21,7 +21,7 @@ from pathlib import Path
 
 from harness.errors import BackendUnavailable
 
-__all__ = ["ApertiumOptions", "Apertium"]
+__all__ = ["Apertium", "ApertiumOptions"]
 
 _SPECIAL = re.compile(r"([\[\]\^\$/\\@<>{}])")
 _ESCAPED = re.compile(r"\\(.)")
@@ -29,8 +29,11 @@ _ESCAPED = re.compile(r"\\(.)")
 
 @dataclass(frozen=True)
 class ApertiumOptions:
-    """``pair``: an installed mode such as "eng-spa" or "spa-eng"; ``mark_unknown``: keep the "*" that
-    Apertium puts before words it does not know; ``timeout_s``: longest wait for one translation."""
+    """Options for the Apertium backend.
+
+    ``pair``: an installed mode such as "eng-spa" or "spa-eng"; ``mark_unknown``: keep the "*" that
+    Apertium puts before words it does not know; ``timeout_s``: longest wait for one translation.
+    """
 
     pair: str = "eng-spa"
     mark_unknown: bool = False
@@ -58,9 +61,7 @@ class Apertium:
                 f"apertium backend: no mode {self.options.pair!r} in {self._mode.parent} (installed: {', '.join(have) or 'none'});"
                 " run `apt-get install apertium-eng-spa`"
             )
-        text = subprocess.run(
-            ["apertium-wblank-mode", "-z", str(self._mode)], capture_output=True, text=True, check=True
-        ).stdout.strip()
+        text = subprocess.run(["apertium-wblank-mode", "-z", str(self._mode)], capture_output=True, text=True, check=True).stdout.strip()
         generation = "-g" if self.options.mark_unknown else "-n"
         text = text.replace("$1", generation).replace("$2", "")
         return " | ".join(f"stdbuf -o0 {stage.strip()}" for stage in text.split("|"))

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["NullMtOptions", "NullMt"]
+__all__ = ["NullMt", "NullMtOptions"]
 
 
 @dataclass(frozen=True)

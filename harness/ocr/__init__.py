@@ -1,0 +1,1 @@
+"""OCR backends behind one small interface (base.OcrBackend)."""

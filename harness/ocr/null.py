@@ -11,7 +11,7 @@ from pathlib import Path
 from harness.trace import Tracer
 from harness.types import Frame, TextRegion
 
-__all__ = ["NullOcrOptions", "NullOcr"]
+__all__ = ["NullOcr", "NullOcrOptions"]
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from harness.errors import BackendUnavailable, DataMissing
 from harness.trace import Tracer
 from harness.types import Frame, TextRegion, quad_from_array
 
-__all__ = ["RapidOcrOptions", "RapidOcr", "packaged_model_dir"]
+__all__ = ["RapidOcr", "RapidOcrOptions", "packaged_model_dir"]
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""Erase source text before its translation is drawn: fill the text quads (dilated) from their
-surroundings with OpenCV inpainting.
+"""Erase source text before its translation is drawn.
+
+The text quads (dilated) are filled from their surroundings with OpenCV inpainting.
 
 Two things keep this cheap on big frames: only padded boxes around the quads are inpainted, and each box
 is inpainted at a reduced scale where the quad is ~16 px tall (inpainting costs ~ masked pixels x
@@ -60,7 +61,8 @@ def _merge_boxes(boxes: Sequence[Box], scales: Sequence[float]) -> list[tuple[Bo
     at least as wide, in working pixels, as it was sized for.
     """
     merged: list[tuple[Box, float]] = []
-    for box, scale in zip(boxes, scales, strict=True):
+    for part_box, part_scale in zip(boxes, scales, strict=True):
+        box, scale = part_box, part_scale
         while (hit := next((m for m in merged if _overlap(m[0], box)), None)) is not None:
             merged.remove(hit)
             box, scale = _union(hit[0], box), max(hit[1], scale)

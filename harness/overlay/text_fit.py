@@ -1,5 +1,7 @@
-"""Fit a translation into a text box: pick the word wrap (1-3 lines) and the largest font that fits,
-then rasterize it with Pillow as an 8-bit coverage mask the size of the box.
+"""Fit a translation into a text box.
+
+Pick the word wrap (1-3 lines) and the largest font that fits, then rasterize it with Pillow as an
+8-bit coverage mask the size of the box.
 
 Sizes are pixels. Fitting uses the glyphs' ink boxes, not the font's line boxes, so translated text fills
 its box as tightly as the source text filled the detected quad.
@@ -120,8 +122,10 @@ def _balanced_wrap(words: list[str], widths: list[float], space: float, n_lines:
 
 
 def _fit_lines(lines: tuple[str, ...], fonts: FontCache, avail_w: float, avail_h: float, beat_px: int) -> TextLayout | None:
-    """``lines`` at the largest font size (>= 1) that fits the available box, or None if that size
-    cannot beat ``beat_px`` (so losing candidates cost one measurement, or none)."""
+    """Lay out ``lines`` at the largest font size (>= 1) that fits the available box.
+
+    Returns None if that size cannot beat ``beat_px`` (so losing candidates cost one measurement, or none).
+    """
     size = math.floor(avail_h / (len(lines) * _MIN_LINE_EM))
     if size > beat_px:
         ref = _measure(lines, fonts.get(_REF_FONT_PX))

@@ -1,0 +1,1 @@
+"""Terminal and Markdown reports; they read the store only."""

@@ -10,12 +10,22 @@ import pandas as pd
 from harness.store.reader import Run
 from harness.store.summary import summarize
 
-__all__ = ["run_summary", "run_status_line", "overhead_lines", "terminal_table", "markdown_table"]
+__all__ = ["markdown_table", "overhead_lines", "run_status_line", "run_summary", "terminal_table"]
 
 COLUMNS = [
-    ("config_id", "configuration"), ("stage", "stage"), ("n", "n"), ("mean_ms", "mean ms"), ("p50_ms", "p50 ms"),
-    ("p50_ci", "p50 95% CI"), ("p90_ms", "p90 ms"), ("p99_ms", "p99 ms"), ("fps", "fps"),
-    ("ocr_cer", "CER"), ("ocr_word_recall", "word recall"), ("mt_chrf", "chrF"), ("status", "status"),
+    ("config_id", "configuration"),
+    ("stage", "stage"),
+    ("n", "n"),
+    ("mean_ms", "mean ms"),
+    ("p50_ms", "p50 ms"),
+    ("p50_ci", "p50 95% CI"),
+    ("p90_ms", "p90 ms"),
+    ("p99_ms", "p99 ms"),
+    ("fps", "fps"),
+    ("ocr_cer", "CER"),
+    ("ocr_word_recall", "word recall"),
+    ("mt_chrf", "chrF"),
+    ("status", "status"),
 ]
 
 
@@ -77,9 +87,9 @@ def terminal_table(summary: pd.DataFrame) -> str:
     """Aligned plain-text table."""
     header = [title for _, title in COLUMNS]
     rows = _rows(summary)
-    widths = [max(len(x) for x in col) for col in zip(header, *rows)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
+    widths = [max(len(x) for x in col) for col in zip(header, *rows, strict=True)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
     return "\n".join(lines)
 
 

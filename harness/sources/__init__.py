@@ -1,0 +1,1 @@
+"""Frame sources: synthetic scenes, image folders, video files, ICDAR 2015."""

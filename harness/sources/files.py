@@ -11,7 +11,7 @@ import cv2
 from harness.errors import DataMissing
 from harness.types import Frame, GroundTruth
 
-__all__ = ["read_image", "iterate_files"]
+__all__ = ["iterate_files", "read_image"]
 
 
 def read_image(path: Path) -> cv2.typing.MatLike:

@@ -22,8 +22,11 @@ DEFAULT_FOLDER = "icdar2015_incidental_test200"
 
 @dataclass(frozen=True)
 class Icdar2015Options:
-    """``root``: folder holding images/ and gt/ (default: <data root>/icdar2015_incidental_test200);
-    ``limit``: first N images by number (0: all)."""
+    """Options for the ICDAR 2015 source.
+
+    ``root``: folder holding images/ and gt/ (default: <data root>/icdar2015_incidental_test200);
+    ``limit``: first N images by number (0: all).
+    """
 
     root: str | None = None
     limit: int = 0

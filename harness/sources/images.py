@@ -16,9 +16,12 @@ __all__ = ["ImageFolderOptions", "ImageFolderSource", "load_truth_jsonl"]
 
 @dataclass(frozen=True)
 class ImageFolderOptions:
-    """``path``: the folder; ``patterns``: globs to include; ``ground_truth``: a JSON-lines file of
+    """Options for the image-folder source.
+
+    ``path``: the folder; ``patterns``: globs to include; ``ground_truth``: a JSON-lines file of
     {file, source_text, reference_translation, words: [{quad, text}]} (default: the folder's
-    ground_truth.jsonl when present); ``limit``: at most this many images (0: all)."""
+    ground_truth.jsonl when present); ``limit``: at most this many images (0: all).
+    """
 
     path: str
     patterns: tuple[str, ...] = ("*.png", "*.jpg", "*.jpeg")

@@ -81,7 +81,7 @@ def _parse_row(path: Path, number: int, line: str) -> PhraseEntry:
     fields = [field.strip() for field in line.split("\t")]
     if len(fields) != len(COLUMNS):
         raise ConfigError(f"{path}:{number}: expected {len(COLUMNS)} tab-separated columns, found {len(fields)}")
-    row = dict(zip(COLUMNS, fields))
+    row = dict(zip(COLUMNS, fields, strict=True))
     missing = [name for name in _REQUIRED if not row[name]]
     if missing:
         raise ConfigError(f"{path}:{number}: empty column(s) {', '.join(missing)}")

@@ -134,9 +134,7 @@ def line_width_px(words: Sequence[str], font_path: Path, font_px: int) -> float:
 # --- the sign board ---------------------------------------------------------------------------------
 
 
-def render_board(
-    lines: Sequence[Sequence[str]], font_path: Path, font_px: int, colours: SignColours, rng: np.random.Generator
-) -> Board:
+def render_board(lines: Sequence[Sequence[str]], font_path: Path, font_px: int, colours: SignColours, rng: np.random.Generator) -> Board:
     """Draw centred lines of words on a rounded board; word boxes are measured from the drawn ink."""
     font = _font(font_path, font_px)
     ascent, descent = font.getmetrics()
@@ -371,10 +369,7 @@ def _shadow(width_px: int, height_px: int, strength: float, rng: np.random.Gener
         return field
     ramp = _ramp(width_px, height_px, float(rng.uniform(0, 360)))
     edge = float(rng.uniform(0.3, 0.7))
-    if rng.random() < 0.5:
-        mask = ramp > edge
-    else:
-        mask = np.abs(ramp - edge) < rng.uniform(0.03, 0.12)
+    mask = ramp > edge if rng.random() < 0.5 else np.abs(ramp - edge) < rng.uniform(0.03, 0.12)
     soft = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), float(rng.uniform(2, 10)))
     return field - strength * soft
 

@@ -1,0 +1,1 @@
+"""The result store: schema, crash-safe writer, reader into pandas, summaries."""

@@ -5,12 +5,12 @@ See docs/results.md for the full description of a run directory.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 from harness.pipeline import FrameResult
 from harness.types import Span
 
-__all__ = ["SCHEMA_VERSION", "MANIFEST", "FRAMES", "SUMMARY", "frame_record", "span_record"]
+__all__ = ["FRAMES", "MANIFEST", "SCHEMA_VERSION", "SUMMARY", "frame_record", "span_record"]
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
@@ -18,9 +18,37 @@ FRAMES = "frames.jsonl"
 SUMMARY = "summary.csv"
 
 
-def span_record(span: Span) -> dict[str, Any]:
+class SpanRecord(TypedDict, total=False):
+    """One stored span; ``attrs`` only when the span has attributes."""
+
+    name: str
+    start_ns: int
+    end_ns: int
+    attrs: dict[str, Any]
+
+
+class FrameRecord(TypedDict, total=False):
+    """One line of frames.jsonl; the fields from ``frame_id`` on are absent when capture failed."""
+
+    config_id: str
+    seq: int
+    warmup: bool
+    ok: bool
+    error: str | None
+    spans: list[SpanRecord]
+    bytes_up: int
+    bytes_down: int
+    frame_id: int
+    frame_name: str
+    source: str
+    regions: list[dict[str, Any]]
+    targets: list[str] | None
+    accuracy: dict[str, Any]
+
+
+def span_record(span: Span) -> SpanRecord:
     """One span as stored: name, start_ns, end_ns and attributes when there are any."""
-    item: dict[str, Any] = {"name": span.name, "start_ns": span.start_ns, "end_ns": span.end_ns}
+    item = SpanRecord(name=span.name, start_ns=span.start_ns, end_ns=span.end_ns)
     if span.attrs:
         item["attrs"] = span.attrs
     return item
@@ -33,18 +61,18 @@ def frame_record(
     spans: list[Span],
     result: FrameResult | None,
     error: str | None = None,
-) -> dict[str, Any]:
+) -> FrameRecord:
     """The JSON object for one processed (or failed) frame of one configuration."""
-    record: dict[str, Any] = {
-        "config_id": config_id,
-        "seq": seq,
-        "warmup": warmup,
-        "ok": error is None,
-        "error": error,
-        "spans": [span_record(s) for s in spans],
-        "bytes_up": 0,
-        "bytes_down": 0,
-    }
+    record = FrameRecord(
+        config_id=config_id,
+        seq=seq,
+        warmup=warmup,
+        ok=error is None,
+        error=error,
+        spans=[span_record(s) for s in spans],
+        bytes_up=0,
+        bytes_down=0,
+    )
     if result is not None:
         frame = result.frame
         record.update(

@@ -18,10 +18,19 @@ import pandas as pd
 
 from harness.metrics.latency import latency_stats
 
-__all__ = ["SUMMARY_COLUMNS", "ACCURACY_COLUMNS", "summarize"]
+__all__ = ["ACCURACY_COLUMNS", "SUMMARY_COLUMNS", "summarize"]
 
 SUMMARY_COLUMNS = [
-    "config_id", "stage", "n", "mean_ms", "p50_ms", "p90_ms", "p99_ms", "p50_ci_low_ms", "p50_ci_high_ms", "fps",
+    "config_id",
+    "stage",
+    "n",
+    "mean_ms",
+    "p50_ms",
+    "p90_ms",
+    "p99_ms",
+    "p50_ci_low_ms",
+    "p50_ci_high_ms",
+    "fps",
 ]
 ACCURACY_COLUMNS = ["ocr_cer", "ocr_word_recall", "mt_chrf"]
 STAGE_ORDER = ["capture", "ocr", "ocr.det", "ocr.cls", "ocr.rec", "mt", "overlay", "e2e", "harness"]
@@ -62,8 +71,11 @@ def _order(stage: str) -> tuple[int, str]:
 
 
 def summarize(records: list[dict[str, Any]], outcomes: list[dict[str, Any]]) -> pd.DataFrame:
-    """summary.csv as a DataFrame: one row per configuration and stage; failed configurations get one
-    row with stage "-" and their reason. ``outcomes`` are the manifest's configuration entries."""
+    """Build summary.csv as a DataFrame: one row per configuration and stage.
+
+    Failed configurations get one row with stage "-" and their reason. ``outcomes`` are the manifest's
+    configuration entries.
+    """
     by_config: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for record in records:
         by_config[record["config_id"]].append(record)

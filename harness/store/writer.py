@@ -11,12 +11,13 @@ import json
 import os
 import secrets
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
 from harness.store.schema import FRAMES, MANIFEST
 
-__all__ = ["new_run_id", "FrameWriter", "write_json_atomic"]
+__all__ = ["FrameWriter", "new_run_id", "write_json_atomic"]
 
 
 def new_run_id() -> str:
@@ -43,7 +44,7 @@ class FrameWriter:
         self.fsync = fsync
         self._handle: IO[str] = self.path.open("a", encoding="utf-8")
 
-    def write(self, record: dict[str, Any]) -> None:
+    def write(self, record: Mapping[str, Any]) -> None:
         """Append one record as a single line and push it to the OS."""
         self._handle.write(json.dumps(record, allow_nan=False, separators=(",", ":")) + "\n")
         self._handle.flush()

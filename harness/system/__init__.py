@@ -1,0 +1,1 @@
+"""Environment capture: CPU, thermal, board, software versions, model fingerprints."""

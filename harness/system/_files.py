@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Read", "under", "read_text", "read_int", "is_dir", "is_file"]
+__all__ = ["Read", "is_dir", "is_file", "read_int", "read_text", "under"]
 
 
 @dataclass(frozen=True)

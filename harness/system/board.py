@@ -12,11 +12,11 @@ from harness.system._files import is_file, read_text, under
 __all__ = [
     "DeviceKind",
     "OsInfo",
+    "capture_os",
     "detect_device",
+    "memory_total_bytes",
     "read_device_model",
     "read_nv_tegra_release",
-    "capture_os",
-    "memory_total_bytes",
 ]
 
 DeviceKind = Literal["jetson", "jetson-nano", "rpi4", "rpi5", "laptop"]

@@ -15,7 +15,7 @@ from typing import Any
 
 from harness.system._files import is_dir, read_int, read_text, under
 
-__all__ = ["capture_cpu", "parse_cpuinfo", "cpu_model", "parse_cpu_list"]
+__all__ = ["capture_cpu", "cpu_model", "parse_cpu_list", "parse_cpuinfo"]
 
 CPU_DIR = "/sys/devices/system/cpu"
 
@@ -130,8 +130,8 @@ def _cpufreq(root: Path, ids: list[int], online: list[bool | None]) -> tuple[dic
         base = f"{CPU_DIR}/cpu{n}/cpufreq"
         if not is_dir(under(root, base)):
             no_dir += [] if is_online is False else [n]
-            for field in values:
-                values[field].append(None)
+            for column in values.values():
+                column.append(None)
             continue
         governor = read_text(root, f"{base}/scaling_governor")
         values["governor"].append(governor.text)
@@ -148,9 +148,7 @@ def _note(failed: dict[str, tuple[str, list[int]]], name: str, problem: str | No
         failed.setdefault(name, (problem, []))[1].append(cpu)
 
 
-def _cpufreq_reasons(
-    ids: list[int], online: list[bool | None], no_dir: list[int], failed: dict[str, tuple[str, list[int]]]
-) -> list[str]:
+def _cpufreq_reasons(ids: list[int], online: list[bool | None], no_dir: list[int], failed: dict[str, tuple[str, list[int]]]) -> list[str]:
     reasons: list[str] = []
     expected = [n for n, is_online in zip(ids, online, strict=True) if is_online is not False]
     if no_dir and no_dir == expected:

@@ -36,9 +36,7 @@ from harness.system.thermal import capture_thermal
 __all__ = ["DeviceKind", "capture_environment", "detect_device"]
 
 
-def capture_environment(
-    model_files: Sequence[Path] = (), root: Path = Path("/"), repo_dir: Path | None = None
-) -> dict[str, Any]:
+def capture_environment(model_files: Sequence[Path] = (), root: Path = Path("/"), repo_dir: Path | None = None) -> dict[str, Any]:
     """A JSON-serialisable description of the machine, software and models of a run.
 
     ``model_files`` are hashed (cached per process); ``repo_dir`` is the checkout whose commit is

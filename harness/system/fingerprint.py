@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TypedDict
 
-__all__ = ["ModelFile", "sha256_file", "fingerprint_models"]
+__all__ = ["ModelFile", "fingerprint_models", "sha256_file"]
 
 CHUNK_BYTES = 1 << 20
 

@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import TypedDict
 
 __all__ = [
-    "PACKAGES",
     "BINARIES",
+    "PACKAGES",
     "GitState",
-    "python_info",
-    "package_versions",
     "binary_versions",
     "git_state",
     "harness_repo_dir",
+    "package_versions",
+    "python_info",
 ]
 
 PACKAGES: tuple[str, ...] = (
@@ -73,7 +73,7 @@ def python_info() -> dict[str, str]:
 def _version(name: str) -> str | None:
     try:
         return importlib.metadata.version(name)
-    except Exception:  # not installed, or metadata so broken that no version can be read
+    except Exception:  # noqa: BLE001 - not installed, or metadata so broken that no version can be read
         return None
 
 
@@ -85,9 +85,7 @@ def package_versions(names: Sequence[str] = PACKAGES) -> dict[str, str | None]:
 def _run(argv: Sequence[str], timeout_s: float) -> subprocess.CompletedProcess[str] | None:
     """The finished process, or ``None`` if it could not start or ran past ``timeout_s``."""
     try:
-        return subprocess.run(
-            list(argv), capture_output=True, text=True, errors="replace", timeout=timeout_s, check=False
-        )
+        return subprocess.run(list(argv), capture_output=True, text=True, errors="replace", timeout=timeout_s, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
 
