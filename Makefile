@@ -9,7 +9,7 @@ OUT    ?= results
 # and synthetic signs. `make setup` installs them when apt-get is there and we are root (or sudo works).
 APT_PACKAGES := apertium apertium-eng-spa fonts-dejavu-core fonts-dejavu-extra
 
-.PHONY: setup apt bench test smoke clean
+.PHONY: setup apt bench test lint smoke clean
 
 setup: $(BIN)/arbench apt
 
@@ -36,8 +36,11 @@ bench: setup
 smoke: setup
 	$(BIN)/arbench run experiments/smoke.toml --device $(DEVICE) --out $(OUT)
 
-test: setup
+test: setup lint
 	$(BIN)/python -m pytest -q
+
+lint: $(BIN)/arbench
+	$(BIN)/ruff check harness tests
 
 clean:
 	rm -rf $(VENV) build *.egg-info harness/__pycache__ .pytest_cache
