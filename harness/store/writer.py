@@ -55,7 +55,3 @@ class FrameWriter:
         """Close the file."""
         self._handle.close()
 
-
-def manifest_path(run_dir: Path) -> Path:
-    """Where a run's manifest lives."""
-    return run_dir / MANIFEST
