@@ -16,10 +16,11 @@ __all__ = ["main"]
 def _cmd_run(args: argparse.Namespace) -> int:
     from harness.config import load_experiment
     from harness.devices import resolve_device
-    from harness.orchestrate import run_experiment
+    from harness.orchestrate import preflight, run_experiment
 
     experiment = load_experiment(Path(args.experiment))
     device = resolve_device(args.device)
+    preflight(experiment, device)
     print(f"arbench: {experiment.name}: {len(experiment.configurations())} configuration(s) on device {device.name}", file=sys.stderr)
     run_dir = run_experiment(experiment, device, Path(args.out))
     _cmd_report(argparse.Namespace(run=str(run_dir), markdown=False))
@@ -28,16 +29,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from harness.report.tables import markdown_table, overhead_lines, run_status_line, run_summary, terminal_table
+    from harness.report.tables import markdown_table, overhead_lines, rate_lines, run_status_line, run_summary, terminal_table
     from harness.store.reader import load_run
 
     run = load_run(Path(args.run))
     summary = run_summary(run)
     status = run_status_line(run)
-    overhead = "\n".join(overhead_lines(summary))
-    markdown = f"# arbench run {run.manifest['run_id']}\n\n{status}\n\n{markdown_table(summary)}\n\n{overhead}\n"
+    notes = "\n".join([*rate_lines(summary), *overhead_lines(summary)])
+    markdown = f"# arbench run {run.manifest['run_id']}\n\n{status}\n\n{markdown_table(summary)}\n\n{notes}\n"
     (run.path / "report.md").write_text(markdown, encoding="utf-8")
-    print(markdown if args.markdown else f"{status}\n{terminal_table(summary)}\n{overhead}")
+    print(markdown if args.markdown else f"{status}\n{terminal_table(summary)}\n{notes}")
     return 0
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from harness.errors import ConfigError
 from harness.registry import plugin
-from harness.tables import from_table, load_toml
+from harness.tables import choice, from_table, load_toml
 
 __all__ = [
     "Component",
@@ -26,6 +26,7 @@ __all__ = [
     "project_root",
 ]
 
+SCENARIOS = ("single-stream", "camera-paced", "offline")
 SECTIONS = ("experiment", "run", "stages", "overlay", "sources", "ocr", "mt")
 
 
@@ -50,8 +51,13 @@ class RunSettings:
     fsync: bool = False
     isolate: bool = True
     save_overlays: int = 2
+    scenario: str = "single-stream"
+    source_fps: float = 0.0
+    deadline_ms: float = 0.0
+    offline_prefetch_frames: int = 256
 
     def __post_init__(self) -> None:
+        choice(self.scenario, SCENARIOS, "[run] scenario")
         if self.warmup_frames < 0 or self.min_frames < 1 or self.max_frames < self.min_frames:
             raise ConfigError("[run]: need warmup_frames >= 0, min_frames >= 1 and max_frames >= min_frames")
         if self.min_duration_s < 0 or self.max_duration_s < self.min_duration_s:

@@ -13,7 +13,9 @@ class BackendContext:
 
     ``threads``: compute threads the device profile allots (0: the runtime's default).
     ``providers``: ONNX Runtime execution providers in order of preference.
+    ``camera``: the profile's camera (index, device node or GStreamer pipeline) for camera sources.
     """
 
     threads: int = 0
     providers: tuple[str, ...] = ("CPUExecutionProvider",)
+    camera: str = "0"

@@ -23,6 +23,7 @@ from typing import Any
 
 from harness import __version__
 from harness.config import Configuration, Experiment, project_root
+from harness.context import BackendContext
 from harness.devices import DeviceProfile
 from harness.metrics.text import chrf_signature
 from harness.runner import Outcome, describe, run_configuration
@@ -33,7 +34,7 @@ from harness.store.writer import new_run_id, write_json_atomic
 from harness.system.environment import capture_environment
 from harness.system.fingerprint import fingerprint_models
 
-__all__ = ["run_experiment"]
+__all__ = ["preflight", "run_experiment"]
 
 
 def _utc() -> str:
@@ -69,8 +70,22 @@ def _manifest(experiment: Experiment, device: DeviceProfile, run_id: str, outcom
     }
 
 
+def preflight(experiment: Experiment, device: DeviceProfile) -> None:
+    """Open and release every camera the experiment names.
+
+    An absent or busy camera is then a one-line error before any run directory exists, not a failed
+    configuration after it.
+    """
+    context = BackendContext(threads=device.threads, providers=device.providers, camera=device.camera)
+    for component in experiment.sources:
+        if component.backend == "camera":
+            camera = component.create(context)
+            camera.open()
+            camera.close()
+
+
 def run_experiment(experiment: Experiment, device: DeviceProfile, out_root: Path) -> Path:
-    """Run every configuration and return the run directory."""
+    """Run every configuration and return the run directory (call ``preflight`` first)."""
     run_id = new_run_id()
     run_dir = out_root / device.name / run_id
     run_dir.mkdir(parents=True)

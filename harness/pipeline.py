@@ -1,7 +1,8 @@
 """One frame through the stages: capture → ocr → mt → overlay, each in its own span.
 
-A switched-off stage passes its input on untouched: no OCR means no regions; no MT means the overlay
-shows the recognized text; no overlay means no image is drawn.
+A switched-off stage passes its input on untouched: no OCR means no regions (or, for a text frame of
+an MT-only run, its text as the one region); no MT means the overlay shows the recognized text; no
+overlay means no image is drawn.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from harness.trace import Tracer
 from harness.types import Frame, TextRegion, Translation
 
 __all__ = ["FrameResult", "Pipeline", "StageFailure"]
+
+
+_NO_QUAD = ((0.0, 0.0), (0.0, 0.0), (0.0, 0.0), (0.0, 0.0))
 
 
 class StageFailure(Exception):
@@ -64,7 +68,7 @@ class Pipeline:
         frame = self._stage("capture", None, tracer, lambda _: next(frames, None))
         if frame is None:
             return None
-        regions: list[TextRegion] = []
+        regions = [TextRegion(_NO_QUAD, frame.text, 1.0)] if frame.text else []
         if self.stages.ocr:
             regions = self._stage("ocr", frame, tracer, lambda _: self.ocr.recognize(frame, tracer))
         texts = [r.text for r in regions]
@@ -76,7 +80,9 @@ class Pipeline:
             image = self._stage("overlay", frame, tracer, lambda attrs: self._draw(frame, regions, targets, attrs))
         translations = [Translation(s, t, self.mt.name) for s, t in zip(texts, targets, strict=True)] if self.stages.mt else None
         shown = targets if self.stages.mt else None
-        return FrameResult(frame, regions, translations, image, frame_accuracy(frame.ground_truth, texts, shown))
+        return FrameResult(
+            frame, regions, translations, image, frame_accuracy(frame.ground_truth, texts if self.stages.ocr else None, shown)
+        )
 
     def _translate(self, texts: list[str]) -> list[str]:
         targets = self.mt.translate(texts)

@@ -35,9 +35,14 @@ class Plugin:
 PLUGINS: dict[str, dict[str, Plugin]] = {
     "source": {
         "synthetic": Plugin("harness.sources.synthetic", "SceneOptions", "SyntheticSource"),
+        "synthvideo": Plugin("harness.sources.synth_video", "SyntheticVideoOptions", "SyntheticVideoSource"),
         "images": Plugin("harness.sources.images", "ImageFolderOptions", "ImageFolderSource"),
         "video": Plugin("harness.sources.video", "VideoOptions", "VideoSource"),
         "icdar2015": Plugin("harness.sources.icdar2015", "Icdar2015Options", "Icdar2015Source"),
+        "camera": Plugin("harness.sources.camera", "CameraOptions", "CameraSource"),
+        "ic15_words": Plugin("harness.sources.word_crops", "Ic15WordsOptions", "Ic15WordsSource"),
+        "iiit5k": Plugin("harness.sources.word_crops", "Iiit5kOptions", "Iiit5kSource"),
+        "textset": Plugin("harness.sources.textsets", "TextSetOptions", "TextSetSource"),
     },
     "ocr": {
         "rapidocr": Plugin("harness.ocr.rapidocr", "RapidOcrOptions", "RapidOcr"),

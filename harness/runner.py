@@ -18,9 +18,10 @@ import cv2
 from harness.config import Configuration, Experiment
 from harness.context import BackendContext
 from harness.devices import DeviceProfile
-from harness.errors import UserError
+from harness.errors import ConfigError, UserError
 from harness.pipeline import FrameResult, Pipeline, StageFailure
 from harness.progress import Progress
+from harness.scenarios import make_scenario
 from harness.stopping import stop_reason, validity
 from harness.store.schema import frame_record
 from harness.store.writer import FrameWriter
@@ -46,6 +47,7 @@ class Outcome:
     setup_s: float = 0.0
     measured_s: float = 0.0
     model_files: list[str] = field(default_factory=list)
+    source_info: dict[str, Any] = field(default_factory=dict)
 
 
 def describe(config: Configuration) -> dict[str, Any]:
@@ -62,8 +64,8 @@ class _Session:
     def __init__(self, config: Configuration, experiment: Experiment, device: DeviceProfile, run_dir: Path) -> None:
         from harness.overlay.render import Overlay
 
-        context = BackendContext(threads=device.threads, providers=device.providers)
-        self.source = config.source.create()
+        context = BackendContext(threads=device.threads, providers=device.providers, camera=device.camera)
+        self.source = config.source.create(context)
         self.source.open()
         self.pipeline = Pipeline(
             config.ocr.create(context) if experiment.stages.ocr else _off(config.ocr.kind),
@@ -71,13 +73,20 @@ class _Session:
             Overlay(experiment.overlay) if experiment.stages.overlay else None,
             experiment.stages,
         )
-        self.frames = self.source.frames()
+        self.scenario = make_scenario(experiment.run, float(getattr(self.source, "fps", 0.0) or 0.0))
+        _check_modality(self.source, experiment)
+        self.frames = self.scenario.frames(self.source.frames())
         self.writer = FrameWriter(run_dir, fsync=experiment.run.fsync)
 
     def close(self) -> None:
         self.writer.close()
         self.pipeline.close()
         self.source.close()
+
+
+def _check_modality(source: Any, experiment: Experiment) -> None:
+    if getattr(source, "modality", "image") == "text" and (experiment.stages.ocr or experiment.stages.overlay):
+        raise ConfigError(f"{source.name} gives text, not images: set [stages] ocr = false and overlay = false for an MT-only run")
 
 
 def _off(kind: str) -> Any:
@@ -96,6 +105,7 @@ def run_configuration(config: Configuration, experiment: Experiment, device: Dev
     except (UserError, ImportError, OSError) as exc:
         return _failed(outcome, f"setup: {exc}")
     outcome.setup_s = time.monotonic() - started
+    outcome.source_info = dict(getattr(session.source, "info", {}))
     try:
         _measure(config, experiment, session, outcome, run_dir)
     finally:
@@ -124,6 +134,7 @@ def _measure(config: Configuration, experiment: Experiment, session: _Session, o
             outcome.stop_reason = reason
             break
         tracer = Tracer()
+        session.scenario.wait(tracer)
         try:
             result = session.pipeline.step(session.frames, tracer)
             error = None
@@ -132,7 +143,10 @@ def _measure(config: Configuration, experiment: Experiment, session: _Session, o
         if result is None and error is None:
             outcome.stop_reason = "source_exhausted"
             break
-        session.writer.write(frame_record(config.config_id, seq, warmup, tracer.spans, result, error))
+        record = frame_record(config.config_id, seq, warmup, tracer.spans, result, error)
+        if result is not None:
+            session.scenario.annotate(record)
+        session.writer.write(record)
         seq += 1
         consecutive_failures = consecutive_failures + 1 if error else 0
         _count(outcome, warmup, error)

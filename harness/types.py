@@ -50,14 +50,19 @@ class GroundTruth:
 
 @dataclass
 class Frame:
-    """One captured image with its capture time on the monotonic clock (ns)."""
+    """One captured image (or, for MT-only runs, one text) with its capture time on the monotonic clock (ns).
+
+    Image sources set ``image``; text sources (sentence sets for MT-only runs) set ``text`` and leave
+    ``image`` None.
+    """
 
     frame_id: int
     capture_ns: int
-    image: np.ndarray  # BGR, uint8, HxWx3
+    image: np.ndarray | None  # BGR, uint8, HxWx3
     source: str = ""
     name: str = ""
     ground_truth: GroundTruth | None = None
+    text: str | None = None
 
 
 @dataclass(frozen=True)

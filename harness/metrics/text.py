@@ -56,15 +56,15 @@ def chrf_signature() -> str:
     return str(metric.get_signature())
 
 
-def frame_accuracy(truth: GroundTruth | None, texts: Sequence[str], targets: Sequence[str] | None) -> dict[str, Any]:
-    """Per-frame accuracy figures; empty when the frame has no ground truth."""
+def frame_accuracy(truth: GroundTruth | None, texts: Sequence[str] | None, targets: Sequence[str] | None) -> dict[str, Any]:
+    """Per-frame accuracy figures; empty without ground truth. ``texts`` None: OCR did not run."""
     if truth is None:
         return {}
-    legible = [w.text for w in truth.words if not w.dont_care]
-    scores: dict[str, Any] = {
-        "ocr_cer": cer(" ".join(texts), truth.source_text),
-        "ocr_word_recall": word_recall(texts, legible),
-    }
+    scores: dict[str, Any] = {}
+    if texts is not None:
+        legible = [w.text for w in truth.words if not w.dont_care]
+        scores["ocr_cer"] = cer(" ".join(texts), truth.source_text)
+        scores["ocr_word_recall"] = word_recall(texts, legible)
     if targets is not None and truth.reference_translation is not None:
         hypothesis = " ".join(t for t in targets if t)
         scores["mt_chrf"] = CHRF_METRIC.sentence_score(hypothesis, [truth.reference_translation]).score

@@ -24,11 +24,16 @@ __all__ = ["RapidOcr", "RapidOcrOptions", "packaged_model_dir"]
 
 @dataclass(frozen=True)
 class RapidOcrOptions:
-    """Options of the PP-OCR pipeline. ``threads`` 0 means the device profile's thread count."""
+    """Options of the PP-OCR pipeline.
+
+    ``threads`` 0 means the device profile's thread count. ``use_det`` off treats the whole frame as one
+    word crop (recognition-only sets such as IC15 word crops and IIIT5K).
+    """
 
     det_model: str | None = None
     cls_model: str | None = None
     rec_model: str | None = None
+    use_det: bool = True
     use_cls: bool = True
     threads: int = 0
     det_limit_side_len: int = 736
@@ -84,31 +89,44 @@ class RapidOcr:
         )
 
     def model_files(self) -> tuple[Path, ...]:
-        parts = ("det", "cls", "rec") if self.options.use_cls else ("det", "rec")
-        return tuple(self._paths[p] for p in parts)
+        used = {"det": self.options.use_det, "cls": self.options.use_cls, "rec": True}
+        return tuple(path for part, path in self._paths.items() if used[part])
 
     def recognize(self, frame: Frame, tracer: Tracer) -> list[TextRegion]:
+        if frame.image is None:
+            raise ValueError("rapidocr needs an image; this frame carries only text")
+        if self.options.use_det:
+            detected = self._detect(frame.image, tracer)
+            if detected is None:
+                return []
+            crops, quads = detected
+        else:
+            height, width = frame.image.shape[:2]
+            crops, quads = [frame.image], np.array([[[0, 0], [width, 0], [width, height], [0, height]]], dtype=np.float32)
+        if self.options.use_cls:
+            with tracer.span("ocr.cls"):
+                crops, _, _ = self._engine.text_cls(crops)
+        with tracer.span("ocr.rec"):
+            recognized, _ = self._engine.text_rec(crops, False)
+        return self._regions(quads, recognized)
+
+    def _detect(self, image: np.ndarray, tracer: Tracer) -> tuple[list[np.ndarray], np.ndarray] | None:
+        """Detected text boxes: the crops to recognize and their quads in frame coordinates."""
         engine = self._engine
-        raw_h, raw_w = frame.image.shape[:2]
+        raw_h, raw_w = image.shape[:2]
         with tracer.span("ocr.det") as det:
-            img, ratio_h, ratio_w = engine.preprocess(frame.image)
+            img, ratio_h, ratio_w = engine.preprocess(image)
             record: dict[str, Any] = {"preprocess": {"ratio_h": ratio_h, "ratio_w": ratio_w}}
             img, record = engine.maybe_add_letterbox(img, record)
             boxes, _ = engine.auto_text_det(img)
             det["boxes"] = 0 if boxes is None else len(boxes)
         if boxes is None:
-            return []
-        crops = engine.get_crop_img_list(img, boxes)
-        if self.options.use_cls:
-            with tracer.span("ocr.cls"):
-                crops, _, _ = engine.text_cls(crops)
-        with tracer.span("ocr.rec"):
-            recognized, _ = engine.text_rec(crops, False)
-        quads = engine._get_origin_points(boxes, record, raw_h, raw_w)
-        return self._regions(quads, recognized)
+            return None
+        return engine.get_crop_img_list(img, boxes), engine._get_origin_points(boxes, record, raw_h, raw_w)
 
     def _regions(self, quads: np.ndarray, recognized: list[Any]) -> list[TextRegion]:
-        threshold = self.options.text_score
+        # Word-crop recognition (use_det off) keeps every answer, as recognition benchmarks score them.
+        threshold = self.options.text_score if self.options.use_det else float("-inf")
         return [
             TextRegion(quad_from_array(quad), str(res[0]), float(res[1]))
             for quad, res in zip(quads, recognized, strict=True)

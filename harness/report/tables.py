@@ -10,7 +10,7 @@ import pandas as pd
 from harness.store.reader import Run
 from harness.store.summary import summarize
 
-__all__ = ["markdown_table", "overhead_lines", "run_status_line", "run_summary", "terminal_table"]
+__all__ = ["markdown_table", "overhead_lines", "rate_lines", "run_status_line", "run_summary", "terminal_table"]
 
 COLUMNS = [
     ("config_id", "configuration"),
@@ -57,6 +57,20 @@ def overhead_lines(summary: pd.DataFrame) -> list[str]:
         harness, e2e = float(stages.loc["harness", "mean_ms"]), float(stages.loc["e2e", "mean_ms"])
         share = 100.0 * harness / (harness + e2e)
         lines.append(f"harness overhead {config_id}: {harness:.3f} ms/frame = {share:.2f}% of the frame period ({harness + e2e:.2f} ms)")
+    return lines
+
+
+def rate_lines(summary: pd.DataFrame) -> list[str]:
+    """Per configuration: throughput, and for camera-paced runs frames offered, dropped and late."""
+    lines = []
+    for row in summary[summary["stage"] == "e2e"].to_dict("records"):
+        text = f"{row['config_id']}: throughput {row['throughput_fps']:.2f} frames/s" if not _missing(row.get("throughput_fps")) else ""
+        if not _missing(row.get("frames_offered")):
+            offered = int(row["frames_offered"])
+            dropped, late = int(row["frames_dropped"]), int(row["deadline_misses"])
+            text += f"; camera-paced: {offered} frames offered, {dropped} dropped ({100 * dropped / offered:.1f}%), {late} deadline misses"
+        if text:
+            lines.append(text)
     return lines
 
 

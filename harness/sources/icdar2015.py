@@ -54,7 +54,7 @@ def _number(path: Path) -> int:
 class Icdar2015Source:
     """IC15 test photos in numeric order with their word quads."""
 
-    def __init__(self, options: Icdar2015Options) -> None:
+    def __init__(self, options: Icdar2015Options, context: object = None) -> None:
         self.options = options
         self.root = Path(options.root) if options.root else data_root() / DEFAULT_FOLDER
         self.name = f"icdar2015:{self.root.name}"

@@ -38,7 +38,9 @@ def load_truth_jsonl(path: Path) -> dict[str, GroundTruth]:
             continue
         try:
             item = json.loads(line)
-            words = tuple(GroundTruthWord(quad_from_array(w["quad"]), w["text"]) for w in item.get("words", []))
+            words = tuple(
+                GroundTruthWord(quad_from_array(w["quad"]), w["text"], bool(w.get("dont_care", False))) for w in item.get("words", [])
+            )
             truths[item["file"]] = GroundTruth(words, item.get("source_text", ""), item.get("reference_translation"))
         except (ValueError, KeyError, TypeError) as exc:
             raise DataMissing(f"{path}:{number}: bad ground-truth line ({exc})") from None
@@ -48,7 +50,7 @@ def load_truth_jsonl(path: Path) -> dict[str, GroundTruth]:
 class ImageFolderSource:
     """Images in name order; decoding each file is the measured capture."""
 
-    def __init__(self, options: ImageFolderOptions) -> None:
+    def __init__(self, options: ImageFolderOptions, context: object = None) -> None:
         self.options = options
         self.name = f"images:{options.path}"
         self._paths: list[Path] = []

@@ -28,12 +28,17 @@ __all__ = [
     "SignColours",
     "WordBox",
     "available_fonts",
+    "break_lines",
     "composite",
     "degrade",
+    "light_fields",
     "line_width_px",
     "place_board",
+    "project_board",
     "render_background",
     "render_board",
+    "sensor",
+    "value_noise",
 ]
 
 RGB = tuple[int, int, int]
@@ -129,6 +134,17 @@ def _font(path: Path, size_px: int) -> ImageFont.FreeTypeFont:
 def line_width_px(words: Sequence[str], font_path: Path, font_px: int) -> float:
     """Advance width of ``words`` joined by single spaces."""
     return float(_font(font_path, font_px).getlength(" ".join(words)))
+
+
+def break_lines(words: list[str], font_path: Path, font_px: int, width_px: int, rng: np.random.Generator) -> list[list[str]]:
+    """One line, or two balanced lines (always when one would be wider than 85% of ``width_px``, sometimes by choice)."""
+    by_choice = rng.random() < 0.4  # drawn always, so later draws do not depend on the text's width
+    too_wide = line_width_px(words, font_path, font_px) + 1.2 * font_px > 0.85 * width_px
+    if len(words) < 2 or not (by_choice or too_wide):
+        return [words]
+    lengths = [abs(len(" ".join(words[:k])) - len(" ".join(words[k:]))) for k in range(1, len(words))]
+    split = 1 + int(np.argmin(lengths))
+    return [words[:split], words[split:]]
 
 
 # --- the sign board ---------------------------------------------------------------------------------
@@ -295,13 +311,22 @@ def place_board(
     pinhole camera whose focal length is the image width; it is shrunk only if it would not fit.
     """
     width_px, height_px = image_size_px
-    focal_px = float(width_px)
-    projected = _project(_turned_corners(board_size_px, tilt_deg, rotation_deg, rng), focal_px)
+    projected = project_board(board_size_px, tilt_deg, rotation_deg, float(width_px), rng)
     span = projected.max(axis=0) - projected.min(axis=0)
     scale = min(1.0, 0.92 * width_px / span[0], 0.9 * height_px / span[1])
     quad = (projected - projected.min(axis=0)) * scale
     room = np.array([width_px, height_px]) - span * scale
     return quad + rng.uniform(0.04, 0.96, size=2) * room
+
+
+def project_board(
+    board_size_px: tuple[int, int], tilt_deg: float, rotation_deg: float, focal_px: float, rng: np.random.Generator
+) -> np.ndarray:
+    """The board's corners (4x2, clockwise from top-left) turned as ``place_board`` turns them, centred on 0.
+
+    Draws the tilt axis from ``rng``; the board's centre sits ``focal_px`` in front of the pinhole.
+    """
+    return _project(_turned_corners(board_size_px, tilt_deg, rotation_deg, rng), focal_px)
 
 
 def _turned_corners(board_size_px: tuple[int, int], tilt_deg: float, rotation_deg: float, rng: np.random.Generator) -> np.ndarray:
@@ -348,12 +373,31 @@ def degrade(scene: np.ndarray, params: Degradation, rng: np.random.Generator) ->
     ``scene`` is BGR uint8 (JPEG's colour transform assumes OpenCV's channel order); returns BGR uint8.
     """
     image = scene.astype(np.float32)
-    image *= _lighting(image.shape[1], image.shape[0], params.lighting_strength, rng)[..., None]
-    image *= _shadow(image.shape[1], image.shape[0], params.shadow_strength, rng)[..., None]
+    lighting, shadow = light_fields(image.shape[1], image.shape[0], params, rng)
+    image *= lighting[..., None]
+    image *= shadow[..., None]
     image = _motion_blur(image, params.motion_blur_px, rng)
+    return sensor(image, params, rng)
+
+
+def light_fields(width_px: int, height_px: int, params: Degradation, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The brightness falloff and the cast shadow (HxW float32 multipliers), drawn as ``degrade`` draws them."""
+    lighting = _lighting(width_px, height_px, params.lighting_strength, rng)
+    return lighting, _shadow(width_px, height_px, params.shadow_strength, rng)
+
+
+def sensor(image: np.ndarray, params: Degradation, rng: np.random.Generator, fast_noise: bool = False) -> np.ndarray:
+    """The camera's last steps on an HxWx3 float32 BGR image: defocus, sensor noise, JPEG; returns uint8.
+
+    ``fast_noise`` draws the noise in float32 (about three times faster; different numbers than the
+    float64 draws still scenes have always used, so those keep it off).
+    """
     if params.defocus_sigma_px > 0.05:
         image = cv2.GaussianBlur(image, (0, 0), params.defocus_sigma_px)
-    image += rng.normal(0, params.noise_sigma, size=image.shape).astype(np.float32)
+    if fast_noise:
+        image += rng.standard_normal(image.shape, dtype=np.float32) * np.float32(params.noise_sigma)
+    else:
+        image += rng.normal(0, params.noise_sigma, size=image.shape).astype(np.float32)
     return _jpeg(np.clip(image + 0.5, 0, 255).astype(np.uint8), params.jpeg_quality)
 
 

@@ -28,7 +28,7 @@ class VideoOptions:
 class VideoSource:
     """Frames of a video file, in order."""
 
-    def __init__(self, options: VideoOptions) -> None:
+    def __init__(self, options: VideoOptions, context: object = None) -> None:
         self.options = options
         self.name = f"video:{Path(options.path).name}"
         self._capture: Any = None

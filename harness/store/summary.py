@@ -1,14 +1,20 @@
 """Per-configuration, per-stage statistics (summary.csv) computed from frame records.
 
-Stages are the span names found in the records plus two derived ones:
+Stages are the span names found in the records plus derived ones:
 - ``e2e``: from the start of capture to the end of the frame's last top-level stage;
-- ``harness``: the time between two consecutive frames' capture starts that no top-level stage span
-  covers — the harness's own per-frame work (bookkeeping, accuracy scoring, writing the record).
-Only measured (non-warm-up), successful frames count.
+- ``harness``: the time between two consecutive frames' first span starts that no top-level span
+  covers — the harness's own per-frame work (bookkeeping, accuracy scoring, writing the record);
+  a camera-paced run's ``wait`` for the next frame is a span, so it is not counted as harness time;
+- camera-paced runs only: ``latency`` (a frame's arrival to the end of its overlay, queueing included)
+  and ``overlay_age`` (sampled at every frame arrival: how old the frame behind the overlay on show is).
+Only measured (non-warm-up), successful frames count. The ``e2e`` row also carries ``throughput_fps``
+(frames over the wall time from the first measured frame's start to the last one's end), accuracy means,
+and for camera-paced runs ``frames_offered``, ``frames_dropped`` and ``deadline_misses``.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from dataclasses import asdict
 from typing import Any
@@ -18,7 +24,7 @@ import pandas as pd
 
 from harness.metrics.latency import latency_stats
 
-__all__ = ["ACCURACY_COLUMNS", "SUMMARY_COLUMNS", "summarize"]
+__all__ = ["ACCURACY_COLUMNS", "RATE_COLUMNS", "SUMMARY_COLUMNS", "summarize"]
 
 SUMMARY_COLUMNS = [
     "config_id",
@@ -33,7 +39,17 @@ SUMMARY_COLUMNS = [
     "fps",
 ]
 ACCURACY_COLUMNS = ["ocr_cer", "ocr_word_recall", "mt_chrf"]
-STAGE_ORDER = ["capture", "ocr", "ocr.det", "ocr.cls", "ocr.rec", "mt", "overlay", "e2e", "harness"]
+RATE_COLUMNS = ["throughput_fps", "frames_offered", "frames_dropped", "deadline_misses"]
+STAGE_ORDER = ["wait", "capture", "ocr", "ocr.det", "ocr.cls", "ocr.rec", "mt", "overlay", "e2e", "latency", "overlay_age", "harness"]
+
+
+def _top(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [s for s in spans if "." not in s["name"]]
+
+
+def _stages(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Top-level spans of the pipeline's stages (waiting for a frame is not a stage)."""
+    return [s for s in _top(spans) if s["name"] != "wait"]
 
 
 def _frame_durations(records: list[dict[str, Any]]) -> dict[str, list[float]]:
@@ -42,19 +58,56 @@ def _frame_durations(records: list[dict[str, Any]]) -> dict[str, list[float]]:
     for index, record in enumerate(records):
         if record["warmup"] or not record["ok"]:
             continue
-        spans = record["spans"]
-        for span in spans:
+        for span in record["spans"]:
             durations[span["name"]].append((span["end_ns"] - span["start_ns"]) / 1e6)
-        top = [s for s in spans if "." not in s["name"]]
-        if not top:
+        stages = _stages(record["spans"])
+        if not stages:
             continue
-        start = top[0]["start_ns"]
-        durations["e2e"].append((max(s["end_ns"] for s in top) - start) / 1e6)
-        following = records[index + 1]["spans"] if index + 1 < len(records) else []
-        if following and records[index + 1]["seq"] == record["seq"] + 1:
+        durations["e2e"].append((max(s["end_ns"] for s in stages) - stages[0]["start_ns"]) / 1e6)
+        following = records[index + 1] if index + 1 < len(records) else None
+        if following and following["spans"] and following["seq"] == record["seq"] + 1:
+            top = _top(record["spans"])
             covered = sum(s["end_ns"] - s["start_ns"] for s in top)
-            durations["harness"].append((following[0]["start_ns"] - start - covered) / 1e6)
+            durations["harness"].append((following["spans"][0]["start_ns"] - top[0]["start_ns"] - covered) / 1e6)
     return durations
+
+
+def _measured(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in records if not r["warmup"] and r["ok"] and _stages(r["spans"])]
+
+
+def _throughput(records: list[dict[str, Any]]) -> dict[str, float | None]:
+    measured = _measured(records)
+    if len(measured) < 2:
+        return {"throughput_fps": None}
+    wall_ns = max(s["end_ns"] for s in _stages(measured[-1]["spans"])) - _stages(measured[0]["spans"])[0]["start_ns"]
+    return {"throughput_fps": len(measured) / (wall_ns / 1e9)}
+
+
+def _pacing(records: list[dict[str, Any]], durations: dict[str, list[float]]) -> dict[str, float | None]:
+    """Latency and overlay-age samples (into ``durations``) and drop/miss counts of a camera-paced run."""
+    paced = [r for r in _measured(records) if "pacing" in r]
+    if not paced:
+        return {}
+    pacing = [r["pacing"] for r in paced]
+    durations["latency"] = [p["latency_ns"] / 1e6 for p in pacing]
+    durations["overlay_age"] = _overlay_ages(pacing)
+    return {
+        "frames_offered": pacing[-1]["arrival_index"] - pacing[0]["arrival_index"] + 1,
+        "frames_dropped": sum(p["dropped_before"] for p in pacing[1:]),
+        "deadline_misses": sum(bool(p["deadline_missed"]) for p in pacing),
+    }
+
+
+def _overlay_ages(pacing: list[dict[str, Any]]) -> list[float]:
+    """Age (ms) of the frame behind the overlay on show, at each arrival while that overlay is shown."""
+    ages = []
+    for shown, following in itertools.pairwise(pacing):
+        start, period = shown["arrival_ns"], shown["period_ns"]
+        ready, replaced = start + shown["latency_ns"], following["arrival_ns"] + following["latency_ns"]
+        first = -(-(ready - start) // period)  # arrivals at or after the overlay is ready
+        ages += [k * period / 1e6 for k in range(first, (replaced - start - 1) // period + 1)]
+    return ages
 
 
 def _accuracy(records: list[dict[str, Any]]) -> dict[str, float | None]:
@@ -84,7 +137,8 @@ def summarize(records: list[dict[str, Any]], outcomes: list[dict[str, Any]]) -> 
         config_id = outcome["config_id"]
         config_records = sorted(by_config.get(config_id, []), key=lambda r: r["seq"])
         durations = _frame_durations(config_records)
-        accuracy = _accuracy(config_records)
+        rates = {**_throughput(config_records), **_pacing(config_records, durations)}
+        accuracy = {**_accuracy(config_records), **rates}
         base = {"status": outcome.get("status", "unknown"), "reason": outcome.get("reason") or ""}
         if not durations:
             rows.append({"config_id": config_id, "stage": "-", "n": 0, **base})
@@ -93,4 +147,4 @@ def summarize(records: list[dict[str, Any]], outcomes: list[dict[str, Any]]) -> 
             stats = asdict(latency_stats(np.array(durations[stage])))
             extra = accuracy if stage == "e2e" else {}
             rows.append({"config_id": config_id, "stage": stage, **stats, **extra, **base})
-    return pd.DataFrame(rows, columns=[*SUMMARY_COLUMNS, *ACCURACY_COLUMNS, "status", "reason"])
+    return pd.DataFrame(rows, columns=[*SUMMARY_COLUMNS, *ACCURACY_COLUMNS, *RATE_COLUMNS, "status", "reason"])

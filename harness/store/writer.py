@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from harness.store.schema import FRAMES, MANIFEST
+from harness.store.schema import FRAMES
 
 __all__ = ["FrameWriter", "new_run_id", "write_json_atomic"]
 
@@ -54,4 +54,3 @@ class FrameWriter:
     def close(self) -> None:
         """Close the file."""
         self._handle.close()
-
