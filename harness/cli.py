@@ -73,6 +73,23 @@ def _cmd_data_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_data_video(args: argparse.Namespace) -> int:
+    from harness.sources.synth_video import SyntheticVideoOptions, write_synthetic_video
+
+    options = SyntheticVideoOptions(
+        seed=args.seed,
+        motion=args.motion,
+        fps=args.fps,
+        duration_s=args.duration,
+        width_px=args.width,
+        height_px=args.height,
+        difficulty=args.difficulty,
+        signs=args.signs,
+    )
+    print(write_synthetic_video(options, Path(args.out)))
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="arbench", description="Benchmark on-device AR translation: capture → OCR → MT → overlay.")
     parser.add_argument("--version", action="version", version=f"arbench {__version__}")
@@ -101,6 +118,17 @@ def _parser() -> argparse.ArgumentParser:
     synth.add_argument("--height", type=int, default=540, help="image height in pixels")
     synth.add_argument("--out", required=True, help="output folder")
     synth.set_defaults(handler=_cmd_data_synth)
+    video = data.add_parser("video", help="write a deterministic synthetic camera video with per-frame ground truth")
+    video.add_argument("--seed", type=int, default=0)
+    video.add_argument("--motion", default="pan", help="pan, zoom, shake or walk")
+    video.add_argument("--fps", type=float, default=30.0, help="frames per second")
+    video.add_argument("--duration", type=float, default=4.0, help="length in seconds")
+    video.add_argument("--width", type=int, default=640, help="frame width in pixels")
+    video.add_argument("--height", type=int, default=360, help="frame height in pixels")
+    video.add_argument("--difficulty", default="easy", help="easy, medium or hard")
+    video.add_argument("--signs", type=int, default=2, help="signs along the street")
+    video.add_argument("--out", required=True, help="output folder")
+    video.set_defaults(handler=_cmd_data_video)
     return parser
 
 

@@ -78,3 +78,13 @@ def test_data_synth_writes_images_and_truth(tmp_path: Path, difficulty: str) -> 
     assert len(list((tmp_path / "s").glob("*.png"))) == 2
     assert len((tmp_path / "s" / "ground_truth.jsonl").read_text().splitlines()) == 2
     assert_user_error(arbench("data", "synth", "--difficulty", "insane", "--out", str(tmp_path / "t")), "insane")
+
+
+def test_data_video_writes_frames_truth_and_avi(tmp_path: Path) -> None:
+    out = tmp_path / "v"
+    result = arbench("data", "video", "--motion", "shake", "--fps", "5", "--duration", "1", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert Path(result.stdout.strip()) == out / "video.avi"
+    assert len(list((out / "frames").glob("*.png"))) == 5
+    assert len((out / "ground_truth.jsonl").read_text().splitlines()) == 5
+    assert_user_error(arbench("data", "video", "--motion", "fly", "--out", str(out)), "fly")
