@@ -26,6 +26,7 @@ from harness.config import Configuration, Experiment, project_root
 from harness.context import BackendContext
 from harness.devices import DeviceProfile
 from harness.metrics.text import chrf_signature
+from harness.registry import plugin
 from harness.runner import Outcome, describe, run_configuration
 from harness.store.reader import read_frames
 from harness.store.schema import FRAMES, MANIFEST, SCHEMA_VERSION, SUMMARY
@@ -71,11 +72,13 @@ def _manifest(experiment: Experiment, device: DeviceProfile, run_id: str, outcom
 
 
 def preflight(experiment: Experiment, device: DeviceProfile) -> None:
-    """Open and release every camera the experiment names.
+    """Check what can be checked before any run directory exists: model files and their sha256, cameras.
 
-    An absent or busy camera is then a one-line error before any run directory exists, not a failed
-    configuration after it.
+    A missing or corrupt model, or an absent or busy camera, is then a one-line error (exit 2), not a
+    failed configuration after the run started.
     """
+    for component in (*experiment.ocr, *experiment.mt):
+        plugin(component.kind, component.backend, component.id).preflight(component.options)
     context = BackendContext(threads=device.threads, providers=device.providers, camera=device.camera)
     for component in experiment.sources:
         if component.backend == "camera":

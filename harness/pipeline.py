@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from harness.config import StageSwitches
+from harness.errors import DataMissing
 from harness.metrics.text import frame_accuracy
 from harness.mt.base import MtBackend
 from harness.ocr.base import OcrBackend
@@ -68,6 +69,8 @@ class Pipeline:
         frame = self._stage("capture", None, tracer, lambda _: next(frames, None))
         if frame is None:
             return None
+        if frame.error is not None:
+            raise StageFailure("capture", DataMissing(frame.error), frame)
         regions = [TextRegion(_NO_QUAD, frame.text, 1.0)] if frame.text else []
         if self.stages.ocr:
             regions = self._stage("ocr", frame, tracer, lambda _: self.ocr.recognize(frame, tracer))
@@ -81,7 +84,7 @@ class Pipeline:
         translations = [Translation(s, t, self.mt.name) for s, t in zip(texts, targets, strict=True)] if self.stages.mt else None
         shown = targets if self.stages.mt else None
         return FrameResult(
-            frame, regions, translations, image, frame_accuracy(frame.ground_truth, texts if self.stages.ocr else None, shown)
+            frame, regions, translations, image, frame_accuracy(frame.ground_truth, regions if self.stages.ocr else None, shown)
         )
 
     def _translate(self, texts: list[str]) -> list[str]:

@@ -27,6 +27,12 @@ class Plugin:
         """The plugin's options dataclass."""
         return getattr(importlib.import_module(self.module), self.options)
 
+    def preflight(self, options: Any) -> None:
+        """Run the plugin module's ``preflight(options)`` check, if it has one (model files, hashes)."""
+        check = getattr(importlib.import_module(self.module), "preflight", None)
+        if check is not None:
+            check(options)
+
     def create(self, options: Any, *args: Any) -> Any:
         """Instantiate the plugin with its options (and any extra context)."""
         return getattr(importlib.import_module(self.module), self.factory)(options, *args)

@@ -46,6 +46,7 @@ class GroundTruth:
     words: tuple[GroundTruthWord, ...] = ()
     source_text: str = ""  # legible text in reading order, words joined by spaces
     reference_translation: str | None = None
+    crop: bool = False  # a word crop: scored by word recognition, not detection
 
 
 @dataclass
@@ -63,6 +64,7 @@ class Frame:
     name: str = ""
     ground_truth: GroundTruth | None = None
     text: str | None = None
+    error: str | None = None  # set by a source that could not deliver this frame (an undecodable file)
 
 
 @dataclass(frozen=True)

@@ -81,3 +81,13 @@ def test_looping_source_keeps_frame_ids_increasing() -> None:
     source.open()
     ids = [f.frame_id for f in itertools.islice(source.frames(), 5)]
     assert ids == [0, 1, 2, 3, 4]
+
+
+def test_a_frame_the_source_could_not_decode_fails_at_capture() -> None:
+    from harness.types import Frame
+
+    broken = iter([Frame(0, 0, None, "fake", "bad.png", error="cannot read image bad.png")])
+    tracer = Tracer()
+    with pytest.raises(StageFailure, match=r"capture: DataMissing: cannot read image bad\.png"):
+        pipeline(StageSwitches()).step(broken, tracer)
+    assert [s.name for s in tracer.spans] == ["capture"]

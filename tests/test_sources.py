@@ -90,3 +90,14 @@ def test_video_missing_or_not_a_video(tmp_path: Path) -> None:
     junk.write_bytes(b"not a video")
     with pytest.raises(DataMissing, match="cannot decode video"):
         VideoSource(VideoOptions(path=str(junk))).open()
+
+
+def test_undecodable_image_is_a_failed_frame_and_the_source_goes_on(tmp_path: Path) -> None:
+    write_scene_set(SceneOptions(seed=5, n=2), tmp_path)
+    (tmp_path / "scene_00000.png").write_bytes(b"not a png")
+    source = ImageFolderSource(ImageFolderOptions(path=str(tmp_path), loop=False))
+    source.open()
+    frames = list(source.frames())
+    assert [f.name for f in frames] == ["scene_00000.png", "scene_00001.png"]
+    assert frames[0].image is None and "cannot read image" in (frames[0].error or "")
+    assert frames[1].image is not None and frames[1].error is None

@@ -19,7 +19,9 @@ from typing import Any
 from rapidfuzz.distance import Levenshtein
 from sacrebleu.metrics import CHRF
 
-from harness.types import GroundTruth
+from harness.metrics.detection import match_frame
+from harness.metrics.recognition import RecognitionCounts
+from harness.types import GroundTruth, TextRegion
 
 __all__ = ["CHRF_METRIC", "cer", "chrf_signature", "frame_accuracy", "normalize", "word_recall"]
 
@@ -49,6 +51,22 @@ def word_recall(recognized: Sequence[str], truth_words: Sequence[str]) -> float 
     return sum(min(count, have[word]) for word, count in wanted.items()) / sum(wanted.values())
 
 
+def _protocol_counts(truth: GroundTruth, regions: Sequence[TextRegion]) -> dict[str, int]:
+    if truth.crop:
+        label = truth.words[0].text if truth.words else truth.source_text
+        counts = RecognitionCounts.of(" ".join(r.text for r in regions), label)
+        return {"rec_words": counts.words, "rec_correct": counts.correct, "rec_edits": counts.edits, "rec_label_chars": counts.label_chars}
+    if not truth.words:
+        return {}
+    matched = match_frame(truth.words, regions).counts
+    return {
+        "det_gt_care": matched.gt_care,
+        "det_det_care": matched.det_care,
+        "det_matched": matched.matched,
+        "e2e_correct": matched.e2e_correct,
+    }
+
+
 def chrf_signature() -> str:
     """Sacrebleu's signature of the chrF configuration (one reference per frame), for the manifest."""
     metric = CHRF(lowercase=True)
@@ -56,15 +74,23 @@ def chrf_signature() -> str:
     return str(metric.get_signature())
 
 
-def frame_accuracy(truth: GroundTruth | None, texts: Sequence[str] | None, targets: Sequence[str] | None) -> dict[str, Any]:
-    """Per-frame accuracy figures; empty without ground truth. ``texts`` None: OCR did not run."""
+def frame_accuracy(truth: GroundTruth | None, regions: Sequence[TextRegion] | None, targets: Sequence[str] | None) -> dict[str, Any]:
+    """Per-frame accuracy figures; empty without ground truth. ``regions`` None: OCR did not run.
+
+    Besides the scores above, frames with word boxes get the IC15 detection and end-to-end counts
+    (``det_gt_care``, ``det_det_care``, ``det_matched``, ``e2e_correct``) and word crops get the
+    recognition counts (``rec_words``, ``rec_correct``, ``rec_edits``, ``rec_label_chars``): counts, so a
+    configuration's precision, recall, hmean, accuracy and CER are computed from their sums.
+    """
     if truth is None:
         return {}
     scores: dict[str, Any] = {}
-    if texts is not None:
+    if regions is not None:
+        texts = [r.text for r in regions]
         legible = [w.text for w in truth.words if not w.dont_care]
         scores["ocr_cer"] = cer(" ".join(texts), truth.source_text)
         scores["ocr_word_recall"] = word_recall(texts, legible)
+        scores.update(_protocol_counts(truth, regions))
     if targets is not None and truth.reference_translation is not None:
         hypothesis = " ".join(t for t in targets if t)
         scores["mt_chrf"] = CHRF_METRIC.sentence_score(hypothesis, [truth.reference_translation]).score

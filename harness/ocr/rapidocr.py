@@ -16,6 +16,7 @@ import numpy as np
 
 from harness.context import BackendContext
 from harness.errors import BackendUnavailable, DataMissing
+from harness.models import find_model, load_manifest, verify_model
 from harness.trace import Tracer
 from harness.types import Frame, TextRegion, quad_from_array
 
@@ -26,10 +27,15 @@ __all__ = ["RapidOcr", "RapidOcrOptions", "packaged_model_dir"]
 class RapidOcrOptions:
     """Options of the PP-OCR pipeline.
 
+    ``precision`` picks the det and rec models from models/manifest.toml (fp32 ships in the package,
+    int8 is built by ``arbench models build``); the direction classifier is tiny and stays at
+    ``cls_precision``. ``det_model`` / ``cls_model`` / ``rec_model`` point at other files instead.
     ``threads`` 0 means the device profile's thread count. ``use_det`` off treats the whole frame as one
     word crop (recognition-only sets such as IC15 word crops and IIIT5K).
     """
 
+    precision: str = "fp32"
+    cls_precision: str = "fp32"
     det_model: str | None = None
     cls_model: str | None = None
     rec_model: str | None = None
@@ -50,6 +56,29 @@ def packaged_model_dir() -> Path:
     return Path(spec.origin).parent / "models"
 
 
+def resolve_model_paths(options: RapidOcrOptions) -> dict[str, Path]:
+    """The det, cls and rec model files the options name, verified against the manifest."""
+    manifest = load_manifest()
+    paths = {}
+    for part, explicit, precision in (
+        ("det", options.det_model, options.precision),
+        ("cls", options.cls_model, options.cls_precision),
+        ("rec", options.rec_model, options.precision),
+    ):
+        if explicit:
+            paths[part] = Path(explicit)
+            if not paths[part].is_file():
+                raise DataMissing(f"rapidocr {part} model not found: {explicit}; fix the path in the experiment")
+        else:
+            [paths[part]] = verify_model(find_model("ppocrv4", f"ocr.{part}", precision, manifest))
+    return paths
+
+
+def preflight(options: RapidOcrOptions) -> None:
+    """Check before a run that the model files exist and match their pinned sha256."""
+    resolve_model_paths(options)
+
+
 class RapidOcr:
     """PP-OCRv4 det + cls + rec on ONNX Runtime's CPU provider."""
 
@@ -57,20 +86,8 @@ class RapidOcr:
 
     def __init__(self, options: RapidOcrOptions, context: BackendContext) -> None:
         self.options = options
-        self._paths = self._resolve_paths(options)
+        self._paths = resolve_model_paths(options)
         self._engine = self._load(options, context)
-
-    def _resolve_paths(self, options: RapidOcrOptions) -> dict[str, Path]:
-        base = packaged_model_dir()
-        paths = {
-            "det": Path(options.det_model) if options.det_model else base / "ch_PP-OCRv4_det_infer.onnx",
-            "cls": Path(options.cls_model) if options.cls_model else base / "ch_ppocr_mobile_v2.0_cls_infer.onnx",
-            "rec": Path(options.rec_model) if options.rec_model else base / "ch_PP-OCRv4_rec_infer.onnx",
-        }
-        for part, path in paths.items():
-            if not path.is_file():
-                raise DataMissing(f"rapidocr {part} model not found: {path}; build it with `arbench models` or fix the path")
-        return paths
 
     def _load(self, options: RapidOcrOptions, context: BackendContext) -> Any:
         try:
@@ -78,15 +95,19 @@ class RapidOcr:
         except ImportError as exc:
             raise BackendUnavailable(f"rapidocr backend: {exc}; run `pip install rapidocr-onnxruntime`") from None
         threads = options.threads or context.threads
-        return RapidOCR(
-            det_model_path=str(self._paths["det"]),
-            cls_model_path=str(self._paths["cls"]),
-            rec_model_path=str(self._paths["rec"]),
-            det_limit_side_len=options.det_limit_side_len,
-            text_score=options.text_score,
-            intra_op_num_threads=threads if threads > 0 else -1,
-            inter_op_num_threads=1,
-        )
+        try:
+            return RapidOCR(
+                det_model_path=str(self._paths["det"]),
+                cls_model_path=str(self._paths["cls"]),
+                rec_model_path=str(self._paths["rec"]),
+                det_limit_side_len=options.det_limit_side_len,
+                text_score=options.text_score,
+                intra_op_num_threads=threads if threads > 0 else -1,
+                inter_op_num_threads=1,
+            )
+        except Exception as exc:  # noqa: BLE001 - ONNX Runtime's load errors share no base class but Exception
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise DataMissing(f"rapidocr: cannot load the models ({first}); a model file is corrupt or not ONNX") from None
 
     def model_files(self) -> tuple[Path, ...]:
         used = {"det": self.options.use_det, "cls": self.options.use_cls, "rec": True}

@@ -25,6 +25,9 @@ COLUMNS = [
     ("ocr_cer", "CER"),
     ("ocr_word_recall", "word recall"),
     ("mt_chrf", "chrF"),
+    ("det_hmean", "det hmean"),
+    ("e2e_hmean", "e2e hmean"),
+    ("rec_accuracy", "rec acc"),
     ("status", "status"),
 ]
 
@@ -84,7 +87,7 @@ def _cell(column: str, row: dict[str, Any]) -> str:
     if column == "n":
         return str(int(value))
     if isinstance(value, float):
-        return f"{value:.3f}" if column in ("ocr_cer", "ocr_word_recall") else f"{value:.2f}"
+        return f"{value:.3f}" if column in ("ocr_cer", "ocr_word_recall", "det_hmean", "e2e_hmean", "rec_accuracy") else f"{value:.2f}"
     return str(value)
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from harness.errors import DataMissing
 from harness.types import Frame, GroundTruth
@@ -26,14 +27,22 @@ def iterate_files(
     paths: Sequence[Path],
     name: str,
     loop: bool,
-    truth: Callable[[Path], GroundTruth | None],
+    truth: Callable[[Path, np.ndarray], GroundTruth | None],
 ) -> Iterator[Frame]:
-    """Yield one frame per file, decoded when asked for; cycle through the list when ``loop``."""
+    """Yield one frame per file, decoded when asked for; cycle through the list when ``loop``.
+
+    A file that cannot be decoded gives a frame with no image and its ``error`` set, so the run records
+    it as a failed frame and goes on with the next file.
+    """
     frame_id = 0
     while True:
         for path in paths:
-            image = read_image(path)
-            yield Frame(frame_id, time.monotonic_ns(), image, name, path.name, truth(path))
+            try:
+                image = read_image(path)
+            except DataMissing as exc:
+                yield Frame(frame_id, time.monotonic_ns(), None, name, path.name, error=str(exc))
+            else:
+                yield Frame(frame_id, time.monotonic_ns(), image, name, path.name, truth(path, image))
             frame_id += 1
-        if not loop:
+        if not loop or not paths:
             return

@@ -67,7 +67,7 @@ class Icdar2015Source:
         paths = sorted(images.glob("img_*.jpg"), key=_number)
         self._paths = paths[: self.options.limit or None]
 
-    def _truth(self, image: Path) -> GroundTruth | None:
+    def _truth(self, image: Path, _pixels: object = None) -> GroundTruth | None:
         gt = self.root / "gt" / f"gt_{image.stem}.txt"
         return parse_gt_file(gt) if gt.is_file() else None
 

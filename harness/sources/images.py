@@ -70,7 +70,7 @@ class ImageFolderSource:
         self._truth = load_truth_jsonl(truth_file) if truth_file.is_file() else {}
 
     def frames(self) -> Iterator[Frame]:
-        return iterate_files(self._paths, self.name, self.options.loop, lambda p: self._truth.get(p.name))
+        return iterate_files(self._paths, self.name, self.options.loop, lambda path, _image: self._truth.get(path.name))
 
     def close(self) -> None:
         self._paths = []

@@ -9,8 +9,7 @@ which a ``CropTable`` describes.
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import numpy as np
 
 from harness.errors import DataMissing
 from harness.paths import data_root
-from harness.sources.files import read_image
+from harness.sources.files import iterate_files
 from harness.types import Frame, GroundTruth, GroundTruthWord, quad_from_array
 
 __all__ = [
@@ -109,18 +108,7 @@ def crop_truth(image: np.ndarray, label: str) -> GroundTruth:
     """Ground truth for a word crop: one word covering the whole image, corners (0, 0) to (width, height)."""
     height, width = image.shape[:2]
     quad = quad_from_array([(0, 0), (width, 0), (width, height), (0, height)])
-    return GroundTruth((GroundTruthWord(quad, label),), label, None)
-
-
-def _iterate_crops(crops: Sequence[tuple[Path, str]], name: str, loop: bool) -> Iterator[Frame]:
-    frame_id = 0
-    while True:
-        for path, label in crops:
-            image = read_image(path)
-            yield Frame(frame_id, time.monotonic_ns(), image, name, path.name, crop_truth(image, label))
-            frame_id += 1
-        if not loop or not crops:
-            return
+    return GroundTruth((GroundTruthWord(quad, label),), label, None, crop=True)
 
 
 @dataclass(frozen=True)
@@ -166,7 +154,10 @@ class _CropSetSource:
             raise DataMissing(f"{self.table.dataset} crop listed in {self.root / self.table.table} not found: {missing}")
 
     def frames(self) -> Iterator[Frame]:
-        return _iterate_crops(self._crops, self.name, self.options.loop)
+        labels = dict(self._crops)
+        return iterate_files(
+            [path for path, _ in self._crops], self.name, self.options.loop, lambda path, image: crop_truth(image, labels[path])
+        )
 
     def close(self) -> None:
         self._crops = []

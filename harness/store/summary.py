@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness.metrics.detection import scores
 from harness.metrics.latency import latency_stats
 
 __all__ = ["ACCURACY_COLUMNS", "RATE_COLUMNS", "SUMMARY_COLUMNS", "summarize"]
@@ -38,7 +39,19 @@ SUMMARY_COLUMNS = [
     "p50_ci_high_ms",
     "fps",
 ]
-ACCURACY_COLUMNS = ["ocr_cer", "ocr_word_recall", "mt_chrf"]
+ACCURACY_COLUMNS = [
+    "ocr_cer",
+    "ocr_word_recall",
+    "mt_chrf",
+    "det_precision",
+    "det_recall",
+    "det_hmean",
+    "e2e_hmean",
+    "rec_accuracy",
+    "rec_cer",
+]
+MEAN_COLUMNS = ["ocr_cer", "ocr_word_recall", "mt_chrf"]
+COUNT_KEYS = ["det_gt_care", "det_det_care", "det_matched", "e2e_correct", "rec_words", "rec_correct", "rec_edits", "rec_label_chars"]
 RATE_COLUMNS = ["throughput_fps", "frames_offered", "frames_dropped", "deadline_misses"]
 STAGE_ORDER = ["wait", "capture", "ocr", "ocr.det", "ocr.cls", "ocr.rec", "mt", "overlay", "e2e", "latency", "overlay_age", "harness"]
 
@@ -111,11 +124,20 @@ def _overlay_ages(pacing: list[dict[str, Any]]) -> list[float]:
 
 
 def _accuracy(records: list[dict[str, Any]]) -> dict[str, float | None]:
+    """Means of per-frame scores, and protocol figures from summed per-frame counts."""
     measured = [r.get("accuracy") or {} for r in records if not r["warmup"] and r["ok"]]
     result: dict[str, float | None] = {}
-    for column in ACCURACY_COLUMNS:
+    for column in MEAN_COLUMNS:
         values = [a[column] for a in measured if a.get(column) is not None]
         result[column] = float(np.mean(values)) if values else None
+    total = defaultdict(int, {k: sum(a.get(k, 0) for a in measured) for k in COUNT_KEYS})
+    if any(k in a for a in measured for k in ("det_gt_care", "det_det_care")):
+        detection = scores(total["det_matched"], total["det_gt_care"], total["det_det_care"])
+        result.update(det_precision=detection.precision, det_recall=detection.recall, det_hmean=detection.hmean)
+        result["e2e_hmean"] = scores(total["e2e_correct"], total["det_gt_care"], total["det_det_care"]).hmean
+    if total["rec_words"]:
+        result["rec_accuracy"] = total["rec_correct"] / total["rec_words"]
+        result["rec_cer"] = total["rec_edits"] / total["rec_label_chars"] if total["rec_label_chars"] else None
     return result
 
 

@@ -1,0 +1,307 @@
+"""Int8 PP-OCRv4 for ONNX Runtime, quantized with ``onnxruntime.quantization`` from synthetic scenes.
+
+The det, cls and rec ONNX models that ``rapidocr-onnxruntime`` ships are each either quantized statically
+(calibrated on synthetic scenes), dynamically (weights only, activation ranges found at run time), or
+kept in float, as ``Int8Settings`` says. Calibration inputs go through RapidOCR's own code: its frame
+preprocessing and ``DetPreProcess`` for det, its crop, classifier and ``resize_norm_img`` steps for
+cls and rec, batched as its ``TextRecognizer`` batches them. Calibration frames are synthetic scenes
+(``harness.sources.synthetic``), never an evaluation set.
+
+Every model first goes through ``quant_pre_process`` (ONNX Runtime's basic graph optimizations): the
+Paddle exports keep weights in ``Constant`` nodes and batch norms unfolded, and the quantizer only
+quantizes weights it sees as initializers.
+
+The outputs are written to ``out_dir`` with ``ppocr_int8.json`` beside them: the settings, the
+sha256 of the source and built files, and library versions. The same settings, sources and library
+versions give the same bytes.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from harness.errors import ConfigError, DataMissing
+
+__all__ = ["MODEL_FILES", "Int8Settings", "PartSettings", "build_ppocr_int8", "calibration_feeds"]
+
+RECIPE_VERSION = 1
+MODEL_FILES = MappingProxyType(
+    {"det": "ch_PP-OCRv4_det_infer.onnx", "cls": "ch_ppocr_mobile_v2.0_cls_infer.onnx", "rec": "ch_PP-OCRv4_rec_infer.onnx"}
+)
+MODES = ("static", "dynamic", "float")
+CALIBRATION_METHODS = ("MinMax", "Entropy", "Percentile", "Distribution")
+QUANT_FORMATS = ("QDQ", "QOperator")
+QUANT_TYPES = ("uint8", "int8")
+MIN_OPSET = 13
+RULES = ("first", "last", "act_matmul")  # keep_float selectors that are not node-name patterns
+Feed = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class PartSettings:
+    """How one model (det, cls or rec) is built.
+
+    ``mode``: "static" (calibrated activations), "dynamic" (activation ranges at run time; ORT runs
+    dynamic Conv slowly, so it suits MatMul-heavy models) or "float" (copied unchanged).
+    ``keep_float``: nodes left in float, each a rule ("first": quantizable nodes reading the model
+    input, "last": the last quantizable node, "act_matmul": MatMuls of two activations, as in
+    attention) or an fnmatch pattern on node names (after ``quant_pre_process``).
+    """
+
+    mode: str = "static"
+    op_types: tuple[str, ...] = ("Conv", "MatMul")
+    keep_float: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ConfigError(f"int8 part mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+
+
+@dataclass(frozen=True)
+class Int8Settings:
+    """One int8 build of PP-OCR: per-model settings plus those shared by all quantized models.
+
+    ``activation_type`` / ``weight_type``: "uint8" or "int8" (x86 and ARM int8 kernels prefer uint8
+    activations with int8 weights, "U8S8"). ``calibrate_method``: ONNX Runtime's ``CalibrationMethod``
+    name; ``percentile`` is used by "Percentile" only. ``calibration_frames`` synthetic scenes of the
+    ``difficulties`` (cycled) from ``seed``; ``rec_crops`` says where rec and cls calibration crops come
+    from: "detected" (fp32 detection, as the pipeline feeds rec) and/or "truth" (ground-truth words).
+    """
+
+    det: PartSettings = PartSettings()
+    rec: PartSettings = PartSettings()
+    cls: PartSettings = PartSettings(mode="float")
+    quant_format: str = "QDQ"
+    per_channel: bool = True
+    reduce_range: bool = False
+    activation_type: str = "uint8"
+    weight_type: str = "int8"
+    calibrate_method: str = "MinMax"
+    percentile: float = 99.999
+    calibration_frames: int = 32
+    difficulties: tuple[str, ...] = ("easy", "medium")
+    rec_crops: tuple[str, ...] = ("detected", "truth")
+    seed: int = 0
+    pre_process: bool = True
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.quant_format, QUANT_FORMATS, "quant_format"),
+            (self.activation_type, QUANT_TYPES, "activation_type"),
+            (self.weight_type, QUANT_TYPES, "weight_type"),
+            (self.calibrate_method, CALIBRATION_METHODS, "calibrate_method"),
+        ]
+        for value, allowed, name in checks:
+            if value not in allowed:
+                raise ConfigError(f"int8 {name} must be one of {', '.join(allowed)}, not {value!r}")
+        if self.calibration_frames < 1 or not set(self.rec_crops) <= {"detected", "truth"} or not self.rec_crops:
+            raise ConfigError("int8 settings need calibration_frames >= 1 and rec_crops from ('detected', 'truth')")
+
+    def part(self, name: str) -> PartSettings:
+        """The settings of model ``name`` ("det", "cls" or "rec")."""
+        return {"det": self.det, "cls": self.cls, "rec": self.rec}[name]
+
+    @classmethod
+    def from_dict(cls, table: dict[str, Any]) -> Int8Settings:
+        """Settings from a TOML-style table; sub-tables det/cls/rec give ``PartSettings``."""
+        values = dict(table)
+        for name in ("det", "cls", "rec"):
+            if name in values:
+                values[name] = PartSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in values[name].items()})
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+class _Feeds:
+    """A ``CalibrationDataReader`` over a fixed list of feeds, readable in strides (``CalibStridedMinMax``)."""
+
+    def __init__(self, feeds: Sequence[Feed]) -> None:
+        self._feeds = list(feeds)
+        self._next, self._end = 0, len(self._feeds)
+
+    def get_next(self) -> Feed | None:
+        if self._next >= self._end:
+            return None
+        self._next += 1
+        return self._feeds[self._next - 1]
+
+    def __len__(self) -> int:
+        return len(self._feeds)
+
+    def set_range(self, start_index: int, end_index: int) -> None:
+        self._next, self._end = start_index, min(end_index, len(self._feeds))
+
+
+def _batches(crops: Sequence[np.ndarray], resize: Callable[[np.ndarray, float], np.ndarray], size: int, base_ratio: float) -> list[Feed]:
+    """Crops batched as RapidOCR's recognizer batches them: sorted by aspect ratio, padded to the widest."""
+    ratios = [crop.shape[1] / crop.shape[0] for crop in crops]
+    order = np.argsort(np.array(ratios), kind="stable")
+    feeds = []
+    for start in range(0, len(order), size):
+        chunk = order[start : start + size]
+        widest = max([base_ratio, *(ratios[i] for i in chunk)])
+        feeds.append({"x": np.stack([resize(crops[i], widest) for i in chunk]).astype(np.float32)})
+    return feeds
+
+
+def calibration_feeds(sources: dict[str, Path], settings: Int8Settings) -> dict[str, list[Feed]]:
+    """Calibration inputs of det, cls and rec from synthetic scenes, through RapidOCR's own steps."""
+    from rapidocr_onnxruntime import RapidOCR
+
+    from harness.sources.synthetic import SceneOptions, generate_scene
+
+    engine = RapidOCR(det_model_path=str(sources["det"]), cls_model_path=str(sources["cls"]), rec_model_path=str(sources["rec"]))
+    rec_shape = engine.text_rec.rec_image_shape
+    feeds: dict[str, list[Feed]] = {"det": [], "cls": [], "rec": []}
+    for index in range(settings.calibration_frames):
+        difficulty = settings.difficulties[index % len(settings.difficulties)]
+        options = SceneOptions(seed=settings.seed, n=settings.calibration_frames, difficulty=difficulty)
+        image, truth = generate_scene(options, index)
+        image, _, _ = engine.preprocess(image)
+        image, _ = engine.maybe_add_letterbox(image, {})
+        feeds["det"].append({"x": engine.text_det.get_preprocess(max(image.shape[:2]))(image)})
+        quads = []
+        if "detected" in settings.rec_crops:
+            boxes, _ = engine.auto_text_det(image)
+            quads.extend([] if boxes is None else boxes)
+        if "truth" in settings.rec_crops:
+            quads.extend(np.array(w.quad, dtype=np.float32) for w in truth.words if not w.dont_care)
+        crops = engine.get_crop_img_list(image, quads)
+        feeds["cls"].extend(_batches(crops, lambda c, _: engine.text_cls.resize_norm_img(c), engine.text_cls.cls_batch_num, 0))
+        crops, _, _ = engine.text_cls(crops)
+        base_ratio = rec_shape[2] / rec_shape[1]
+        feeds["rec"].extend(_batches(crops, engine.text_rec.resize_norm_img, engine.text_rec.rec_batch_num, base_ratio))
+    return feeds
+
+
+def _keep_float(model_path: Path, part: PartSettings) -> list[str]:
+    """Names of the nodes ``part.keep_float`` selects in the model at ``model_path``."""
+    import onnx
+
+    graph = onnx.load(str(model_path)).graph
+    constants = {init.name for init in graph.initializer}
+    inputs = {value.name for value in graph.input}
+    quantizable = [node for node in graph.node if node.op_type in part.op_types]
+    rules: dict[str, list[str]] = {
+        "first": [node.name for node in quantizable if inputs & set(node.input)],
+        "last": [quantizable[-1].name] if quantizable else [],
+        "act_matmul": [node.name for node in quantizable if node.op_type == "MatMul" and not constants & set(node.input)],
+    }
+    names: list[str] = []
+    for selector in part.keep_float:
+        chosen = rules.get(selector) or fnmatch.filter([node.name for node in graph.node], selector)
+        if not chosen:
+            raise ConfigError(f"int8 keep_float {selector!r} selects no node in {model_path.name}")
+        names.extend(name for name in chosen if name not in names)
+    return names
+
+
+def _quantize(source: Path, target: Path, part: PartSettings, feeds: list[Feed], settings: Int8Settings) -> None:
+    """Quantize one pre-processed model as ``part`` says."""
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_dynamic, quantize_static
+
+    types = {"uint8": QuantType.QUInt8, "int8": QuantType.QInt8}
+    excluded = _keep_float(source, part)
+    common: dict[str, Any] = {
+        "op_types_to_quantize": list(part.op_types),
+        "per_channel": settings.per_channel,
+        "reduce_range": settings.reduce_range,
+        "weight_type": types[settings.weight_type],
+        "nodes_to_exclude": excluded,
+    }
+    if part.mode == "dynamic":
+        quantize_dynamic(source, target, **common)
+        return
+    quantize_static(
+        source,
+        target,
+        _Feeds(feeds),
+        quant_format=QuantFormat.QDQ if settings.quant_format == "QDQ" else QuantFormat.QOperator,
+        activation_type=types[settings.activation_type],
+        calibrate_method=CalibrationMethod[settings.calibrate_method],
+        # One feed per calibration pass keeps memory flat: det activations at 1312x736 are large.
+        extra_options={"CalibStridedMinMax": 1, "CalibPercentile": settings.percentile},
+        **common,
+    )
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _record(out_dir: Path, settings: Int8Settings, sources: dict[str, Path], built: dict[str, Path]) -> None:
+    import onnx
+    import onnxruntime
+
+    record = {
+        "recipe": "ppocr-ort-int8",
+        "recipe_version": RECIPE_VERSION,
+        "settings": asdict(settings),
+        "sources": {part: {"file": path.name, "sha256": _sha256(path)} for part, path in sources.items()},
+        "outputs": {part: {"file": path.name, "sha256": _sha256(path), "size_bytes": path.stat().st_size} for part, path in built.items()},
+        "versions": {"onnxruntime": onnxruntime.__version__, "onnx": onnx.__version__},
+    }
+    (out_dir / "ppocr_int8.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def build_ppocr_int8(source_dir: Path, out_dir: Path, settings: Int8Settings) -> dict[str, Path]:
+    """Build det, cls and rec as ``settings`` says into ``out_dir``; returns each part's model file.
+
+    Quantized parts are written as ``<source stem>_int8.onnx``, float parts copied under their own
+    name, so ``out_dir`` alone holds a complete PP-OCR set.
+    """
+    sources = {part: Path(source_dir) / name for part, name in MODEL_FILES.items()}
+    missing = [str(path) for path in sources.values() if not path.is_file()]
+    if missing:
+        raise DataMissing(f"PP-OCR source models not found: {', '.join(missing)}; install rapidocr-onnxruntime or fix source_dir")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    needs_calibration = any(settings.part(p).mode == "static" for p in sources)
+    feeds = calibration_feeds(sources, settings) if needs_calibration else {}
+    built: dict[str, Path] = {}
+    with tempfile.TemporaryDirectory(prefix="arbench-int8-") as tmp:
+        for part, source in sources.items():
+            part_settings = settings.part(part)
+            if part_settings.mode == "float":
+                built[part] = out_dir / source.name
+                shutil.copyfile(source, built[part])
+                continue
+            prepared = _prepare(source, Path(tmp) / source.name, settings.pre_process)
+            built[part] = out_dir / f"{source.stem}_int8.onnx"
+            _quantize(prepared, built[part], part_settings, feeds.get(part, []), settings)
+    _record(out_dir, settings, sources, built)
+    return built
+
+
+def _prepare(source: Path, target: Path, pre_process: bool) -> Path:
+    """The source at opset 13 or later (per-channel DequantizeLinear needs its ``axis``), pre-processed if asked.
+
+    ``quant_pre_process`` runs ONNX Runtime's basic graph optimizations (constant folding, Conv+BN
+    fusion) and ONNX shape inference.
+    """
+    import onnx
+    from onnx import version_converter
+
+    model = onnx.load(str(source))
+    opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+    if opset < MIN_OPSET:
+        model = version_converter.convert_version(model, MIN_OPSET)
+    upgraded = target.with_suffix(".opset.onnx")
+    onnx.save(model, str(upgraded))
+    if not pre_process:
+        return upgraded
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    # Symbolic shape inference needs sympy and adds nothing the quantizer uses for these models.
+    quant_pre_process(str(upgraded), str(target), skip_symbolic_shape=True)
+    return target
