@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from harness import __version__
-from harness.errors import UserError
+from harness.errors import RunInterrupted, UserError
 
 __all__ = ["main"]
 
@@ -17,15 +17,31 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from harness.config import load_experiment
     from harness.devices import resolve_device
     from harness.orchestrate import preflight, run_experiment
+    from harness.system.environment import detect_device
 
     experiment = load_experiment(Path(args.experiment))
     device = resolve_device(args.device)
     preflight(experiment, device)
     print(f"arbench: {experiment.name}: {len(experiment.configurations())} configuration(s) on device {device.name}", file=sys.stderr)
+    detected = detect_device()
+    if args.device != "auto" and device.name != detected:
+        print(f"arbench: warning: profile {device.name!r} chosen, but this machine looks like {detected!r}", file=sys.stderr)
     run_dir = run_experiment(experiment, device, Path(args.out))
     _cmd_report(argparse.Namespace(run=str(run_dir), markdown=False))
+    failed = _print_failures(run_dir)
     print(run_dir)
-    return 0
+    return 1 if failed == len(experiment.configurations()) else 0
+
+
+def _print_failures(run_dir: Path) -> int:
+    """Say on stderr which configurations failed and why; return how many."""
+    from harness.store.reader import load_run
+
+    outcomes = load_run(run_dir).manifest.get("configurations", [])
+    failed = [o for o in outcomes if o.get("status") == "failed"]
+    for outcome in failed:
+        print(f"arbench: {outcome['config_id']}: failed: {outcome.get('reason')}", file=sys.stderr)
+    return len(failed)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -141,9 +157,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"arbench: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("arbench: interrupted; frames measured so far are kept", file=sys.stderr)
+    except RunInterrupted as stop:
+        print(f"arbench: interrupted; the frames measured so far are kept in {stop.run_dir}", file=sys.stderr)
         return 130
+    except KeyboardInterrupt:
+        print("arbench: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `arbench report RUN | head`
+        sys.stderr.close()
+        return 0
+    except OSError as exc:  # a path that cannot be read or written: the user's to fix
+        print(f"arbench: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

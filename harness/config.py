@@ -55,9 +55,16 @@ class RunSettings:
     source_fps: float = 0.0
     deadline_ms: float = 0.0
     offline_prefetch_frames: int = 256
+    all_frames: bool = False
+    setup_timeout_s: float = 600.0
+    frame_timeout_s: float = 120.0
 
     def __post_init__(self) -> None:
         choice(self.scenario, SCENARIOS, "[run] scenario")
+        if self.offline_prefetch_frames < 1 or self.deadline_ms < 0 or self.source_fps < 0:
+            raise ConfigError("[run]: need offline_prefetch_frames >= 1, deadline_ms >= 0 and source_fps >= 0")
+        if self.setup_timeout_s <= 0 or self.frame_timeout_s <= 0:
+            raise ConfigError("[run]: setup_timeout_s and frame_timeout_s must be positive")
         if self.warmup_frames < 0 or self.min_frames < 1 or self.max_frames < self.min_frames:
             raise ConfigError("[run]: need warmup_frames >= 0, min_frames >= 1 and max_frames >= min_frames")
         if self.min_duration_s < 0 or self.max_duration_s < self.min_duration_s:
@@ -113,9 +120,20 @@ class Experiment:
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     def configurations(self) -> list[Configuration]:
-        """The matrix, in file order: sources outermost."""
-        cells = itertools.product(self.sources, self.ocr, self.mt)
+        """The matrix, in file order: sources outermost. A stage switched off is one "off" cell, not one per entry."""
+        ocr = self.ocr if self.stages.ocr else (_OFF["ocr"],)
+        mt = self.mt if self.stages.mt else (_OFF["mt"],)
+        cells = itertools.product(self.sources, ocr, mt)
         return [Configuration(f"{s.id}/{o.id}/{m.id}", s, o, m) for s, o, m in cells]
+
+
+def _null(kind: str) -> Component:
+    from harness.registry import plugin
+
+    return Component(kind, "off", "null", plugin(kind, "null", kind).options_class()())
+
+
+_OFF = {"ocr": _null("ocr"), "mt": _null("mt")}
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from harness.devices import DeviceProfile
 
 __all__ = ["BackendContext"]
 
@@ -19,3 +23,8 @@ class BackendContext:
     threads: int = 0
     providers: tuple[str, ...] = ("CPUExecutionProvider",)
     camera: str = "0"
+
+    @classmethod
+    def from_device(cls, device: DeviceProfile) -> BackendContext:
+        """The context a device profile gives its backends."""
+        return cls(threads=device.threads, providers=device.providers, camera=device.camera)

@@ -29,3 +29,11 @@ class BackendUnavailable(UserError):
 
 class DataMissing(UserError):
     """A dataset or model file that is not where the configuration says."""
+
+
+class RunInterrupted(ArbenchError):
+    """Ctrl-C or SIGTERM stopped a run; its directory holds what was measured until then."""
+
+    def __init__(self, run_dir: object) -> None:
+        super().__init__(str(run_dir))
+        self.run_dir = run_dir

@@ -27,6 +27,10 @@ class Plugin:
         """The plugin's options dataclass."""
         return getattr(importlib.import_module(self.module), self.options)
 
+    def factory_class(self) -> Any:
+        """The class (or function) that builds the plugin."""
+        return getattr(importlib.import_module(self.module), self.factory)
+
     def preflight(self, options: Any) -> None:
         """Run the plugin module's ``preflight(options)`` check, if it has one (model files, hashes)."""
         check = getattr(importlib.import_module(self.module), "preflight", None)
@@ -35,7 +39,7 @@ class Plugin:
 
     def create(self, options: Any, *args: Any) -> Any:
         """Instantiate the plugin with its options (and any extra context)."""
-        return getattr(importlib.import_module(self.module), self.factory)(options, *args)
+        return self.factory_class()(options, *args)
 
 
 PLUGINS: dict[str, dict[str, Plugin]] = {

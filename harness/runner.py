@@ -7,6 +7,7 @@ reported as failed with its reason; the caller goes on with the next one.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ import cv2
 from harness.config import Configuration, Experiment
 from harness.context import BackendContext
 from harness.devices import DeviceProfile
-from harness.errors import ConfigError, UserError
+from harness.errors import UserError
 from harness.pipeline import FrameResult, Pipeline, StageFailure
 from harness.progress import Progress
 from harness.scenarios import make_scenario
@@ -59,41 +60,32 @@ def describe(config: Configuration) -> dict[str, Any]:
 
 
 class _Session:
-    """The open source, pipeline and writer of one configuration."""
+    """The open source, pipeline and writer of one configuration; closes what it opened if setup fails."""
 
     def __init__(self, config: Configuration, experiment: Experiment, device: DeviceProfile, run_dir: Path) -> None:
         from harness.overlay.render import Overlay
 
-        context = BackendContext(threads=device.threads, providers=device.providers, camera=device.camera)
-        self.source = config.source.create(context)
-        self.source.open()
-        self.pipeline = Pipeline(
-            config.ocr.create(context) if experiment.stages.ocr else _off(config.ocr.kind),
-            config.mt.create(context) if experiment.stages.mt else _off(config.mt.kind),
-            Overlay(experiment.overlay) if experiment.stages.overlay else None,
-            experiment.stages,
-        )
-        self.scenario = make_scenario(experiment.run, float(getattr(self.source, "fps", 0.0) or 0.0))
-        _check_modality(self.source, experiment)
-        self.frames = self.scenario.frames(self.source.frames())
-        self.writer = FrameWriter(run_dir, fsync=experiment.run.fsync)
+        context = BackendContext.from_device(device)
+        with contextlib.ExitStack() as stack:
+            self.source = config.source.create(context)
+            self.source.open()
+            stack.callback(self.source.close)
+            ocr = config.ocr.create(context)  # a stage switched off is the null backend (Experiment.configurations)
+            stack.callback(ocr.close)
+            mt = config.mt.create(context)
+            stack.callback(mt.close)
+            overlay = Overlay(experiment.overlay) if experiment.stages.overlay else None
+            self.pipeline = Pipeline(ocr, mt, overlay, experiment.stages)
+            live = getattr(self.source, "live", False)
+            self.scenario = make_scenario(experiment.run, float(getattr(self.source, "fps", 0.0) or 0.0), live)
+            self.frames = self.scenario.frames(self.source.frames())
+            self.writer = FrameWriter(run_dir, fsync=experiment.run.fsync)
+            stack.pop_all()
 
     def close(self) -> None:
         self.writer.close()
         self.pipeline.close()
         self.source.close()
-
-
-def _check_modality(source: Any, experiment: Experiment) -> None:
-    if getattr(source, "modality", "image") == "text" and (experiment.stages.ocr or experiment.stages.overlay):
-        raise ConfigError(f"{source.name} gives text, not images: set [stages] ocr = false and overlay = false for an MT-only run")
-
-
-def _off(kind: str) -> Any:
-    from harness.registry import plugin
-
-    entry = plugin(kind, "null", kind)
-    return entry.create(entry.options_class()())
 
 
 def run_configuration(config: Configuration, experiment: Experiment, device: DeviceProfile, run_dir: Path) -> Outcome:
@@ -157,8 +149,10 @@ def _measure(config: Configuration, experiment: Experiment, session: _Session, o
             break
         progress.update(outcome.warmup_frames, outcome.measured_frames, elapsed)
     outcome.measured_s = time.monotonic() - measure_start if measure_start is not None else 0.0
-    outcome.validity = validity(settings, outcome.measured_frames, outcome.measured_s)
+    outcome.validity = validity(settings, outcome.measured_frames, outcome.measured_s, outcome.stop_reason)
     _save_overlays(kept, run_dir, config.config_id)
+    if outcome.status == "running" and outcome.measured_frames == 0:
+        _failed(outcome, f"no frame was measured (stopped: {outcome.stop_reason}); the source has fewer frames than warmup_frames + 1?")
     if outcome.status == "running":
         outcome.status = "complete"
     progress.finish(

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from harness.config import SCENARIOS, RunSettings
 from harness.errors import ConfigError
+from harness.store.spans import stage_spans
 from harness.trace import Tracer
 from harness.types import Frame
 
@@ -77,7 +78,12 @@ def _renumbered(frame: Frame, number: int) -> Frame:
 
 
 class CameraPaced:
-    """Frames arrive every ``1/fps`` s from the first request on; the newest arrived frame is processed."""
+    """Frames arrive every ``1/fps`` s from the first request on; the newest arrived frame is processed.
+
+    For recorded sources (files, rendered videos): overtaken frames are drawn from the source and
+    discarded inside the "wait" span, never inside "capture", and the target frame is fixed when the
+    wait ends, so a slow source cannot make capture chase the clock.
+    """
 
     def __init__(
         self, fps: float, deadline_ms: float, clock: Callable[[], int] = time.monotonic_ns, sleep: Callable[[float], None] = time.sleep
@@ -89,10 +95,19 @@ class CameraPaced:
         self.start_ns: int | None = None
         self.taken = -1  # arrival index of the last frame handed out
         self.dropped_before = 0
+        self._source: Iterator[Frame] = iter(())
+        self._target = 0
 
-    def _arrived(self, now_ns: int) -> int:
-        assert self.start_ns is not None
-        return (now_ns - self.start_ns) // self.period_ns
+    def frames(self, source: Iterator[Frame]) -> Iterator[Frame]:
+        self._source = source
+        return self._deliver()
+
+    def _deliver(self) -> Iterator[Frame]:
+        for frame in self._source:
+            assert self.start_ns is not None, "wait() comes before every frame"
+            self.taken = self._target
+            frame.capture_ns = self.start_ns + self.taken * self.period_ns  # when the camera delivered it
+            yield frame
 
     def wait(self, tracer: Tracer) -> None:
         now = self.clock()
@@ -102,23 +117,15 @@ class CameraPaced:
         with tracer.span("wait"):
             if now < due:
                 self.sleep((due - now) / 1e9)
-
-    def frames(self, source: Iterator[Frame]) -> Iterator[Frame]:
-        for index, frame in enumerate(source):
-            if self.start_ns is None:
-                self.start_ns = self.clock()
-            if index < self._arrived(self.clock()):
-                continue  # overtaken by a newer frame before the pipeline was free: dropped
-            self.dropped_before = index - self.taken - 1
-            self.taken = index
-            frame.capture_ns = self.start_ns + index * self.period_ns  # when the camera delivered it
-            yield frame
+            self._target = max(self.taken + 1, (self.clock() - self.start_ns) // self.period_ns)
+            self.dropped_before = self._target - self.taken - 1
+            for _ in range(self.dropped_before):  # overtaken while the pipeline was busy
+                next(self._source, None)
 
     def annotate(self, record: dict[str, Any]) -> None:
         assert self.start_ns is not None
         arrival = self.start_ns + self.taken * self.period_ns
-        spans = [s for s in record["spans"] if "." not in s["name"] and s["name"] != "wait"]
-        done = max((s["end_ns"] for s in spans), default=arrival)
+        done = max((s["end_ns"] for s in stage_spans(record["spans"])), default=arrival)
         record["pacing"] = {
             "arrival_index": self.taken,
             "arrival_ns": arrival,
@@ -129,12 +136,14 @@ class CameraPaced:
         }
 
 
-def make_scenario(settings: RunSettings, source_fps: float) -> Scenario:
+def make_scenario(settings: RunSettings, source_fps: float, live: bool = False) -> Scenario:
     """The scenario the run settings ask for; ``source_fps`` is the source's own rate (0 if unknown)."""
     if settings.scenario == "single-stream":
         return SingleStream()
     if settings.scenario == "offline":
         return Offline(settings.offline_prefetch_frames)
+    if live:
+        raise ConfigError("camera-paced replays recorded frames at a camera's rate; a live camera paces itself: use single-stream")
     fps = settings.source_fps or source_fps
     if fps <= 0:
         raise ConfigError("camera-paced needs a frame rate: set [run] source_fps, or use a source that has one (video, camera)")

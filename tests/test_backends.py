@@ -4,6 +4,7 @@ times det / cls / rec itself and reads what RapidOCR's own call reads."""
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -61,6 +62,20 @@ def test_apertium_is_one_process_for_many_strings() -> None:
     finally:
         backend.close()
     assert backend._process.poll() is not None
+    assert _live_members(pid) == []  # every stage of the pipeline is gone, not just bash
+
+
+def _live_members(pgid: int) -> list[str]:
+    """Processes of a process group that are still running (zombies waiting for init do not count)."""
+    live = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            live.append(stat.parent.name)
+    return live
 
 
 def test_rapidocr_spans_and_output_match_rapidocr_itself() -> None:

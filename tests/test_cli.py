@@ -88,3 +88,18 @@ def test_data_video_writes_frames_truth_and_avi(tmp_path: Path) -> None:
     assert len(list((out / "frames").glob("*.png"))) == 5
     assert len((out / "ground_truth.jsonl").read_text().splitlines()) == 5
     assert_user_error(arbench("data", "video", "--motion", "fly", "--out", str(out)), "fly")
+
+
+def test_preflight_rejects_an_uninstalled_apertium_pair_and_text_sources_with_ocr(tmp_path: Path) -> None:
+    bad_pair = tmp_path / "pair.toml"
+    bad_pair.write_text('[[sources]]\nid = "s"\nkind = "synthetic"\n[[mt]]\nid = "m"\nbackend = "apertium"\npair = "eng-xxx"\n')
+    assert_user_error(arbench("run", str(bad_pair), "--out", str(tmp_path / "o")), "no mode 'eng-xxx'")
+    text_with_ocr = tmp_path / "text.toml"
+    text_with_ocr.write_text('[[sources]]\nid = "t"\nkind = "textset"\ndataset = "tatoeba"\n')
+    assert_user_error(arbench("run", str(text_with_ocr), "--out", str(tmp_path / "o")), "gives text, not images")
+    assert not (tmp_path / "o").exists()
+
+
+def test_unreadable_paths_are_user_errors(tmp_path: Path) -> None:
+    assert_user_error(arbench("run", str(REPO / "experiments")), "experiments")
+    assert_user_error(arbench("data", "synth", "--n", "1", "--out", "/proc/arbench-cannot-write"), "arbench-cannot-write")

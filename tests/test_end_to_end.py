@@ -80,7 +80,8 @@ def test_recognized_text_matches_truth_and_translation_is_apertiums(smoke_run: P
 def test_report_prints_table_and_writes_markdown(smoke_run: Path) -> None:
     result = run_arbench("report", str(smoke_run))
     assert result.returncode == 0
-    assert "complete" in result.stdout.splitlines()[0]
+    first = result.stdout.splitlines()[0]
+    assert ": complete," in first and "PARTIAL" not in first
     assert "ocr.det" in result.stdout
     assert (smoke_run / "report.md").read_text().count("|") > 20
 

@@ -107,7 +107,8 @@ def test_throughput_counts_frames_over_wall_time() -> None:
             frame_record("cfg", seq, False, [Span("capture", start, start + MS), Span("ocr", start + MS, start + 50 * MS)], None)
         )
     row = summarize(records, [{"config_id": "cfg", "status": "complete"}]).set_index("stage")
-    assert row.loc["e2e", "throughput_fps"] == pytest.approx(5 / 0.450)
+    assert row.loc["e2e", "throughput_fps"] == pytest.approx(4 / 0.400)
+    assert row.loc["e2e", "failed_frames"] == 0
 
 
 def test_offline_prefetches_and_cycles() -> None:
@@ -134,3 +135,30 @@ def test_make_scenario() -> None:
         make_scenario(RunSettings(scenario="camera-paced"), 0.0)
     with pytest.raises(ConfigError, match="unknown value 'server'"):
         RunSettings(scenario="server")
+
+
+def test_a_source_slower_than_the_frame_period_does_not_make_capture_chase_the_clock() -> None:
+    clock = FakeClock()
+    paced = CameraPaced(30.0, 0.0, clock=clock, sleep=clock.sleep)
+
+    def slow_source():
+        for i in range(10_000):
+            clock.now += 40 * MS  # decoding one frame takes longer than a frame period
+            yield Frame(i, 0, None, "slow", f"f{i}")
+
+    frames = paced.frames(slow_source())
+    for _ in range(3):
+        tracer = Tracer(clock=clock)
+        paced.wait(tracer)
+        with tracer.span("capture"):
+            next(frames)
+        with tracer.span("ocr"):
+            clock.now += 300 * MS
+        capture = next(s for s in tracer.spans if s.name == "capture")
+        assert capture.duration_ns == 40 * MS  # one frame decoded inside capture, never the overtaken ones
+    assert paced.taken < 100
+
+
+def test_camera_paced_refuses_live_cameras() -> None:
+    with pytest.raises(ConfigError, match="a live camera paces itself"):
+        make_scenario(RunSettings(scenario="camera-paced"), 30.0, live=True)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from harness.errors import DataMissing
+from harness.metrics.latency import median_ci
 from harness.store.reader import load_run, read_frames
 from harness.store.schema import SCHEMA_VERSION, frame_record
 from harness.store.summary import SUMMARY_COLUMNS, summarize
@@ -42,7 +43,7 @@ def test_summary_statistics_and_derived_stages() -> None:
     assert rows.loc["ocr", "mean_ms"] == pytest.approx(30.0)
     assert rows.loc["ocr", "p50_ms"] == pytest.approx(30.0)
     assert rows.loc["ocr", "p90_ms"] == pytest.approx(np.percentile([10, 20, 30, 40, 50], 90))
-    assert rows.loc["ocr", "p50_ci_low_ms"] <= 30.0 <= rows.loc["ocr", "p50_ci_high_ms"]
+    assert np.isnan(rows.loc["ocr", "p50_ci_low_ms"])  # five values: no rank gives 95% coverage
     assert rows.loc["e2e", "mean_ms"] == pytest.approx(33.0)
     assert rows.loc["e2e", "fps"] == pytest.approx(1000 / 33.0)
     # Four gaps (the last frame has no successor): 100 - 3 - ocr for ocr = 10..40.
@@ -100,3 +101,13 @@ def test_records_refuse_nan(tmp_path: Path) -> None:
         writer.write({"accuracy": {"ocr_cer": float("nan")}})
     writer.close()
     assert (tmp_path / "frames.jsonl").read_text() == ""
+
+
+@pytest.mark.parametrize(("n", "low_rank", "high_rank"), [(6, 1, 6), (10, 2, 9), (20, 6, 15), (100, 40, 61)])
+def test_median_ci_uses_the_binomial_order_statistics(n: int, low_rank: int, high_rank: int) -> None:
+    values = np.arange(1, n + 1, dtype=float)[::-1]  # unsorted on purpose; the value equals its rank
+    assert median_ci(values) == (low_rank, high_rank)
+
+
+def test_median_ci_is_nan_below_six_values() -> None:
+    assert all(np.isnan(median_ci(np.arange(5.0))))

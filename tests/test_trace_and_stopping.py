@@ -69,7 +69,15 @@ def test_stop_rule(measured: int, elapsed: float, expected: str | None) -> None:
 
 
 def test_validity_reports_missed_minimums() -> None:
-    assert validity(SETTINGS, 3, 30.0) == {"min_frames_met": False, "min_duration_met": True}
+    assert validity(SETTINGS, 3, 30.0, "max_duration_s") == {"min_frames_met": False, "min_duration_met": True}
+
+
+def test_all_frames_ignores_minimums_and_requires_the_whole_source() -> None:
+    settings = RunSettings(min_frames=10, min_duration_s=2.0, all_frames=True)
+    assert stop_reason(settings, 50, 5.0) is None
+    assert stop_reason(settings, settings.max_frames, 5.0) == "max_frames"
+    assert validity(settings, 50, 5.0, "source_exhausted") == {"all_frames_measured": True}
+    assert validity(settings, 50, 5.0, "max_duration_s") == {"all_frames_measured": False}
 
 
 def test_eta_follows_the_binding_minimum() -> None:

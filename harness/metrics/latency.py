@@ -1,15 +1,14 @@
-"""Latency statistics: percentiles and a bootstrap confidence interval for the median."""
+"""Latency statistics: percentiles and a distribution-free confidence interval for the median."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LatencyStats", "bootstrap_median_ci", "latency_stats"]
+__all__ = ["LatencyStats", "latency_stats", "median_ci"]
 
-BOOTSTRAP_RESAMPLES = 2000
-BOOTSTRAP_SEED = 20261128
 
 
 @dataclass(frozen=True)
@@ -26,17 +25,30 @@ class LatencyStats:
     fps: float
 
 
-def bootstrap_median_ci(values_ms: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
-    """Percentile-bootstrap CI of the median, with a fixed seed so reports are reproducible."""
-    if len(values_ms) < 2:
-        value = float(values_ms[0]) if len(values_ms) else float("nan")
-        return value, value
-    rng = np.random.default_rng(BOOTSTRAP_SEED)
-    samples = values_ms[rng.integers(0, len(values_ms), size=(BOOTSTRAP_RESAMPLES, len(values_ms)))]
-    medians = np.median(samples, axis=1)
-    tail = (1.0 - confidence) / 2.0 * 100.0
-    low, high = np.percentile(medians, [tail, 100.0 - tail])
-    return float(low), float(high)
+def median_ci(values_ms: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
+    """Distribution-free CI of the median from order statistics (binomial, exact for any n).
+
+    The interval [x_(k), x_(n-k+1)] of the sorted sample covers the true median with probability
+    1 - 2 P(Binomial(n, 1/2) < k); k is the largest rank that keeps this at or above ``confidence``.
+    Below 6 values no rank reaches 95%, and the interval is NaN rather than a false precision.
+    """
+    values = np.sort(np.asarray(values_ms, dtype=float))
+    n = len(values)
+    alpha = 1.0 - confidence
+    k, tail = 0, 0.0
+    while k < n // 2:
+        next_tail = tail + _binomial_half(n, k)  # P(B < k + 1)
+        if 2 * next_tail > alpha:
+            break
+        tail, k = next_tail, k + 1
+    if k == 0:
+        return float("nan"), float("nan")
+    return float(values[k - 1]), float(values[n - k])
+
+
+def _binomial_half(n: int, k: int) -> float:
+    """P(Binomial(n, 1/2) = k), in log space so large n does not overflow."""
+    return math.exp(math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) - n * math.log(2.0))
 
 
 def latency_stats(values_ms: np.ndarray) -> LatencyStats:
@@ -46,6 +58,6 @@ def latency_stats(values_ms: np.ndarray) -> LatencyStats:
         nan = float("nan")
         return LatencyStats(0, nan, nan, nan, nan, nan, nan, nan)
     p50, p90, p99 = np.percentile(values, [50, 90, 99])
-    low, high = bootstrap_median_ci(values)
+    low, high = median_ci(values)
     mean = float(values.mean())
     return LatencyStats(len(values), mean, float(p50), float(p90), float(p99), low, high, 1000.0 / mean if mean > 0 else float("inf"))

@@ -1,8 +1,10 @@
 """Accuracy of recognized and translated text against a frame's ground truth.
 
-- ``ocr_cer``: character error rate between the recognized and the true text, both case-folded and
-  reduced to letters and digits (recognizers often merge or split words at spaces, and reading order
-  of lines may differ, so spacing and punctuation are not scored here).
+- ``ocr_cer``: character error rate between the recognized and the true text of the frame, both
+  case-folded and reduced to letters and digits, so spacing and punctuation are not scored (recognizers
+  often merge or split words at spaces). It is order-sensitive: two signs read in another order than
+  the ground truth lists them cost edits. Frames without legible reference text get no CER. The
+  order-free measures are ``ocr_word_recall`` and the IC15 protocol counts below.
 - ``ocr_word_recall``: share of the true legible words (case-folded, alphanumeric) that occur among the
   recognized words.
 - ``mt_chrf``: sentence chrF (sacrebleu, case-insensitive) of the frame's translated text against its
@@ -88,7 +90,8 @@ def frame_accuracy(truth: GroundTruth | None, regions: Sequence[TextRegion] | No
     if regions is not None:
         texts = [r.text for r in regions]
         legible = [w.text for w in truth.words if not w.dont_care]
-        scores["ocr_cer"] = cer(" ".join(texts), truth.source_text)
+        if normalize(truth.source_text):
+            scores["ocr_cer"] = cer(" ".join(texts), truth.source_text)
         scores["ocr_word_recall"] = word_recall(texts, legible)
         scores.update(_protocol_counts(truth, regions))
     if targets is not None and truth.reference_translation is not None:

@@ -10,10 +10,12 @@ appended and removed again from the output, so results equal the ``apertium`` co
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import select
 import shutil
+import signal
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,6 +43,17 @@ class ApertiumOptions:
     timeout_s: float = 10.0
 
 
+def preflight(options: ApertiumOptions) -> None:
+    """Check before a run that the mode is installed (one line naming what to install otherwise)."""
+    mode = Path(options.modes_dir) / f"{options.pair}.mode"
+    if not mode.is_file():
+        have = sorted(p.stem for p in mode.parent.glob("*.mode")) if mode.parent.is_dir() else []
+        raise BackendUnavailable(
+            f"apertium backend: no mode {options.pair!r} in {mode.parent} (installed: {', '.join(have) or 'none'});"
+            " run `apt-get install apertium apertium-eng-spa`"
+        )
+
+
 class Apertium:
     """One long-lived Apertium pipeline; ``translate`` sends each string and reads its answer."""
 
@@ -55,12 +68,7 @@ class Apertium:
         for tool in ("apertium-wblank-mode", "stdbuf", "lt-proc"):
             if shutil.which(tool) is None:
                 raise BackendUnavailable(f"apertium backend: `{tool}` not found; run `apt-get install apertium apertium-eng-spa`")
-        if not self._mode.is_file():
-            have = sorted(p.stem for p in self._mode.parent.glob("*.mode")) if self._mode.parent.is_dir() else []
-            raise BackendUnavailable(
-                f"apertium backend: no mode {self.options.pair!r} in {self._mode.parent} (installed: {', '.join(have) or 'none'});"
-                " run `apt-get install apertium-eng-spa`"
-            )
+        preflight(self.options)
         text = subprocess.run(["apertium-wblank-mode", "-z", str(self._mode)], capture_output=True, text=True, check=True).stdout.strip()
         generation = "-g" if self.options.mark_unknown else "-n"
         text = text.replace("$1", generation).replace("$2", "")
@@ -109,6 +117,10 @@ class Apertium:
         return chunks.rstrip(b"\0").decode("utf-8")
 
     def close(self) -> None:
-        if self._process.poll() is None:
-            self._process.kill()
-            self._process.wait(timeout=5)
+        """Stop the whole pipeline: bash and every Apertium stage (they share one process group)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._process.pid, signal.SIGKILL)
+        self._process.wait(timeout=5)
+        for stream in (self._process.stdin, self._process.stdout):
+            if stream is not None:
+                stream.close()

@@ -23,7 +23,7 @@ import hashlib
 import json
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -134,6 +134,9 @@ class _Feeds:
             return None
         self._next += 1
         return self._feeds[self._next - 1]
+
+    def __iter__(self) -> Iterator[Feed]:
+        return iter(self.get_next, None)
 
     def __len__(self) -> int:
         return len(self._feeds)

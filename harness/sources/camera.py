@@ -64,6 +64,8 @@ def _v4l2_target(device: str) -> int | str:
 class CameraSource:
     """Frames from a live camera; each ``read`` is the measured capture."""
 
+    live = True
+
     def __init__(self, options: CameraOptions, context: BackendContext | None = None) -> None:
         self.options = options
         self.device = options.device or (context.camera if context else "0")

@@ -7,9 +7,12 @@ Stages are the span names found in the records plus derived ones:
   a camera-paced run's ``wait`` for the next frame is a span, so it is not counted as harness time;
 - camera-paced runs only: ``latency`` (a frame's arrival to the end of its overlay, queueing included)
   and ``overlay_age`` (sampled at every frame arrival: how old the frame behind the overlay on show is).
-Only measured (non-warm-up), successful frames count. The ``e2e`` row also carries ``throughput_fps``
-(frames over the wall time from the first measured frame's start to the last one's end), accuracy means,
-and for camera-paced runs ``frames_offered``, ``frames_dropped`` and ``deadline_misses``.
+Only measured (non-warm-up), successful frames count; ``failed_frames`` on the ``e2e`` row says how many
+measured frames failed and are therefore missing from every figure. The ``e2e`` row also carries
+``throughput_fps`` ((n - 1) frame intervals over the time from the first measured frame's start to the
+last one's), accuracy figures, and for camera-paced runs ``frames_offered``, ``frames_dropped`` and
+``deadline_misses``. ``fps`` (1000 / mean) is left empty on rows that are not stages (wait, harness,
+latency, overlay_age); ``overlay_age`` has no CI, its samples come in runs from one overlay.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import pandas as pd
 
 from harness.metrics.detection import scores
 from harness.metrics.latency import latency_stats
+from harness.store.spans import stage_spans, top_spans
 
 __all__ = ["ACCURACY_COLUMNS", "RATE_COLUMNS", "SUMMARY_COLUMNS", "summarize"]
 
@@ -52,17 +56,9 @@ ACCURACY_COLUMNS = [
 ]
 MEAN_COLUMNS = ["ocr_cer", "ocr_word_recall", "mt_chrf"]
 COUNT_KEYS = ["det_gt_care", "det_det_care", "det_matched", "e2e_correct", "rec_words", "rec_correct", "rec_edits", "rec_label_chars"]
-RATE_COLUMNS = ["throughput_fps", "frames_offered", "frames_dropped", "deadline_misses"]
+RATE_COLUMNS = ["throughput_fps", "failed_frames", "frames_offered", "frames_dropped", "deadline_misses"]
+DERIVED = ("wait", "harness", "latency", "overlay_age")
 STAGE_ORDER = ["wait", "capture", "ocr", "ocr.det", "ocr.cls", "ocr.rec", "mt", "overlay", "e2e", "latency", "overlay_age", "harness"]
-
-
-def _top(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [s for s in spans if "." not in s["name"]]
-
-
-def _stages(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Top-level spans of the pipeline's stages (waiting for a frame is not a stage)."""
-    return [s for s in _top(spans) if s["name"] != "wait"]
 
 
 def _frame_durations(records: list[dict[str, Any]]) -> dict[str, list[float]]:
@@ -73,28 +69,30 @@ def _frame_durations(records: list[dict[str, Any]]) -> dict[str, list[float]]:
             continue
         for span in record["spans"]:
             durations[span["name"]].append((span["end_ns"] - span["start_ns"]) / 1e6)
-        stages = _stages(record["spans"])
+        stages = stage_spans(record["spans"])
         if not stages:
             continue
         durations["e2e"].append((max(s["end_ns"] for s in stages) - stages[0]["start_ns"]) / 1e6)
         following = records[index + 1] if index + 1 < len(records) else None
         if following and following["spans"] and following["seq"] == record["seq"] + 1:
-            top = _top(record["spans"])
+            top = top_spans(record["spans"])
             covered = sum(s["end_ns"] - s["start_ns"] for s in top)
             durations["harness"].append((following["spans"][0]["start_ns"] - top[0]["start_ns"] - covered) / 1e6)
     return durations
 
 
 def _measured(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [r for r in records if not r["warmup"] and r["ok"] and _stages(r["spans"])]
+    return [r for r in records if not r["warmup"] and r["ok"] and stage_spans(r["spans"])]
 
 
 def _throughput(records: list[dict[str, Any]]) -> dict[str, float | None]:
+    """Frames per second from frame start to frame start: (n - 1) intervals over their total length."""
     measured = _measured(records)
+    failed = sum(1 for r in records if not r["warmup"] and not r["ok"])
     if len(measured) < 2:
-        return {"throughput_fps": None}
-    wall_ns = max(s["end_ns"] for s in _stages(measured[-1]["spans"])) - _stages(measured[0]["spans"])[0]["start_ns"]
-    return {"throughput_fps": len(measured) / (wall_ns / 1e9)}
+        return {"throughput_fps": None, "failed_frames": failed}
+    wall_ns = stage_spans(measured[-1]["spans"])[0]["start_ns"] - stage_spans(measured[0]["spans"])[0]["start_ns"]
+    return {"throughput_fps": (len(measured) - 1) / (wall_ns / 1e9), "failed_frames": failed}
 
 
 def _pacing(records: list[dict[str, Any]], durations: dict[str, list[float]]) -> dict[str, float | None]:
@@ -167,6 +165,10 @@ def summarize(records: list[dict[str, Any]], outcomes: list[dict[str, Any]]) -> 
             continue
         for stage in sorted(durations, key=_order):
             stats = asdict(latency_stats(np.array(durations[stage])))
+            if stage in DERIVED:  # not a stage a frame passes through: no rate; overlay ages are not independent samples
+                stats["fps"] = None
+            if stage == "overlay_age":
+                stats["p50_ci_low_ms"] = stats["p50_ci_high_ms"] = None
             extra = accuracy if stage == "e2e" else {}
             rows.append({"config_id": config_id, "stage": stage, **stats, **extra, **base})
     return pd.DataFrame(rows, columns=[*SUMMARY_COLUMNS, *ACCURACY_COLUMNS, *RATE_COLUMNS, "status", "reason"])

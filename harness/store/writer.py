@@ -43,6 +43,8 @@ class FrameWriter:
         self.path = run_dir / FRAMES
         self.fsync = fsync
         self._handle: IO[str] = self.path.open("a", encoding="utf-8")
+        if self.path.stat().st_size and not _ends_with_newline(self.path):
+            self._handle.write("\n")  # a writer killed mid-line left a torn record: keep it apart from ours
 
     def write(self, record: Mapping[str, Any]) -> None:
         """Append one record as a single line and push it to the OS."""
@@ -54,3 +56,9 @@ class FrameWriter:
     def close(self) -> None:
         """Close the file."""
         self._handle.close()
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as handle:
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1) == b"\n"

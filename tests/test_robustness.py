@@ -1,0 +1,151 @@
+"""A run survives what real runs meet: a hung backend, SIGTERM, Ctrl-C, a writer killed mid-line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.config import load_experiment
+from harness.devices import load_device
+from harness.mt.null import NullMt, NullMtOptions  # noqa: F401  (the registry looks NullMtOptions up here)
+from harness.orchestrate import run_experiment
+from harness.registry import PLUGINS, Plugin
+from harness.store.reader import load_run, read_frames
+from harness.store.writer import FrameWriter
+
+REPO = Path(__file__).resolve().parent.parent
+
+LONG_RUN = """
+[run]
+warmup_frames = 2
+min_frames = 1000000
+max_frames = 1000000
+min_duration_s = 600.0
+max_duration_s = 600.0
+
+[stages]
+overlay = false
+
+[[sources]]
+id = "synth"
+kind = "synthetic"
+n = 2
+"""
+
+
+class HangingMt(NullMt):
+    """Answers twice, then never again."""
+
+    calls = 0
+
+    def translate(self, texts):
+        HangingMt.calls += 1
+        if HangingMt.calls > 2:
+            time.sleep(3600)
+        return list(texts)
+
+
+def test_a_hung_backend_is_killed_and_the_run_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(PLUGINS["mt"], "hanging", Plugin("tests.test_robustness", "NullMtOptions", "HangingMt"))
+    body = """
+[run]
+warmup_frames = 1
+min_frames = 3
+min_duration_s = 0.0
+max_duration_s = 1.0
+setup_timeout_s = 5.0
+frame_timeout_s = 2.0
+
+[stages]
+overlay = false
+
+[[sources]]
+id = "synth"
+kind = "synthetic"
+n = 2
+
+[[mt]]
+id = "hang"
+backend = "hanging"
+
+[[mt]]
+id = "fine"
+backend = "null"
+"""
+    path = tmp_path / "hang.toml"
+    path.write_text(body)
+    started = time.monotonic()
+    run_dir = run_experiment(load_experiment(path), load_device("laptop"), tmp_path / "out")
+    assert time.monotonic() - started < 30
+    outcomes = {o["config_id"]: o for o in load_run(run_dir).manifest["configurations"]}
+    assert outcomes["synth/off/hang"]["status"] == "failed"
+    assert outcomes["synth/off/hang"]["reason"].startswith("timed out: no outcome after 8 s")
+    assert outcomes["synth/off/fine"]["status"] == "complete"
+
+
+def _start(tmp_path: Path) -> tuple[subprocess.Popen[str], Path]:
+    experiment = tmp_path / "long.toml"
+    experiment.write_text(LONG_RUN)
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "run", str(experiment), "--device", "laptop", "--out", str(out)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = list(out.glob("laptop/*/frames.jsonl"))
+        if found and found[0].stat().st_size > 5_000:
+            return process, found[0].parent
+        time.sleep(0.1)
+    process.kill()
+    raise AssertionError("the run wrote no frames within 60 s")
+
+
+@pytest.mark.parametrize("how", ["SIGTERM to the process", "Ctrl-C to the process group"])
+def test_sigterm_and_ctrl_c_close_the_run_properly(tmp_path: Path, how: str) -> None:
+    process, run_dir = _start(tmp_path)
+    if how.startswith("SIGTERM"):
+        process.send_signal(signal.SIGTERM)
+    else:
+        os.killpg(process.pid, signal.SIGINT)  # what a terminal does on Ctrl-C
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert f"the frames measured so far are kept in {run_dir}" in stderr
+    assert "Traceback" not in stderr
+    run = load_run(run_dir)
+    assert run.manifest["status"] == "interrupted"
+    [outcome] = run.manifest["configurations"]
+    assert outcome["status"] == "interrupted" and outcome["measured_frames"] > 0
+    assert run.summary is not None and (run.summary["stage"] == "e2e").any()
+
+
+def test_a_torn_last_line_does_not_swallow_the_next_record(tmp_path: Path) -> None:
+    (tmp_path / "frames.jsonl").write_text('{"config_id": "a", "seq": 0}\n{"config_id": "a", "se')
+    writer = FrameWriter(tmp_path)
+    writer.write({"config_id": "b", "seq": 0})
+    writer.close()
+    records, bad = read_frames(tmp_path / "frames.jsonl")
+    assert records == [{"config_id": "a", "seq": 0}, {"config_id": "b", "seq": 0}]
+    assert bad == 1
+
+
+def test_zero_measured_frames_fail_the_configuration(tmp_path: Path) -> None:
+    path = tmp_path / "short.toml"
+    path.write_text(
+        "[run]\nwarmup_frames = 3\nisolate = false\n[stages]\noverlay = false\n"
+        '[[sources]]\nid = "s"\nkind = "synthetic"\nn = 2\nloop = false\n'
+    )
+    run_dir = run_experiment(load_experiment(path), load_device("laptop"), tmp_path / "out")
+    [outcome] = json.loads((run_dir / "manifest.json").read_text())["configurations"]
+    assert outcome["status"] == "failed" and outcome["reason"].startswith("no frame was measured")
