@@ -6,8 +6,8 @@ DEVICE ?= auto
 EXP    ?= experiments/default.toml
 OUT    ?= results
 # Debian packages the default experiment needs: Apertium eng<->spa for MT, DejaVu fonts for overlays
-# and synthetic signs. `make setup` installs them when apt-get is there and we are root (or sudo works).
-APT_PACKAGES := apertium apertium-eng-spa fonts-dejavu-core fonts-dejavu-extra
+# and synthetic signs; Tesseract's English and Spanish data for the tesseract OCR backend. `make setup` installs them when apt-get is there and we are root (or sudo works).
+APT_PACKAGES := apertium apertium-eng-spa fonts-dejavu-core fonts-dejavu-extra tesseract-ocr-eng tesseract-ocr-spa
 
 .PHONY: setup apt bench test lint smoke clean
 

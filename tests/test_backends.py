@@ -4,6 +4,7 @@ times det / cls / rec itself and reads what RapidOCR's own call reads."""
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,9 @@ def test_apertium_is_one_process_for_many_strings() -> None:
     finally:
         backend.close()
     assert backend._process.poll() is not None
+    deadline = time.monotonic() + 5  # SIGKILL is delivered asynchronously
+    while _live_members(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert _live_members(pid) == []  # every stage of the pipeline is gone, not just bash
 
 
