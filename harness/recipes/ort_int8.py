@@ -24,7 +24,7 @@ import json
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -39,11 +39,12 @@ RECIPE_VERSION = 1
 MODEL_FILES = MappingProxyType(
     {"det": "ch_PP-OCRv4_det_infer.onnx", "cls": "ch_ppocr_mobile_v2.0_cls_infer.onnx", "rec": "ch_PP-OCRv4_rec_infer.onnx"}
 )
-MODES = ("static", "dynamic", "float")
+MODES = ("static", "dynamic", "float", "copy")
+OUTPUT_SUFFIX = MappingProxyType({"static": "_int8.onnx", "dynamic": "_int8.onnx", "float": "_float.onnx", "copy": ".onnx"})
 CALIBRATION_METHODS = ("MinMax", "Entropy", "Percentile", "Distribution")
 QUANT_FORMATS = ("QDQ", "QOperator")
 QUANT_TYPES = ("uint8", "int8")
-MIN_OPSET = 13
+MIN_OPSET = 14  # per-channel DequantizeLinear needs 13, HardSwish 14
 RULES = ("first", "last", "act_matmul")  # keep_float selectors that are not node-name patterns
 Feed = dict[str, np.ndarray]
 
@@ -53,19 +54,35 @@ class PartSettings:
     """How one model (det, cls or rec) is built.
 
     ``mode``: "static" (calibrated activations), "dynamic" (activation ranges at run time; ORT runs
-    dynamic Conv slowly, so it suits MatMul-heavy models) or "float" (copied unchanged).
-    ``keep_float``: nodes left in float, each a rule ("first": quantizable nodes reading the model
-    input, "last": the last quantizable node, "act_matmul": MatMuls of two activations, as in
-    attention) or an fnmatch pattern on node names (after ``quant_pre_process``).
+    dynamic Conv slowly, so it suits MatMul-heavy models), "float" (the prepared float graph: opset
+    upgrade, ``quant_pre_process``, the exact rewrites) or "copy" (the source unchanged).
+    ``op_types``: operator types to quantize (Clip and Relu after a convolution fold into its output
+    range). ``keep_float``: nodes left in float, each a rule ("first": quantizable nodes reading the
+    model input, "last": the last quantizable node, "act_matmul": MatMuls of two activations, as in
+    attention) or an fnmatch pattern on node names of the prepared graph. ``calibrate_method``: ONNX
+    Runtime's ``CalibrationMethod`` name; ``percentile`` is used by "Percentile" only.
+    ``hardswish_int8``: spell hard-swish with Mul, Add and Clip (``ppocr_graph.hardswish_as_mul``) so
+    that it runs in int8 when those types are quantized.
     """
 
     mode: str = "static"
-    op_types: tuple[str, ...] = ("Conv", "MatMul")
+    op_types: tuple[str, ...] = ("Conv", "Clip", "MatMul")
     keep_float: tuple[str, ...] = ()
+    calibrate_method: str = "MinMax"
+    percentile: float = 99.999
+    hardswish_int8: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ConfigError(f"int8 part mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if self.calibrate_method not in CALIBRATION_METHODS:
+            raise ConfigError(f"int8 calibrate_method must be one of {', '.join(CALIBRATION_METHODS)}, not {self.calibrate_method!r}")
+
+
+# Chosen by the experiments in models/recipes/eval_ocr_int8.py (see the module docstring there).
+DET_OPS = ("Conv", "Clip", "Relu", "ConvTranspose", "Resize", "Concat", "GlobalAveragePool", "Mul", "Add")
+DEFAULT_DET = PartSettings(op_types=DET_OPS)
+DEFAULT_REC = PartSettings(op_types=("Conv", "Clip", "MatMul"), calibrate_method="Percentile", percentile=99.99)
 
 
 @dataclass(frozen=True)
@@ -73,34 +90,34 @@ class Int8Settings:
     """One int8 build of PP-OCR: per-model settings plus those shared by all quantized models.
 
     ``activation_type`` / ``weight_type``: "uint8" or "int8" (x86 and ARM int8 kernels prefer uint8
-    activations with int8 weights, "U8S8"). ``calibrate_method``: ONNX Runtime's ``CalibrationMethod``
-    name; ``percentile`` is used by "Percentile" only. ``calibration_frames`` synthetic scenes of the
+    activations with int8 weights, "U8S8"). ``calibration_frames`` synthetic scenes of the
     ``difficulties`` (cycled) from ``seed``; ``rec_crops`` says where rec and cls calibration crops come
     from: "detected" (fp32 detection, as the pipeline feeds rec) and/or "truth" (ground-truth words).
+    ``pre_process``: ONNX Runtime's ``quant_pre_process``; ``simplify``: the exact PP-LCNetV3 rewrites
+    of ``ppocr_graph.simplify``; ``equalize``: cross-layer equalization of ``ppocr_graph.equalize``.
     """
 
-    det: PartSettings = PartSettings()
-    rec: PartSettings = PartSettings()
-    cls: PartSettings = PartSettings(mode="float")
+    det: PartSettings = DEFAULT_DET
+    rec: PartSettings = DEFAULT_REC
+    cls: PartSettings = PartSettings(mode="copy")
     quant_format: str = "QDQ"
     per_channel: bool = True
     reduce_range: bool = False
     activation_type: str = "uint8"
     weight_type: str = "int8"
-    calibrate_method: str = "MinMax"
-    percentile: float = 99.999
     calibration_frames: int = 32
-    difficulties: tuple[str, ...] = ("easy", "medium")
+    difficulties: tuple[str, ...] = ("easy", "medium", "hard")
     rec_crops: tuple[str, ...] = ("detected", "truth")
     seed: int = 0
     pre_process: bool = True
+    simplify: bool = True
+    equalize: bool = True
 
     def __post_init__(self) -> None:
         checks = [
             (self.quant_format, QUANT_FORMATS, "quant_format"),
             (self.activation_type, QUANT_TYPES, "activation_type"),
             (self.weight_type, QUANT_TYPES, "weight_type"),
-            (self.calibrate_method, CALIBRATION_METHODS, "calibrate_method"),
         ]
         for value, allowed, name in checks:
             if value not in allowed:
@@ -114,12 +131,13 @@ class Int8Settings:
 
     @classmethod
     def from_dict(cls, table: dict[str, Any]) -> Int8Settings:
-        """Settings from a TOML-style table; sub-tables det/cls/rec give ``PartSettings``."""
-        values = dict(table)
+        """Settings from a TOML-style table; sub-tables det/cls/rec override fields of the default ``PartSettings``."""
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in table.items()}
         for name in ("det", "cls", "rec"):
             if name in values:
-                values[name] = PartSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in values[name].items()})
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+                fields = {k: tuple(v) if isinstance(v, list) else v for k, v in values[name].items()}
+                values[name] = replace(getattr(cls(), name), **fields)
+        return cls(**values)
 
 
 class _Feeds:
@@ -231,9 +249,9 @@ def _quantize(source: Path, target: Path, part: PartSettings, feeds: list[Feed],
         _Feeds(feeds),
         quant_format=QuantFormat.QDQ if settings.quant_format == "QDQ" else QuantFormat.QOperator,
         activation_type=types[settings.activation_type],
-        calibrate_method=CalibrationMethod[settings.calibrate_method],
+        calibrate_method=CalibrationMethod[part.calibrate_method],
         # One feed per calibration pass keeps memory flat: det activations at 1312x736 are large.
-        extra_options={"CalibStridedMinMax": 1, "CalibPercentile": settings.percentile},
+        extra_options={"CalibStridedMinMax": 1, "CalibPercentile": part.percentile},
         **common,
     )
 
@@ -260,8 +278,8 @@ def _record(out_dir: Path, settings: Int8Settings, sources: dict[str, Path], bui
 def build_ppocr_int8(source_dir: Path, out_dir: Path, settings: Int8Settings) -> dict[str, Path]:
     """Build det, cls and rec as ``settings`` says into ``out_dir``; returns each part's model file.
 
-    Quantized parts are written as ``<source stem>_int8.onnx``, float parts copied under their own
-    name, so ``out_dir`` alone holds a complete PP-OCR set.
+    Parts are written as ``<source stem>_int8.onnx`` (static, dynamic), ``<source stem>_float.onnx``
+    (float) or under the source's own name (copy), so ``out_dir`` alone holds a complete PP-OCR set.
     """
     sources = {part: Path(source_dir) / name for part, name in MODEL_FILES.items()}
     missing = [str(path) for path in sources.values() if not path.is_file()]
@@ -274,23 +292,38 @@ def build_ppocr_int8(source_dir: Path, out_dir: Path, settings: Int8Settings) ->
     built: dict[str, Path] = {}
     with tempfile.TemporaryDirectory(prefix="arbench-int8-") as tmp:
         for part, source in sources.items():
-            part_settings = settings.part(part)
-            if part_settings.mode == "float":
-                built[part] = out_dir / source.name
-                shutil.copyfile(source, built[part])
-                continue
-            prepared = _prepare(source, Path(tmp) / source.name, settings.pre_process)
-            built[part] = out_dir / f"{source.stem}_int8.onnx"
-            _quantize(prepared, built[part], part_settings, feeds.get(part, []), settings)
+            built[part] = _build_part(source, out_dir, Path(tmp), settings.part(part), settings, feeds.get(part, []))
     _record(out_dir, settings, sources, built)
     return built
 
 
-def _prepare(source: Path, target: Path, pre_process: bool) -> Path:
-    """The source at opset 13 or later (per-channel DequantizeLinear needs its ``axis``), pre-processed if asked.
+def _build_part(source: Path, out_dir: Path, tmp: Path, part: PartSettings, settings: Int8Settings, feeds: list[Feed]) -> Path:
+    """Write one model as ``part`` says; returns its path."""
+    target = out_dir / (source.name if part.mode == "copy" else f"{source.stem}{OUTPUT_SUFFIX[part.mode]}")
+    if part.mode == "copy":
+        shutil.copyfile(source, target)
+        return target
+    prepared = _prepare(source, tmp / source.name, settings, feeds)
+    if part.mode == "float":
+        shutil.copyfile(prepared, target)
+        return target
+    if part.hardswish_int8:
+        import onnx
 
-    ``quant_pre_process`` runs ONNX Runtime's basic graph optimizations (constant folding, Conv+BN
-    fusion) and ONNX shape inference.
+        from harness.recipes.ppocr_graph import hardswish_as_mul
+
+        onnx.save(hardswish_as_mul(onnx.load(str(prepared))), str(prepared))
+    _quantize(prepared, target, part, feeds, settings)
+    return target
+
+
+def _prepare(source: Path, target: Path, settings: Int8Settings, feeds: list[Feed]) -> Path:
+    """The source made ready to quantize: opset 14 or later, then pre-processed and simplified if asked.
+
+    Opset 13 gives DequantizeLinear the ``axis`` per-channel weights need, 14 ``HardSwish``.
+    ``quant_pre_process`` runs ONNX Runtime's basic graph optimizations (constant folding, which also
+    turns the export's ``Constant`` weights into initializers, and Conv+BN fusion) and ONNX shape
+    inference; ``ppocr_graph.simplify`` folds PP-LCNetV3's affine blocks and hard-swish.
     """
     import onnx
     from onnx import version_converter
@@ -299,12 +332,38 @@ def _prepare(source: Path, target: Path, pre_process: bool) -> Path:
     opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
     if opset < MIN_OPSET:
         model = version_converter.convert_version(model, MIN_OPSET)
-    upgraded = target.with_suffix(".opset.onnx")
-    onnx.save(model, str(upgraded))
-    if not pre_process:
-        return upgraded
-    from onnxruntime.quantization.shape_inference import quant_pre_process
+    onnx.save(model, str(target))
+    if settings.pre_process:
+        from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    # Symbolic shape inference needs sympy and adds nothing the quantizer uses for these models.
-    quant_pre_process(str(upgraded), str(target), skip_symbolic_shape=True)
+        # Symbolic shape inference needs sympy and adds nothing the quantizer uses for these models.
+        quant_pre_process(str(target), str(target), skip_symbolic_shape=True)
+    if settings.simplify:
+        from harness.recipes.ppocr_graph import simplify
+
+        onnx.save(simplify(onnx.load(str(target))), str(target))
+    if settings.equalize and feeds:
+        from harness.recipes.ppocr_graph import equalize
+
+        model = onnx.load(str(target))
+        onnx.save(equalize(model, _channel_absmax(model, feeds)), str(target))
     return target
+
+
+def _channel_absmax(model: Any, feeds: list[Feed]) -> dict[str, np.ndarray]:
+    """Largest |output| per channel of the first convolution of each ``linear_conv_pairs`` pair, over ``feeds``."""
+    import onnx
+    import onnxruntime
+
+    from harness.recipes.ppocr_graph import linear_conv_pairs
+
+    nodes = {node.name: node for node in model.graph.node}
+    tensors = {a: nodes[a].output[0] for a, _ in linear_conv_pairs(model)}
+    probe = onnx.ModelProto.FromString(model.SerializeToString())
+    probe.graph.output.extend(onnx.ValueInfoProto(name=name) for name in tensors.values())
+    session = onnxruntime.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+    absmax = dict.fromkeys(tensors, 0.0)
+    for feed in feeds:
+        for conv, value in zip(tensors, session.run(list(tensors.values()), feed), strict=True):
+            absmax[conv] = np.maximum(absmax[conv], np.abs(value).max(axis=(0, 2, 3)))
+    return {conv: np.asarray(value) for conv, value in absmax.items()}

@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ from rapidocr_onnxruntime.utils import OrtInferSession
 from harness.metrics.text import normalize, word_recall
 from harness.ocr.rapidocr import packaged_model_dir
 from harness.paths import data_root
-from harness.recipes.ort_int8 import MODEL_FILES, Int8Settings, build_ppocr_int8
+from harness.recipes.ort_int8 import MODEL_FILES, Int8Settings, PartSettings, build_ppocr_int8
 from harness.sources.icdar2015 import parse_gt_file
 from harness.sources.synthetic import SceneOptions, generate_scene
 
@@ -60,14 +61,12 @@ class Scores:
 
 
 def model_files(folder: Path) -> dict[str, Path]:
-    """det/cls/rec files in ``folder``: ``<stem>_int8.onnx`` where built, else the float copy."""
-    files = {}
-    for part, name in MODEL_FILES.items():
-        quantized = folder / f"{Path(name).stem}_int8.onnx"
-        files[part] = quantized if quantized.is_file() else folder / name
-        if not files[part].is_file():
-            raise SystemExit(f"no {part} model in {folder}; build one with --build {folder}")
-    return files
+    """The det/cls/rec files of a set built by the recipe, as its ``ppocr_int8.json`` lists them."""
+    record = folder / "ppocr_int8.json"
+    if not record.is_file():
+        raise SystemExit(f"{record} missing: build the set with --build {folder}")
+    outputs = json.loads(record.read_text(encoding="utf-8"))["outputs"]
+    return {part: folder / outputs[part]["file"] for part in MODEL_FILES}
 
 
 def engine(files: dict[str, Path], threads: int) -> RapidOCR:
@@ -185,7 +184,7 @@ def table(variants: list[Scores]) -> str:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--build", type=Path, help="build the int8 set into this folder first, then evaluate it")
+    parser.add_argument("--build", type=Path, help="build the int8 set (and its float rewrite) under this folder first")
     parser.add_argument("--settings", type=Path, help="TOML file of Int8Settings for --build (default: the recipe's defaults)")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=DIR", help="an already built set to compare")
     parser.add_argument("--words", type=int, default=0, help="first N word crops (0: all 2,077)")
@@ -198,18 +197,33 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def build(folder: Path, settings_path: Path | None) -> list[Scores]:
+    """Build the int8 set into ``folder/int8`` and, for reference, its float rewrite into ``folder/float``.
+
+    The float rewrite is the prepared graph the int8 set was quantized from (exact rewrites, no
+    quantization): it shows how much of the speed-up is the rewrite and how much int8.
+    """
+    table = tomllib.loads(settings_path.read_text(encoding="utf-8")) if settings_path else {}
+    settings = Int8Settings.from_dict(table)
+    floats = replace(settings, **{part: PartSettings(mode="float") for part in ("det", "cls", "rec")})
+    variants = []
+    for name, chosen in (("fp32 rewritten", floats), ("int8", settings)):
+        start = time.perf_counter()
+        build_ppocr_int8(packaged_model_dir(), folder / name.split()[-1], chosen)
+        print(f"built {name} into {folder / name.split()[-1]} in {time.perf_counter() - start:.0f} s", flush=True)
+        variants.append(Scores(name, model_files(folder / name.split()[-1])))
+    return variants
+
+
 def main() -> None:
     args = parse_args()
-    variants = [Scores("fp32", {p: packaged_model_dir() / n for p, n in MODEL_FILES.items()})]
+    variants = [Scores("fp32 (shipped)", {p: packaged_model_dir() / n for p, n in MODEL_FILES.items()})]
     if args.build:
-        settings = Int8Settings.from_dict(tomllib.loads(args.settings.read_text()) if args.settings else {})
-        start = time.perf_counter()
-        build_ppocr_int8(packaged_model_dir(), args.build, settings)
-        print(f"built {args.build} in {time.perf_counter() - start:.0f} s")
-        variants.append(Scores("int8", model_files(args.build)))
+        variants += build(args.build, args.settings)
     for spec in args.variant:
         name, _, folder = spec.partition("=")
         variants.append(Scores(name, model_files(Path(folder))))
+    load_before = os.getloadavg()[0]
     ocrs = [engine(v.files, args.threads) for v in variants]
     crops = word_crops(args.words)
     for scores, ocr in zip(variants, ocrs, strict=True):
@@ -217,6 +231,8 @@ def main() -> None:
     time_models(variants, model_inputs(ocrs[0]), args.threads, args.warmup, args.runs)
     time_photos(variants, ocrs, photos(args.photos), args.repeats)
     print(table(variants))
+    print(f"{len(crops)} IC15 word crops, {args.photos} IC15 photos, {args.threads} intra-op threads; "
+          f"1-min load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after on {os.cpu_count()} CPUs")
     if args.json:
         rows = [{**vars(v), "files": {p: str(f) for p, f in v.files.items()}} for v in variants]
         args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
