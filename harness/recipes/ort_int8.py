@@ -45,7 +45,6 @@ CALIBRATION_METHODS = ("MinMax", "Entropy", "Percentile", "Distribution")
 QUANT_FORMATS = ("QDQ", "QOperator")
 QUANT_TYPES = ("uint8", "int8")
 MIN_OPSET = 14  # per-channel DequantizeLinear needs 13, HardSwish 14
-RULES = ("first", "last", "act_matmul")  # keep_float selectors that are not node-name patterns
 Feed = dict[str, np.ndarray]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -46,3 +47,16 @@ def iterate_files(
             frame_id += 1
         if not loop or not paths:
             return
+
+
+def replay_rendered(rendered: Sequence[tuple[np.ndarray, GroundTruth]], source: str, name_format: str, loop: bool) -> Iterator[Frame]:
+    """Frames from images rendered in memory, in order, cycling when ``loop``; ids keep increasing.
+
+    Each frame gets a copy of its image, as a camera delivers a new buffer, so downstream stages may
+    draw on it. ``name_format`` makes the frame's name from its index in ``rendered``.
+    """
+    ids = itertools.count() if loop else range(len(rendered))
+    for frame_id in ids:
+        index = frame_id % len(rendered)
+        image, truth = rendered[index]
+        yield Frame(frame_id, time.monotonic_ns(), image.copy(), source, name_format.format(index), truth)

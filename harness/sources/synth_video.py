@@ -49,9 +49,7 @@ versions and fonts; no global state, no clock.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import json
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +62,7 @@ from harness.errors import ConfigError
 from harness.sources import synth_camera as camera
 from harness.sources import synth_render as render
 from harness.sources import synth_world as world_mod
+from harness.sources.files import replay_rendered
 from harness.sources.synthetic import PNG_PARAMS, REALISM, TARGET_LANGS, Interval, Realism, entries_for
 from harness.types import Frame, GroundTruth, GroundTruthWord, quad_from_array
 
@@ -280,12 +279,8 @@ class SyntheticVideoSource:
         """Frames in order, once, or cycling forever when ``options.loop``; frame ids keep increasing."""
         if not self._frames:
             raise RuntimeError("SyntheticVideoSource.frames() called before open()")
-        ids = itertools.count() if self.options.loop else range(len(self._frames))
-        for frame_id in ids:
-            index = frame_id % len(self._frames)
-            image, truth = self._frames[index]
-            pixels = image.copy()
-            yield Frame(frame_id, time.monotonic_ns(), pixels, self.name, f"frame_{index:05d}", truth.ground_truth)
+        rendered = [(image, truth.ground_truth) for image, truth in self._frames]
+        return replay_rendered(rendered, self.name, "frame_{:05d}", self.options.loop)
 
     def close(self) -> None:
         """Drop the rendered frames."""

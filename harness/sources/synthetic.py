@@ -50,9 +50,7 @@ top, and easy scenes (no occluders) are unchanged byte for byte.
 from __future__ import annotations
 
 import functools
-import itertools
 import json
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +62,7 @@ import numpy as np
 from harness.errors import ConfigError
 from harness.sources import synth_occlusion as occlusion
 from harness.sources import synth_render as render
+from harness.sources.files import replay_rendered
 from harness.sources.phrasebook import PhraseEntry, load_phrasebook
 from harness.types import Frame, GroundTruth, GroundTruthWord, quad_from_array
 
@@ -321,12 +320,7 @@ class SyntheticSource:
         """Scenes in index order, cycling forever when ``options.loop``; frame ids keep increasing."""
         if not self._scenes:
             raise RuntimeError("SyntheticSource.frames() called before open()")
-        ids = itertools.count() if self.options.loop else range(len(self._scenes))
-        for frame_id in ids:
-            k = frame_id % len(self._scenes)
-            image, truth = self._scenes[k]
-            pixels = image.copy()
-            yield Frame(frame_id, time.monotonic_ns(), pixels, self.name, f"scene_{k:05d}", truth)
+        return replay_rendered(self._scenes, self.name, "scene_{:05d}", self.options.loop)
 
     def close(self) -> None:
         """Drop the rendered scenes."""

@@ -26,7 +26,6 @@ import json
 import os
 import statistics
 import time
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -34,6 +33,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+import tomllib
 from rapidfuzz.distance import Levenshtein
 from rapidocr_onnxruntime import RapidOCR
 from rapidocr_onnxruntime.utils import OrtInferSession
@@ -87,9 +87,10 @@ def word_crops(limit: int) -> list[tuple[np.ndarray, str]]:
 
 
 def score_words(scores: Scores, ocr: RapidOCR, crops: list[tuple[np.ndarray, str]]) -> None:
+    """Word accuracy and CER of the recognizer alone, one crop per batch as recognition benchmarks run it."""
     right = edits = chars = 0
     for image, label in crops:
-        (text, _), = ocr.text_rec([image])[0]
+        ((text, _),) = ocr.text_rec([image])[0]
         hyp = normalize(text)
         right += hyp == label
         edits += Levenshtein.distance(hyp, label)
@@ -109,6 +110,7 @@ def photos(count: int) -> list[tuple[np.ndarray, list[str]]]:
 
 
 def time_photos(variants: list[Scores], ocrs: list[RapidOCR], images: list[tuple[np.ndarray, list[str]]], repeats: int) -> None:
+    """Median seconds per photo through ``RapidOCR.__call__``, variants in turn; then word recall per variant."""
     recalls: list[list[float]] = [[] for _ in variants]
     for image, words in images:
         runs: list[list[float]] = [[] for _ in variants]
@@ -141,9 +143,11 @@ def model_inputs(ocr: RapidOCR) -> dict[str, dict[str, np.ndarray]]:
 
 
 def time_models(variants: list[Scores], inputs: dict[str, dict[str, np.ndarray]], threads: int, warmup: int, runs: int) -> None:
+    """Median seconds per model call, in RapidOCR's own sessions, variants in turn."""
     for part, feed in inputs.items():
-        sessions = [OrtInferSession({"model_path": str(v.files[part]), "intra_op_num_threads": threads, "inter_op_num_threads": 1}) for v in variants]
-        calls: list[Callable[[], Any]] = [lambda s=s: s.session.run(None, feed) for s in sessions]
+        options = {"intra_op_num_threads": threads, "inter_op_num_threads": 1}
+        sessions = [OrtInferSession({"model_path": str(v.files[part]), **options}) for v in variants]
+        calls: list[Callable[[], Any]] = [lambda s=s, feed=feed: s.session.run(None, feed) for s in sessions]
         samples = alternate(calls, warmup, runs)
         for scores, values in zip(variants, samples, strict=True):
             scores.model_s[part] = statistics.median(values)
@@ -164,6 +168,7 @@ def alternate(calls: list[Callable[[], Any]], warmup: int, runs: int) -> list[li
 
 
 def table(variants: list[Scores]) -> str:
+    """The comparison as a plain-text table, one column per variant."""
     base = variants[0]
     rows = [
         ("IC15 word accuracy (%)", lambda v: f"{100 * v.word_acc:.2f}"),
@@ -183,6 +188,7 @@ def table(variants: list[Scores]) -> str:
 
 
 def parse_args() -> argparse.Namespace:
+    """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--build", type=Path, help="build the int8 set (and its float rewrite) under this folder first")
     parser.add_argument("--settings", type=Path, help="TOML file of Int8Settings for --build (default: the recipe's defaults)")
@@ -216,6 +222,7 @@ def build(folder: Path, settings_path: Path | None) -> list[Scores]:
 
 
 def main() -> None:
+    """Build if asked, measure every variant, print the table."""
     args = parse_args()
     variants = [Scores("fp32 (shipped)", {p: packaged_model_dir() / n for p, n in MODEL_FILES.items()})]
     if args.build:
@@ -231,8 +238,10 @@ def main() -> None:
     time_models(variants, model_inputs(ocrs[0]), args.threads, args.warmup, args.runs)
     time_photos(variants, ocrs, photos(args.photos), args.repeats)
     print(table(variants))
-    print(f"{len(crops)} IC15 word crops, {args.photos} IC15 photos, {args.threads} intra-op threads; "
-          f"1-min load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after on {os.cpu_count()} CPUs")
+    print(
+        f"{len(crops)} IC15 word crops, {args.photos} IC15 photos, {args.threads} intra-op threads; "
+        f"1-min load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after on {os.cpu_count()} CPUs"
+    )
     if args.json:
         rows = [{**vars(v), "files": {p: str(f) for p, f in v.files.items()}} for v in variants]
         args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
