@@ -20,7 +20,7 @@ from harness.errors import ConfigError
 from harness.metrics.text import cer
 from harness.ocr.rapidocr import packaged_model_dir
 from harness.recipes.ort_int8 import MODEL_FILES, Int8Settings, PartSettings, build_ppocr_int8
-from harness.recipes.ppocr_graph import equalize, linear_conv_pairs, simplify
+from harness.recipes.ppocr_graph import equalize, hardswish_as_mul, linear_conv_pairs, simplify
 from harness.sources.synthetic import SceneOptions, generate_scene
 
 # Small, so two builds stay well under a minute on two cores; seed apart from the test scenes below.
@@ -43,7 +43,7 @@ def _prepared_model(part: str, tmp_path: Path) -> onnx.ModelProto:
 
 
 @pytest.mark.parametrize(("part", "shape"), [("det", (1, 3, 96, 160)), ("rec", (2, 3, 48, 160))])
-def test_simplify_and_equalize_keep_the_outputs(part: str, shape: tuple[int, ...], tmp_path: Path) -> None:
+def test_graph_rewrites_keep_the_outputs(part: str, shape: tuple[int, ...], tmp_path: Path) -> None:
     model = _prepared_model(part, tmp_path)
     feed = np.random.default_rng(0).uniform(-1, 1, shape).astype(np.float32)
     simplified = simplify(model)
@@ -56,6 +56,7 @@ def test_simplify_and_equalize_keep_the_outputs(part: str, shape: tuple[int, ...
     nodes = {node.name: node for node in simplified.graph.node}
     ranges = {a: np.random.default_rng(1).uniform(0.01, 10, _out_channels(simplified, nodes[a])) for a, _ in pairs}
     np.testing.assert_allclose(_run(equalize(simplified, ranges), feed), _run(model, feed), atol=2e-4)
+    np.testing.assert_allclose(_run(hardswish_as_mul(simplified), feed), _run(model, feed), atol=2e-4)
 
 
 def _out_channels(model: onnx.ModelProto, conv: onnx.NodeProto) -> int:
@@ -69,6 +70,8 @@ def test_settings_reject_unknown_values_and_read_nested_tables() -> None:
         PartSettings(mode="int4")
     with pytest.raises(ConfigError, match="activation_type"):
         Int8Settings(activation_type="int4")
+    with pytest.raises(ConfigError, match="unexpected keyword"):
+        Int8Settings.from_dict({"rec": {"bits": 4}})
     settings = Int8Settings.from_dict({"calibration_frames": 4, "rec": {"mode": "dynamic", "op_types": ["MatMul"]}})
     assert settings.rec == replace(Int8Settings().rec, mode="dynamic", op_types=("MatMul",))
     assert settings.det == Int8Settings().det

@@ -13,7 +13,10 @@ time than the int8 convolutions. ``simplify`` rewrites, each exact in real arith
 3. ``Mul(s) -> Add(b) -> Conv`` where the convolution has no padding (1x1 convolutions):
    folded into that convolution (with padding the border would change, so those stay).
 
-The model must hold its weights as initializers (run ``quant_pre_process`` first) and use opset 14+.
+``equalize`` (cross-layer equalization, from calibration ranges) and ``hardswish_as_mul`` (hard-swish
+spelled with operators that have int8 kernels) are exact as well, and are applied to the graph about to
+be quantized only. The model must hold its weights as initializers (run ``quant_pre_process`` first)
+and use opset 14+.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """Compare fp32 PP-OCRv4 with int8 builds of it on ONNX Runtime (CPU): accuracy and speed.
 
-Measures, per variant (fp32 always, then each int8 build):
+Measures, per variant: the shipped fp32 models always; with ``--build``, the recipe's int8 set and its
+"fp32 rewritten" set (the same exact graph rewrites, no quantization, to tell their share of the
+speed-up from int8's); with ``--variant``, sets built before:
 
 - IC15 word crops (recognition only, the rec model on each crop, batch of one): word accuracy
   (case-insensitive, letters and digits, exact match) and CER (edits / reference characters over the
@@ -13,8 +15,11 @@ Measures, per variant (fp32 always, then each int8 build):
 Sessions are RapidOCR's own (``OrtInferSession``) with ``--threads`` intra-op threads. Variants are timed
 in alternation, run by run, so load from other processes on a shared machine hits them alike.
 
-    python models/recipes/eval_ocr_int8.py --build results/int8/ppocrv4 [--settings int8.toml]
-    python models/recipes/eval_ocr_int8.py --variant int8=results/int8/ppocrv4 --variant other=DIR
+    python models/recipes/eval_ocr_int8.py --build build/int8-ppocrv4 [--settings int8.toml]
+    python models/recipes/eval_ocr_int8.py --variant int8=build/int8-ppocrv4/int8 --variant other=DIR
+
+``--settings`` is a TOML table of ``Int8Settings`` fields, with [det] / [rec] / [cls] sub-tables of
+``PartSettings`` fields (e.g. ``[rec]`` ``keep_float = ["first_convs:10"]``).
 
 Calibration never sees these photos or crops: ``--build`` calibrates on synthetic scenes.
 """
