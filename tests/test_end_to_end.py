@@ -17,6 +17,7 @@ import pytest
 
 from harness.store.reader import load_run
 from tests.conftest import needs_apertium
+from tests.test_robustness import start_long_run
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -128,44 +129,10 @@ backend = "null"
 
 
 def test_sigkill_halfway_leaves_valid_frames_and_a_partial_report(tmp_path: Path) -> None:
-    body = """
-[run]
-warmup_frames = 2
-min_frames = 1000000
-max_frames = 1000000
-min_duration_s = 600.0
-max_duration_s = 600.0
-
-[stages]
-overlay = false
-
-[[sources]]
-id = "synth"
-kind = "synthetic"
-n = 2
-
-[[ocr]]
-id = "null"
-backend = "null"
-"""
-    out = tmp_path / "out"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", "run", str(_experiment(tmp_path, body)), "--device", "laptop", "--out", str(out)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    frames = None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        found = list(out.glob("laptop/*/frames.jsonl"))
-        if found and found[0].stat().st_size > 20_000:
-            frames = found[0]
-            break
-        time.sleep(0.1)
+    process, run_dir = start_long_run(tmp_path, min_bytes=20_000)
+    frames = run_dir / "frames.jsonl"
     os.kill(process.pid, signal.SIGKILL)
     process.wait(timeout=10)
-    assert frames is not None, "the run wrote no frames within 60 s"
     time.sleep(0.5)  # the worker dies with its parent (PR_SET_PDEATHSIG)
     lines = frames.read_text().splitlines()
     complete = lines if frames.read_text().endswith("\n") else lines[:-1]

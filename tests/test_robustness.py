@@ -37,6 +37,10 @@ overlay = false
 id = "synth"
 kind = "synthetic"
 n = 2
+
+[[ocr]]
+id = "null"
+backend = "null"
 """
 
 
@@ -90,7 +94,8 @@ backend = "null"
     assert outcomes["synth/off/fine"]["status"] == "complete"
 
 
-def _start(tmp_path: Path) -> tuple[subprocess.Popen[str], Path]:
+def start_long_run(tmp_path: Path, min_bytes: int = 5_000) -> tuple[subprocess.Popen[str], Path]:
+    """Start a null-backend run that would last 10 minutes; return once it has written ``min_bytes`` of frames."""
     experiment = tmp_path / "long.toml"
     experiment.write_text(LONG_RUN)
     out = tmp_path / "out"
@@ -105,7 +110,7 @@ def _start(tmp_path: Path) -> tuple[subprocess.Popen[str], Path]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         found = list(out.glob("laptop/*/frames.jsonl"))
-        if found and found[0].stat().st_size > 5_000:
+        if found and found[0].stat().st_size > min_bytes:
             return process, found[0].parent
         time.sleep(0.1)
     process.kill()
@@ -114,7 +119,7 @@ def _start(tmp_path: Path) -> tuple[subprocess.Popen[str], Path]:
 
 @pytest.mark.parametrize("how", ["SIGTERM to the process", "Ctrl-C to the process group"])
 def test_sigterm_and_ctrl_c_close_the_run_properly(tmp_path: Path, how: str) -> None:
-    process, run_dir = _start(tmp_path)
+    process, run_dir = start_long_run(tmp_path)
     if how.startswith("SIGTERM"):
         process.send_signal(signal.SIGTERM)
     else:
