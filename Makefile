@@ -9,7 +9,7 @@ OUT    ?= results
 # and synthetic signs; Tesseract's English and Spanish data for the tesseract OCR backend. `make setup` installs them when apt-get is there and we are root (or sudo works).
 APT_PACKAGES := apertium apertium-eng-spa fonts-dejavu-core fonts-dejavu-extra tesseract-ocr-eng tesseract-ocr-spa
 
-.PHONY: setup apt bench test lint smoke clean
+.PHONY: setup apt bench test lint smoke models clean
 
 setup: $(BIN)/arbench apt
 
@@ -32,6 +32,10 @@ apt:
 
 bench: setup
 	$(BIN)/arbench run $(EXP) --device $(DEVICE) --out $(OUT)
+
+# The project's own model files (int8 and converted variants): built only where missing or stale.
+models: setup
+	$(BIN)/arbench models build
 
 smoke: setup
 	$(BIN)/arbench run experiments/smoke.toml --device $(DEVICE) --out $(OUT)

@@ -21,7 +21,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     experiment = load_experiment(Path(args.experiment))
     device = resolve_device(args.device)
-    preflight(experiment, device)
+    experiment = preflight(experiment, device)
+    for component_id, why in experiment.skipped:
+        print(f"arbench: skipping optional {component_id!r}: {why}", file=sys.stderr)
     print(f"arbench: {experiment.name}: {len(experiment.configurations())} configuration(s) on device {device.name}", file=sys.stderr)
     detected = detect_device()
     if args.device != "auto" and device.name != detected:
@@ -73,11 +75,25 @@ def _cmd_devices(args: argparse.Namespace) -> int:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    from harness.models import load_manifest
+    from harness.errors import DataMissing
+    from harness.models import load_manifest, verify_model
 
+    print(f"{'state':8} {'id':24} {'task':7} {'backend':9} {'precision':10} {'MB':>6}  source")
     for entry in load_manifest():
-        state = "present" if entry.present() else "absent "
-        print(f"{state}  {entry.id:22} {entry.task:8} {entry.backend:9} {entry.precision:10} {entry.source}")
+        try:
+            paths, state = verify_model(entry), "present"
+        except DataMissing as exc:
+            paths, state = [], ("absent" if "missing" in str(exc) else "CORRUPT")
+        size_mb = f"{sum(p.stat().st_size for p in paths) / 1e6:6.2f}" if paths else f"{'-':>6}"
+        print(f"{state:8} {entry.id:24} {entry.task:7} {entry.backend:9} {entry.precision:10} {size_mb}  {entry.source}")
+    print("(present: files there and matching their pinned sha256; `arbench models build` makes those built by recipes)")
+    return 0
+
+
+def _cmd_models_build(args: argparse.Namespace) -> int:
+    from harness.recipes.build import build_models
+
+    build_models(force=args.force)
     return 0
 
 
@@ -123,7 +139,13 @@ def _parser() -> argparse.ArgumentParser:
     report.set_defaults(handler=_cmd_report)
 
     commands.add_parser("devices", help="list device profiles and the detected device").set_defaults(handler=_cmd_devices)
-    commands.add_parser("models", help="list known models and whether they are present").set_defaults(handler=_cmd_models)
+    models = commands.add_parser("models", help="list known models and whether they are present; build the project's own")
+    models.set_defaults(handler=_cmd_models)
+    model_commands = models.add_subparsers(dest="models_command", metavar="WHAT")
+    model_commands.add_parser("list", help="list models, their state and size (the default)").set_defaults(handler=_cmd_models)
+    build = model_commands.add_parser("build", help="build recipe-made models that are missing or stale (cached by input hash)")
+    build.add_argument("--force", action="store_true", help="rebuild even when up to date or cached")
+    build.set_defaults(handler=_cmd_models_build)
 
     data = commands.add_parser("data", help="generate workloads").add_subparsers(dest="data_command", required=True, metavar="WHAT")
     synth = data.add_parser("synth", help="write a deterministic synthetic sign scene set with ground truth")

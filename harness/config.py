@@ -40,7 +40,10 @@ class RunSettings:
     """Warm-up and stopping rule, applied to each configuration.
 
     Measurement stops when both ``min_frames`` and ``min_duration_s`` are reached, or at either cap,
-    or when a finite source runs out. ``isolate`` runs each configuration in its own process.
+    or when a finite source runs out. ``all_frames`` measures every frame of a finite source exactly
+    once instead: after the warm-up the source starts again from its first frame, and measurement
+    stops when it runs out (sources need ``loop = false``). ``isolate`` runs each configuration in its
+    own process.
     """
 
     warmup_frames: int = 3
@@ -88,6 +91,7 @@ class Component:
     id: str
     backend: str
     options: Any
+    optional: bool = False  # skipped, with its reason recorded, when its backend or model is not available here
 
     def create(self, *args: Any) -> Any:
         """Instantiate the backend."""
@@ -118,6 +122,7 @@ class Experiment:
     ocr: tuple[Component, ...]
     mt: tuple[Component, ...]
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
+    skipped: tuple[tuple[str, str], ...] = ()  # (component id, why): optional components not available here
 
     def configurations(self) -> list[Configuration]:
         """The matrix, in file order: sources outermost. A stage switched off is one "off" cell, not one per entry."""
@@ -183,7 +188,10 @@ def _components(table: dict[str, Any], section: str, kind: str, key: str, where:
 def _component(entry: Any, section: str, kind: str, key: str, where: str) -> Component:
     if not isinstance(entry, dict) or "id" not in entry or key not in entry:
         raise ConfigError(f"{where}: each [[{section}]] entry needs `id` and `{key}`")
-    options = {k: v for k, v in entry.items() if k not in ("id", key)}
+    options = {k: v for k, v in entry.items() if k not in ("id", key, "optional")}
+    optional = entry.get("optional", False)
+    if not isinstance(optional, bool):
+        raise ConfigError(f"{where}: `optional` must be true or false")
     found = plugin(kind, str(entry[key]), where)
     parsed = from_table(found.options_class(), options, f"{where} ({entry[key]})")
-    return Component(kind, str(entry["id"]), str(entry[key]), parsed)
+    return Component(kind, str(entry["id"]), str(entry[key]), parsed, optional)

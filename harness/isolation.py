@@ -15,6 +15,7 @@ import contextlib
 import ctypes
 import multiprocessing
 import os
+import resource
 import signal
 import traceback
 from multiprocessing.connection import Connection
@@ -72,8 +73,23 @@ def _worker(sender: Connection, parent: int, config: Configuration, experiment: 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _die_with_parent(parent)
-    sender.send(run_guarded(config, experiment, device, run_dir))
+    start_mb = _rss_mb()
+    outcome = run_guarded(config, experiment, device, run_dir)
+    outcome.rss_start_mb = start_mb
+    outcome.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kB
+    sender.send(outcome)
     sender.close()
+
+
+def _rss_mb() -> float | None:
+    """The resident set of the calling process now, in MiB (None where /proc is missing)."""
+    try:
+        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
 
 
 def _die_with_parent(parent: int) -> None:

@@ -13,7 +13,7 @@ from harness.config import project_root
 from harness.errors import BackendUnavailable, ConfigError, DataMissing
 from harness.tables import from_table, load_toml
 
-__all__ = ["ModelEntry", "find_model", "load_manifest", "resolve_file", "verify_model"]
+__all__ = ["ModelEntry", "check_onnx_file", "find_model", "load_manifest", "resolve_file", "verify_model"]
 
 APERTIUM_DIR = Path("/usr/share/apertium")
 
@@ -32,6 +32,7 @@ class ModelEntry:
     family: str = ""
     recipe: str | None = None
     sha256: tuple[str, ...] = ()  # one per file, when pinned
+    size_bytes: tuple[int, ...] = ()  # one per file, when pinned
 
     def paths(self) -> list[Path]:
         """Its files with placeholders resolved."""
@@ -57,14 +58,17 @@ def resolve_file(template: str) -> Path:
     return path if path.is_absolute() else project_root() / path
 
 
-def find_model(family: str, task: str, precision: str, manifest: list[ModelEntry] | None = None) -> ModelEntry:
-    """The manifest entry for a model family's part at a precision, or a ConfigError listing what exists."""
-    entries = [e for e in (manifest or load_manifest()) if e.family == family and e.task == task]
+def find_model(family: str, task: str, precision: str, manifest: list[ModelEntry] | None = None, backend: str | None = None) -> ModelEntry:
+    """The manifest entry for a model family's part at a precision (on ``backend`` if given), or a ConfigError listing what exists."""
+    entries = [
+        e for e in (manifest or load_manifest()) if e.family == family and e.task == task and (backend is None or e.backend == backend)
+    ]
     for entry in entries:
         if entry.precision == precision:
             return entry
     have = ", ".join(sorted(e.precision for e in entries)) or "none"
-    raise ConfigError(f"no {family} {task} model at precision {precision!r} in models/manifest.toml; available: {have}")
+    where = f" for backend {backend}" if backend else ""
+    raise ConfigError(f"no {family} {task} model{where} at precision {precision!r} in models/manifest.toml; available: {have}")
 
 
 def verify_model(entry: ModelEntry) -> list[Path]:
@@ -76,6 +80,12 @@ def verify_model(entry: ModelEntry) -> list[Path]:
     if missing:
         how = "run `arbench models build`" if entry.recipe else f"install its source ({entry.source})"
         raise DataMissing(f"model {entry.id}: {missing[0]} is missing; {how}")
+    for path, size in zip(paths, entry.size_bytes, strict=False):
+        if path.stat().st_size != size:
+            raise DataMissing(
+                f"model {entry.id}: {path} is {path.stat().st_size} bytes, the manifest says {size};"
+                " the file is truncated or replaced: rebuild it with `arbench models build --force` or restore it"
+            )
     for path, expected in zip(paths, entry.sha256, strict=False):
         actual = sha256_file(path)
         if actual != expected:
@@ -94,3 +104,48 @@ def load_manifest(path: Path | None = None) -> list[ModelEntry]:
     if not isinstance(entries, list):
         raise ConfigError(f"{file}: expected [[model]] entries")
     return [from_table(ModelEntry, e, f"{file} [[model]] #{i + 1}") for i, e in enumerate(entries)]
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    value, shift = 0, 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise ValueError("truncated varint")
+        byte = data[pos]
+        value |= (byte & 0x7F) << shift
+        pos, shift = pos + 1, shift + 7
+        if not byte & 0x80:
+            return value, pos
+
+
+def check_onnx_file(path: Path) -> None:
+    """Raise DataMissing unless ``path`` is a whole ONNX model: its top-level protobuf fields parse to the last byte.
+
+    A cheap check of files that no sha256 pins (a model named by path): it catches a truncated, empty or
+    non-ONNX file before a run starts, without loading ONNX Runtime in the harness process.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataMissing(f"model file {path}: {exc.strerror}") from None
+    pos, fields = 0, set()
+    try:
+        while pos < len(data):
+            tag, pos = _varint(data, pos)
+            number, wire = tag >> 3, tag & 7
+            if wire == 0:
+                _, pos = _varint(data, pos)
+            elif wire == 2:
+                length, pos = _varint(data, pos)
+                pos += length
+            elif wire in (1, 5):
+                pos += 8 if wire == 1 else 4
+            else:
+                raise ValueError(f"wire type {wire}")
+            if pos > len(data):
+                raise ValueError("a field runs past the end of the file")
+            fields.add(number)
+    except ValueError as exc:
+        raise DataMissing(f"model file {path} is not a whole ONNX model ({exc}): the file is corrupt or truncated") from None
+    if not {1, 7} <= fields:  # ir_version and graph
+        raise DataMissing(f"model file {path} is not an ONNX model (no ir_version or graph): the file is corrupt or of another kind")

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
-from harness.config import Experiment, project_root
+from harness.config import Component, Experiment, project_root
 from harness.context import BackendContext
 from harness.devices import DeviceProfile
-from harness.errors import ConfigError, RunInterrupted, UserError
+from harness.errors import BackendUnavailable, ConfigError, DataMissing, RunInterrupted, UserError
 from harness.isolation import run_guarded, run_isolated
 from harness.metrics.text import chrf_signature
 from harness.registry import plugin
@@ -62,6 +62,7 @@ def _manifest(experiment: Experiment, device: DeviceProfile, run_id: str, outcom
                 "overlay": dataclasses.asdict(experiment.overlay),
                 "configurations": {c.config_id: describe(c) for c in experiment.configurations()},
             },
+            "skipped": [{"id": component_id, "reason": why} for component_id, why in experiment.skipped],
         },
         "device": dataclasses.asdict(device),
         "environment": capture_environment(repo_dir=project_root()),
@@ -74,24 +75,42 @@ def _manifest(experiment: Experiment, device: DeviceProfile, run_id: str, outcom
     }
 
 
-def preflight(experiment: Experiment, device: DeviceProfile) -> None:
-    """Check what can be checked before any run directory exists: model files and their sha256, cameras.
+def preflight(experiment: Experiment, device: DeviceProfile) -> Experiment:
+    """Check what can be checked before any run directory exists; return the experiment to run.
 
     A missing or corrupt model, or an absent or busy camera, is then a one-line error (exit 2), not a
-    failed configuration after the run started.
+    failed configuration after the run started. Components marked ``optional`` whose backend or model is
+    not available here are dropped instead, each with its reason (``Experiment.skipped``).
     """
+    skipped: list[tuple[str, str]] = []
+    kept: dict[str, list[Component]] = {"ocr": [], "mt": []}
     for component in (*experiment.ocr, *experiment.mt):
-        plugin(component.kind, component.backend, component.id).preflight(component.options)
+        try:
+            plugin(component.kind, component.backend, component.id).preflight(component.options)
+        except (BackendUnavailable, DataMissing) as exc:
+            if not component.optional:
+                raise
+            skipped.append((component.id, str(exc)))
+            continue
+        kept[component.kind].append(component)
+    for kind, stage_on in (("ocr", experiment.stages.ocr), ("mt", experiment.stages.mt)):
+        if stage_on and not kept[kind]:
+            raise DataMissing(f"no {kind} backend of the experiment is available here: {'; '.join(why for _, why in skipped)}")
     for component in experiment.sources:
-        text_only = getattr(plugin(component.kind, component.backend, component.id).factory_class(), "modality", "image") == "text"
+        factory = plugin(component.kind, component.backend, component.id).factory_class()
+        text_only = getattr(factory, "modality", "image") == "text"
         if text_only and (experiment.stages.ocr or experiment.stages.overlay):
             raise ConfigError(f"source {component.id!r} gives text, not images: set [stages] ocr = false and overlay = false (MT only)")
+        if experiment.run.all_frames and (component.backend == "camera" or getattr(component.options, "loop", False)):
+            raise ConfigError(f"[run] all_frames measures each frame once: set loop = false on source {component.id!r} (cameras cannot)")
     context = BackendContext.from_device(device)
     for component in experiment.sources:
         if component.backend == "camera":
             camera = component.create(context)
             camera.open()
             camera.close()
+    ocr, mt = tuple(kept["ocr"]) or experiment.ocr, tuple(kept["mt"]) or experiment.mt
+    return dataclasses.replace(experiment, ocr=ocr, mt=mt, skipped=tuple(skipped))
 
 
 def run_experiment(experiment: Experiment, device: DeviceProfile, out_root: Path) -> Path:

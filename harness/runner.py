@@ -48,6 +48,9 @@ class Outcome:
     setup_s: float = 0.0
     measured_s: float = 0.0
     model_files: list[str] = field(default_factory=list)
+    model_mb: float | None = None  # the model files' total size on disk, MB (10^6 bytes)
+    rss_start_mb: float | None = None  # isolated worker only: its resident set when forked, before setup, MiB
+    peak_rss_mb: float | None = None  # isolated worker only: its peak resident set (ru_maxrss), MiB
     source_info: dict[str, Any] = field(default_factory=dict)
 
 
@@ -82,6 +85,10 @@ class _Session:
             self.writer = FrameWriter(run_dir, fsync=experiment.run.fsync)
             stack.pop_all()
 
+    def restart(self) -> None:
+        """Start the source again from its first frame (``all_frames``: the warm-up frames are measured too)."""
+        self.frames = self.scenario.frames(self.source.frames())
+
     def close(self) -> None:
         self.writer.close()
         self.pipeline.close()
@@ -101,7 +108,9 @@ def run_configuration(config: Configuration, experiment: Experiment, device: Dev
     try:
         _measure(config, experiment, session, outcome, run_dir)
     finally:
-        outcome.model_files = [str(p) for p in (*session.pipeline.ocr.model_files(), *session.pipeline.mt.model_files())]
+        files = [*session.pipeline.ocr.model_files(), *session.pipeline.mt.model_files()]
+        outcome.model_files = [str(p) for p in files]
+        outcome.model_mb = sum(p.stat().st_size for p in files if p.is_file()) / 1e6
         session.close()
     return outcome
 
@@ -119,6 +128,8 @@ def _measure(config: Configuration, experiment: Experiment, session: _Session, o
     while True:
         warmup = outcome.warmup_frames < settings.warmup_frames
         if not warmup and measure_start is None:
+            if settings.all_frames and outcome.warmup_frames:  # measure every frame once, the warm-up ones included
+                session.restart()
             measure_start = time.monotonic()
         elapsed = time.monotonic() - measure_start if measure_start is not None else 0.0
         reason = None if warmup else stop_reason(settings, outcome.measured_frames, elapsed)

@@ -54,7 +54,8 @@ class Frame:
     """One captured image (or, for MT-only runs, one text) with its capture time on the monotonic clock (ns).
 
     Image sources set ``image``; text sources (sentence sets for MT-only runs) set ``text`` and leave
-    ``image`` None.
+    ``image`` None. ``word_crop``: the image is one cropped word (recognition sets such as IC15 word
+    crops and IIIT5K), so OCR backends recognize it whole instead of detecting text in it.
     """
 
     frame_id: int
@@ -65,6 +66,7 @@ class Frame:
     ground_truth: GroundTruth | None = None
     text: str | None = None
     error: str | None = None  # set by a source that could not deliver this frame (an undecodable file)
+    word_crop: bool = False
 
 
 @dataclass(frozen=True)

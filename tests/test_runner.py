@@ -77,3 +77,31 @@ def test_repeated_frame_failures_fail_the_configuration(tmp_path: Path, write_ex
     assert [r["ok"] for r in records] == [True, True, True, False, False, False]
     assert records[-1]["error"] == "mt: RuntimeError: out of memory"
     assert [s["name"] for s in records[-1]["spans"]] == ["capture", "ocr", "mt"]
+
+
+def test_all_frames_measures_every_frame_of_the_source_once_after_the_warmup(tmp_path: Path, write_experiment) -> None:
+    text = EXPERIMENT.format(mt="null").replace("min_frames = 5", "all_frames = true\nmin_frames = 1").replace("n = 3", "n = 3\nloop = false")
+    experiment = load_experiment(write_experiment(text))
+    outcome = run_configuration(experiment.configurations()[0], experiment, load_device("laptop"), tmp_path)
+    records = [json.loads(line) for line in (tmp_path / "frames.jsonl").read_text().splitlines()]
+    assert [(r["warmup"], r["frame_id"]) for r in records] == [(True, 0), (True, 1), (False, 0), (False, 1), (False, 2)]
+    assert (outcome.stop_reason, outcome.validity) == ("source_exhausted", {"all_frames_measured": True})
+
+
+def test_optional_components_missing_here_are_skipped_with_their_reason(write_experiment) -> None:
+    from harness.errors import ConfigError, DataMissing
+    from harness.orchestrate import preflight
+
+    base = EXPERIMENT.format(mt="null").replace('[[ocr]]\nid = "null"\nbackend = "null"', "")
+    absent = '[[ocr]]\nid = "gone"\nbackend = "rapidocr"\nrec_model = "/nonexistent/rec.onnx"\n'
+    experiment = load_experiment(write_experiment(base + absent + 'optional = true\n[[ocr]]\nid = "null"\nbackend = "null"\n'))
+    kept = preflight(experiment, load_device("laptop"))
+    assert [c.ocr.id for c in kept.configurations()] == ["null"]
+    assert kept.skipped[0][0] == "gone" and "/nonexistent/rec.onnx" in kept.skipped[0][1]
+    with pytest.raises(DataMissing, match="rec.onnx"):  # not optional: a one-line error before the run
+        preflight(load_experiment(write_experiment(base + absent)), load_device("laptop"))
+    with pytest.raises(DataMissing, match="no ocr backend of the experiment is available here"):
+        preflight(load_experiment(write_experiment(base + absent + "optional = true\n")), load_device("laptop"))
+    with pytest.raises(ConfigError, match="set loop = false on source 'synth'"):
+        looping = base.replace("min_frames = 5", "all_frames = true\nmin_frames = 1") + '[[ocr]]\nid = "null"\nbackend = "null"\n'
+        preflight(load_experiment(write_experiment(looping)), load_device("laptop"))

@@ -199,6 +199,12 @@ class EasyOcr:
         if frame.image is None:
             raise ValueError("easyocr needs an image; this frame carries only text")
         opts = self.options
+        if frame.word_crop:  # one word: recognize the whole crop (EasyOCR's own default without boxes), keep every answer
+            height, width = frame.image.shape[:2]
+            with tracer.span("ocr.rec"):
+                whole = [[0, width, 0, height]]
+                results = self._reader.recognize(_channels(frame.image)[1], whole, [], decoder=opts.decoder, reformat=False)
+            return [TextRegion(quad_from_array(box), str(text).strip(), float(score)) for box, text, score in results if str(text).strip()]
         with tracer.span("ocr.det") as det:
             rgb, gray = _channels(frame.image)
             horizontal, free = self._reader.detect(

@@ -16,7 +16,7 @@ import numpy as np
 
 from harness.context import BackendContext
 from harness.errors import BackendUnavailable, DataMissing
-from harness.models import find_model, load_manifest, verify_model
+from harness.models import check_onnx_file, find_model, load_manifest, verify_model
 from harness.trace import Tracer
 from harness.types import Frame, TextRegion, quad_from_array
 
@@ -30,8 +30,8 @@ class RapidOcrOptions:
     ``precision`` picks the det and rec models from models/manifest.toml (fp32 ships in the package,
     int8 is built by ``arbench models build``); the direction classifier is tiny and stays at
     ``cls_precision``. ``det_model`` / ``cls_model`` / ``rec_model`` point at other files instead.
-    ``threads`` 0 means the device profile's thread count. ``use_det`` off treats the whole frame as one
-    word crop (recognition-only sets such as IC15 word crops and IIIT5K).
+    ``threads`` 0 means the device profile's thread count. ``use_det`` off treats every frame as one word
+    crop; frames that say they are word crops (IC15 word crops, IIIT5K) are treated so anyway.
     """
 
     precision: str = "fp32"
@@ -69,8 +69,9 @@ def resolve_model_paths(options: RapidOcrOptions) -> dict[str, Path]:
             paths[part] = Path(explicit)
             if not paths[part].is_file():
                 raise DataMissing(f"rapidocr {part} model not found: {explicit}; fix the path in the experiment")
+            check_onnx_file(paths[part])
         else:
-            [paths[part]] = verify_model(find_model("ppocrv4", f"ocr.{part}", precision, manifest))
+            [paths[part]] = verify_model(find_model("ppocrv4", f"ocr.{part}", precision, manifest, backend="rapidocr"))
     return paths
 
 
@@ -116,7 +117,7 @@ class RapidOcr:
     def recognize(self, frame: Frame, tracer: Tracer) -> list[TextRegion]:
         if frame.image is None:
             raise ValueError("rapidocr needs an image; this frame carries only text")
-        if self.options.use_det:
+        if self.options.use_det and not frame.word_crop:
             detected = self._detect(frame.image, tracer)
             if detected is None:
                 return []
@@ -129,7 +130,7 @@ class RapidOcr:
                 crops, _, _ = self._engine.text_cls(crops)
         with tracer.span("ocr.rec"):
             recognized, _ = self._engine.text_rec(crops, False)
-        return self._regions(quads, recognized)
+        return self._regions(quads, recognized, frame.word_crop)
 
     def _detect(self, image: np.ndarray, tracer: Tracer) -> tuple[list[np.ndarray], np.ndarray] | None:
         """Detected text boxes: the crops to recognize and their quads in frame coordinates."""
@@ -145,9 +146,9 @@ class RapidOcr:
             return None
         return engine.get_crop_img_list(img, boxes), engine._get_origin_points(boxes, record, raw_h, raw_w)
 
-    def _regions(self, quads: np.ndarray, recognized: list[Any]) -> list[TextRegion]:
+    def _regions(self, quads: np.ndarray, recognized: list[Any], word_crop: bool) -> list[TextRegion]:
         # Word-crop recognition (use_det off) keeps every answer, as recognition benchmarks score them.
-        threshold = self.options.text_score if self.options.use_det else float("-inf")
+        threshold = self.options.text_score if self.options.use_det and not word_crop else float("-inf")
         return [
             TextRegion(quad_from_array(quad), str(res[0]), float(res[1]))
             for quad, res in zip(quads, recognized, strict=True)

@@ -50,6 +50,7 @@ INSTALL = "run `pip install tesserocr` (its wheel bundles libtesseract 5)"
 # Tesseract 5's ``thresholding_method``: how the grey frame is binarized before layout analysis.
 THRESHOLDING = {"otsu": 0, "adaptive-otsu": 1, "sauvola": 2}
 # Tesseract's fallback when an image carries no resolution; set explicitly so it stops warning on every frame.
+WORD_CROP_PSM = 8  # PSM.SINGLE_WORD
 SOURCE_DPI = 70
 Box = tuple[int, int, int, int]  # left, top, right, bottom in pixels
 
@@ -167,6 +168,9 @@ class Tesseract:
         if frame.image is None:
             raise ValueError("tesseract needs an image; this frame carries only text")
         api = self._api
+        # A word crop is one word: page segmentation mode 8, and every answer kept, as recognition benchmarks score them.
+        psm, min_confidence = (WORD_CROP_PSM, 0.0) if frame.word_crop else (self.options.psm, self.options.min_confidence)
+        api.SetPageSegMode(psm)
         with tracer.span("ocr.det") as det:
             pixels = _gray(frame.image)
             height, width = pixels.shape
@@ -180,7 +184,11 @@ class Tesseract:
         del layout  # it iterates results that Recognize replaces
         with tracer.span("ocr.rec"):
             api.Recognize()
-            words = list(_words(api, self.options.min_confidence))
+            words = list(_words(api, min_confidence))
+        if frame.word_crop:
+            text = "".join(w.text for w in words)
+            confidence = min((w.confidence for w in words), default=0.0)
+            return [TextRegion(_quad((0, 0, width, height), width, height), text, confidence)] if text else []
         return _regions(words, self.options.level, width, height)
 
     def close(self) -> None:

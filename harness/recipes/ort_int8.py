@@ -45,7 +45,7 @@ import numpy as np
 
 from harness.errors import ConfigError, DataMissing
 
-__all__ = ["MODEL_FILES", "Int8Settings", "PartSettings", "build_ppocr_int8", "calibration_feeds"]
+__all__ = ["MODEL_FILES", "Int8Settings", "PartSettings", "build_default", "build_ppocr_int8", "calibration_feeds", "inputs_key"]
 
 RECIPE_VERSION = 1
 MODEL_FILES = MappingProxyType(
@@ -389,3 +389,39 @@ def _channel_absmax(model: Any, feeds: list[Feed]) -> dict[str, np.ndarray]:
         for conv, value in zip(tensors, session.run(list(tensors.values()), feed), strict=True):
             absmax[conv] = np.maximum(absmax[conv], np.abs(value).max(axis=(0, 2, 3)))
     return {conv: np.asarray(value) for conv, value in absmax.items()}
+
+
+def inputs_key(settings: Int8Settings | None = None) -> dict[str, Any]:
+    """What a default build depends on: recipe version, settings, source hashes and library versions."""
+    import onnx
+    import onnxruntime
+
+    from harness.ocr.rapidocr import packaged_model_dir
+
+    chosen = settings or Int8Settings()
+    sources = {part: Path(packaged_model_dir()) / name for part, name in MODEL_FILES.items()}
+    return {
+        "recipe_version": RECIPE_VERSION,
+        "settings": asdict(chosen),
+        "sources": {part: _sha256(path) if path.is_file() else None for part, path in sources.items()},
+        "versions": {"onnxruntime": onnxruntime.__version__, "onnx": onnx.__version__},
+    }
+
+
+def build_default(out_dir: Path) -> dict[str, Path]:
+    """The int8 det and rec of the default settings, with ``ppocr_int8.json``, in ``out_dir``.
+
+    cls stays the package's fp32 model (it is tiny), so only det, rec and the record are written.
+    """
+    from harness.ocr.rapidocr import packaged_model_dir
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="arbench-int8-out-") as tmp:
+        built = build_ppocr_int8(packaged_model_dir(), Path(tmp), Int8Settings())
+        kept = {}
+        for part in ("det", "rec"):
+            kept[part] = out_dir / built[part].name
+            shutil.copyfile(built[part], kept[part])
+        shutil.copyfile(Path(tmp) / "ppocr_int8.json", out_dir / "ppocr_int8.json")
+    return kept

@@ -72,6 +72,10 @@ def rate_lines(summary: pd.DataFrame) -> list[str]:
             offered = int(row["frames_offered"])
             dropped, late = int(row["frames_dropped"]), int(row["deadline_misses"])
             text += f"; camera-paced: {offered} frames offered, {dropped} dropped ({100 * dropped / offered:.1f}%), {late} deadline misses"
+        if not _missing(row.get("peak_rss_mb")):
+            text += f"; peak RSS {row['peak_rss_mb']:.0f} MiB"
+        if not _missing(row.get("model_mb")) and row["model_mb"] > 0:
+            text += f"; models {row['model_mb']:.2f} MB on disk"
         if text:
             lines.append(text)
     return lines

@@ -29,8 +29,11 @@ def iterate_files(
     name: str,
     loop: bool,
     truth: Callable[[Path, np.ndarray], GroundTruth | None],
+    word_crop: bool = False,
 ) -> Iterator[Frame]:
     """Yield one frame per file, decoded when asked for; cycle through the list when ``loop``.
+
+    ``word_crop``: the files are single-word crops (frames say so, and OCR backends skip detection).
 
     A file that cannot be decoded gives a frame with no image and its ``error`` set, so the run records
     it as a failed frame and goes on with the next file.
@@ -43,7 +46,7 @@ def iterate_files(
             except DataMissing as exc:
                 yield Frame(frame_id, time.monotonic_ns(), None, name, path.name, error=str(exc))
             else:
-                yield Frame(frame_id, time.monotonic_ns(), image, name, path.name, truth(path, image))
+                yield Frame(frame_id, time.monotonic_ns(), image, name, path.name, truth(path, image), word_crop=word_crop)
             frame_id += 1
         if not loop or not paths:
             return

@@ -155,9 +155,8 @@ class _CropSetSource:
 
     def frames(self) -> Iterator[Frame]:
         labels = dict(self._crops)
-        return iterate_files(
-            [path for path, _ in self._crops], self.name, self.options.loop, lambda path, image: crop_truth(image, labels[path])
-        )
+        paths = [path for path, _ in self._crops]
+        return iterate_files(paths, self.name, self.options.loop, lambda path, image: crop_truth(image, labels[path]), word_crop=True)
 
     def close(self) -> None:
         self._crops = []

@@ -11,7 +11,9 @@ Only measured (non-warm-up), successful frames count; ``failed_frames`` on the `
 measured frames failed and are therefore missing from every figure. The ``e2e`` row also carries
 ``throughput_fps`` ((n - 1) frame intervals over the time from the first measured frame's start to the
 last one's), accuracy figures, and for camera-paced runs ``frames_offered``, ``frames_dropped`` and
-``deadline_misses``. ``fps`` (1000 / mean) is left empty on rows that are not stages (wait, harness,
+``deadline_misses``, and from the manifest ``model_mb`` (model files on disk, 10^6 bytes) and
+``peak_rss_mb`` (the isolated worker's peak resident set, MiB; empty when ``run.isolate`` is off).
+``fps`` (1000 / mean) is left empty on rows that are not stages (wait, harness,
 latency, overlay_age); ``overlay_age`` has no CI, its samples come in runs from one overlay.
 """
 
@@ -29,7 +31,7 @@ from harness.metrics.detection import scores
 from harness.metrics.latency import latency_stats
 from harness.store.spans import stage_spans, top_spans
 
-__all__ = ["ACCURACY_COLUMNS", "RATE_COLUMNS", "SUMMARY_COLUMNS", "summarize"]
+__all__ = ["ACCURACY_COLUMNS", "RATE_COLUMNS", "RESOURCE_COLUMNS", "SUMMARY_COLUMNS", "summarize"]
 
 SUMMARY_COLUMNS = [
     "config_id",
@@ -57,6 +59,7 @@ ACCURACY_COLUMNS = [
 MEAN_COLUMNS = ["ocr_cer", "ocr_word_recall", "mt_chrf"]
 COUNT_KEYS = ["det_gt_care", "det_det_care", "det_matched", "e2e_correct", "rec_words", "rec_correct", "rec_edits", "rec_label_chars"]
 RATE_COLUMNS = ["throughput_fps", "failed_frames", "frames_offered", "frames_dropped", "deadline_misses"]
+RESOURCE_COLUMNS = ["model_mb", "peak_rss_mb"]
 DERIVED = ("wait", "harness", "latency", "overlay_age")
 STAGE_ORDER = ["wait", "capture", "ocr", "ocr.det", "ocr.cls", "ocr.rec", "mt", "overlay", "e2e", "latency", "overlay_age", "harness"]
 
@@ -158,7 +161,8 @@ def summarize(records: list[dict[str, Any]], outcomes: list[dict[str, Any]]) -> 
         config_records = sorted(by_config.get(config_id, []), key=lambda r: r["seq"])
         durations = _frame_durations(config_records)
         rates = {**_throughput(config_records), **_pacing(config_records, durations)}
-        accuracy = {**_accuracy(config_records), **rates}
+        resources = {name: outcome.get(name) for name in RESOURCE_COLUMNS}
+        accuracy = {**_accuracy(config_records), **rates, **resources}
         base = {"status": outcome.get("status", "unknown"), "reason": outcome.get("reason") or ""}
         if not durations:
             rows.append({"config_id": config_id, "stage": "-", "n": 0, **base})
@@ -171,4 +175,4 @@ def summarize(records: list[dict[str, Any]], outcomes: list[dict[str, Any]]) -> 
                 stats["p50_ci_low_ms"] = stats["p50_ci_high_ms"] = None
             extra = accuracy if stage == "e2e" else {}
             rows.append({"config_id": config_id, "stage": stage, **stats, **extra, **base})
-    return pd.DataFrame(rows, columns=[*SUMMARY_COLUMNS, *ACCURACY_COLUMNS, *RATE_COLUMNS, "status", "reason"])
+    return pd.DataFrame(rows, columns=[*SUMMARY_COLUMNS, *ACCURACY_COLUMNS, *RATE_COLUMNS, *RESOURCE_COLUMNS, "status", "reason"])

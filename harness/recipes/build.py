@@ -1,0 +1,135 @@
+"""`arbench models build`: make the project's own model files from their recipes, cached by input hash.
+
+Every manifest entry with a ``recipe`` names its output files and pins their sha256. For each recipe:
+
+- outputs present and matching their pins: nothing to do (the command is idempotent);
+- otherwise (or with ``force``) the recipe's inputs (recipe version, settings, source models, library
+  versions) are hashed; a build cached under that hash in ``build/model-cache/<recipe>/<hash>/`` is
+  reused, else the recipe runs there. The cached files are then checked against the pins and copied
+  into place only when they match. A build that differs from the pins (another onnxruntime, say) is
+  left in the cache and reported, so shipped files are never silently replaced by different bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.config import project_root
+from harness.errors import ConfigError, DataMissing
+from harness.models import ModelEntry, load_manifest, verify_model
+from harness.system.fingerprint import sha256_file
+
+__all__ = ["RECIPES", "Recipe", "build_models", "cache_dir"]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A recipe: two "module:function" names.
+
+    ``build`` takes an output folder and writes the files; ``key`` returns a JSON-able description of
+    everything the output depends on (its hash names the cache folder).
+    """
+
+    build: str
+    key: str
+
+    def run(self, out_dir: Path) -> None:
+        """Build into ``out_dir``."""
+        _function(self.build)(out_dir)
+
+    def inputs_hash(self) -> str:
+        """sha256 of the canonical JSON of the recipe's inputs."""
+        inputs = _function(self.key)()
+        return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+RECIPES = {"ort-int8": Recipe("harness.recipes.ort_int8:build_default", "harness.recipes.ort_int8:inputs_key")}
+
+
+def _function(spec: str) -> Callable[..., Any]:
+    module, name = spec.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def cache_dir() -> Path:
+    """Where built recipes are kept, one folder per inputs hash."""
+    return project_root() / "build" / "model-cache"
+
+
+def _stale(entries: list[ModelEntry]) -> str | None:
+    """Why the entries' files are not usable as they are, or None when they are."""
+    try:
+        for entry in entries:
+            verify_model(entry)
+    except DataMissing as exc:
+        return str(exc)
+    return None
+
+
+def _check_against_pins(entries: list[ModelEntry], built_dir: Path) -> list[str]:
+    """Mismatches between the built files and the pinned sha256 (empty when all match)."""
+    problems = []
+    for entry in entries:
+        for path, pinned in zip(entry.paths(), entry.sha256, strict=False):
+            built = built_dir / path.name
+            if not built.is_file():
+                problems.append(f"{entry.id}: the recipe did not write {path.name}")
+            elif (actual := sha256_file(built)) != pinned:
+                problems.append(f"{entry.id}: built {path.name} has sha256 {actual[:12]}…, the manifest pins {pinned[:12]}…")
+    return problems
+
+
+def build_models(force: bool = False, say: Callable[[str], None] = print, manifest: list[ModelEntry] | None = None) -> list[str]:
+    """Build every recipe whose outputs are missing or stale; return the recipes built or copied into place.
+
+    ``force`` rebuilds every recipe, ignoring the cache too.
+
+    Raises DataMissing when a build differs from the pinned hashes, naming where the build was kept.
+    """
+    by_recipe: dict[str, list[ModelEntry]] = {}
+    for entry in manifest if manifest is not None else load_manifest():
+        if entry.recipe:
+            by_recipe.setdefault(entry.recipe, []).append(entry)
+    done = []
+    for name, entries in by_recipe.items():
+        recipe = RECIPES.get(name)
+        if recipe is None:
+            raise ConfigError(f"models/manifest.toml: unknown recipe {name!r}; valid: {', '.join(sorted(RECIPES))}")
+        ids = ", ".join(e.id for e in entries)
+        why = _stale(entries)
+        if why is None and not force:
+            say(f"up to date: {name} ({ids})")
+            continue
+        folders = {p.parent for e in entries for p in e.paths()}
+        if len(folders) != 1:
+            raise ConfigError(f"models/manifest.toml: recipe {name} writes to more than one folder: {sorted(map(str, folders))}")
+        target = folders.pop()
+        built = cache_dir() / name / recipe.inputs_hash()
+        if (built / ".complete").is_file() and not force:
+            say(f"cached: {name} ({ids}) in {built}")
+        else:
+            say(f"building: {name} ({ids}) into {built}" + (f" ({why})" if why else ""))
+            shutil.rmtree(built, ignore_errors=True)
+            recipe.run(built)
+            (built / ".complete").write_text("", encoding="utf-8")
+        problems = _check_against_pins(entries, built)
+        if problems:
+            raise DataMissing(
+                f"recipe {name} built different bytes than models/manifest.toml pins ({problems[0]}); the build is kept in {built} —"
+                " its record names the library versions: use the shipped files (git checkout models/) or, to adopt the new build, copy it"
+                " into place and update the pins"
+            )
+        target.mkdir(parents=True, exist_ok=True)
+        for file in built.iterdir():
+            if not file.name.startswith("."):
+                shutil.copyfile(file, target / file.name)
+        say(f"in place: {name} → {target}")
+        done.append(name)
+    return done
