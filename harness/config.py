@@ -76,11 +76,20 @@ class RunSettings:
 
 @dataclass(frozen=True)
 class StageSwitches:
-    """Stages to run; a switched-off stage passes its input through untouched (for ablations)."""
+    """Stages to run; a switched-off stage passes its input through untouched (for ablations).
+
+    ``mt_cache_frames``: reuse the translation of a text (normalized: case, spaces) read in one of the
+    last N frames instead of translating it again (0: off); hits are recorded per frame.
+    """
 
     ocr: bool = True
     mt: bool = True
     overlay: bool = True
+    mt_cache_frames: int = 0
+
+    def __post_init__(self) -> None:
+        if self.mt_cache_frames < 0:
+            raise ConfigError("[stages] mt_cache_frames must be >= 0 (0 turns the translation cache off)")
 
 
 @dataclass(frozen=True)

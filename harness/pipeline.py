@@ -17,6 +17,7 @@ from harness.config import StageSwitches
 from harness.errors import DataMissing
 from harness.metrics.text import frame_accuracy
 from harness.mt.base import MtBackend
+from harness.mt.cache import TranslationCache
 from harness.ocr.base import OcrBackend
 from harness.trace import Tracer
 from harness.types import Frame, TextRegion, Translation
@@ -60,6 +61,7 @@ class Pipeline:
         self.mt = mt
         self.overlay = overlay if stages.overlay else None
         self.stages = stages
+        self.cache = TranslationCache(stages.mt_cache_frames) if stages.mt_cache_frames else None
 
     def step(self, frames: Iterator[Frame], tracer: Tracer) -> FrameResult | None:
         """Capture and process the next frame; None when the source has no more frames.
@@ -76,8 +78,10 @@ class Pipeline:
             regions = self._stage("ocr", frame, tracer, lambda _: self.ocr.recognize(frame, tracer))
         texts = [r.text for r in regions]
         targets = list(texts)
+        if self.cache is not None:
+            self.cache.next_frame()
         if self.stages.mt and texts:
-            targets = self._stage("mt", frame, tracer, lambda _: self._translate(texts))
+            targets = self._stage("mt", frame, tracer, lambda attrs: self._translate(texts, attrs))
         image = None
         if self.overlay is not None:
             image = self._stage("overlay", frame, tracer, lambda attrs: self._draw(frame, regions, targets, attrs))
@@ -87,10 +91,20 @@ class Pipeline:
             frame, regions, translations, image, frame_accuracy(frame.ground_truth, regions if self.stages.ocr else None, shown)
         )
 
-    def _translate(self, texts: list[str]) -> list[str]:
+    def _translate(self, texts: list[str], attrs: dict[str, Any]) -> list[str]:
+        if self.cache is None:
+            return self._call_mt(texts, attrs)
+        targets, hits = self.cache.translate(texts, lambda fresh: self._call_mt(fresh, attrs))
+        attrs["cache_lookups"], attrs["cache_hits"] = len(texts), hits
+        return targets
+
+    def _call_mt(self, texts: list[str], attrs: dict[str, Any]) -> list[str]:
         targets = self.mt.translate(texts)
         if len(targets) != len(texts):
             raise ValueError(f"{self.mt.name} returned {len(targets)} translations for {len(texts)} regions")
+        tokens = getattr(self.mt, "last_tokens", None)  # (in, out) of this call, from backends that tokenize
+        if tokens is not None:
+            attrs["tokens_in"], attrs["tokens_out"] = tokens
         return targets
 
     def _stage(self, name: str, frame: Frame | None, tracer: Tracer, work: Callable[[dict[str, Any]], Any]) -> Any:

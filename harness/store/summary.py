@@ -58,7 +58,17 @@ ACCURACY_COLUMNS = [
 ]
 MEAN_COLUMNS = ["ocr_cer", "ocr_word_recall", "mt_chrf"]
 COUNT_KEYS = ["det_gt_care", "det_det_care", "det_matched", "e2e_correct", "rec_words", "rec_correct", "rec_edits", "rec_label_chars"]
-RATE_COLUMNS = ["throughput_fps", "failed_frames", "frames_offered", "frames_dropped", "deadline_misses"]
+RATE_COLUMNS = [
+    "throughput_fps",
+    "failed_frames",
+    "frames_offered",
+    "frames_dropped",
+    "deadline_misses",
+    "mt_cache_hit_rate",
+    "mt_tokens_in",
+    "mt_tokens_out",
+    "mt_tokens_out_per_s",
+]
 RESOURCE_COLUMNS = ["model_mb", "peak_rss_mb"]
 DERIVED = ("wait", "harness", "latency", "overlay_age")
 STAGE_ORDER = ["wait", "capture", "ocr", "ocr.det", "ocr.cls", "ocr.rec", "mt", "overlay", "e2e", "latency", "overlay_age", "harness"]
@@ -96,6 +106,23 @@ def _throughput(records: list[dict[str, Any]]) -> dict[str, float | None]:
         return {"throughput_fps": None, "failed_frames": failed}
     wall_ns = stage_spans(measured[-1]["spans"])[0]["start_ns"] - stage_spans(measured[0]["spans"])[0]["start_ns"]
     return {"throughput_fps": (len(measured) - 1) / (wall_ns / 1e9), "failed_frames": failed}
+
+
+def _mt_counts(records: list[dict[str, Any]]) -> dict[str, float | None]:
+    """Translation-cache hit rate and token rates, from the attributes of measured frames' mt spans."""
+    spans = [s for r in _measured(records) for s in r["spans"] if s["name"] == "mt" and s.get("attrs")]
+    totals = defaultdict(float)
+    for span in spans:
+        for key in ("cache_lookups", "cache_hits", "tokens_in", "tokens_out"):
+            totals[key] += span["attrs"].get(key, 0)
+    result: dict[str, float | None] = {}
+    if totals["cache_lookups"]:
+        result["mt_cache_hit_rate"] = totals["cache_hits"] / totals["cache_lookups"]
+    mt_s = sum(s["end_ns"] - s["start_ns"] for s in spans) / 1e9
+    if totals["tokens_out"] and mt_s > 0:
+        result["mt_tokens_in"], result["mt_tokens_out"] = totals["tokens_in"], totals["tokens_out"]
+        result["mt_tokens_out_per_s"] = totals["tokens_out"] / mt_s
+    return result
 
 
 def _pacing(records: list[dict[str, Any]], durations: dict[str, list[float]]) -> dict[str, float | None]:
@@ -160,7 +187,7 @@ def summarize(records: list[dict[str, Any]], outcomes: list[dict[str, Any]]) -> 
         config_id = outcome["config_id"]
         config_records = sorted(by_config.get(config_id, []), key=lambda r: r["seq"])
         durations = _frame_durations(config_records)
-        rates = {**_throughput(config_records), **_pacing(config_records, durations)}
+        rates = {**_throughput(config_records), **_pacing(config_records, durations), **_mt_counts(config_records)}
         resources = {name: outcome.get(name) for name in RESOURCE_COLUMNS}
         accuracy = {**_accuracy(config_records), **rates, **resources}
         base = {"status": outcome.get("status", "unknown"), "reason": outcome.get("reason") or ""}
