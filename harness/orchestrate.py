@@ -23,7 +23,7 @@ from harness.context import BackendContext
 from harness.devices import DeviceProfile
 from harness.errors import BackendUnavailable, ConfigError, DataMissing, RunInterrupted, UserError
 from harness.isolation import run_guarded, run_isolated
-from harness.metrics.text import chrf_signature
+from harness.metrics.text import chrf_signature, corpus_signatures
 from harness.registry import plugin
 from harness.runner import Outcome, describe
 from harness.store.reader import read_frames
@@ -68,6 +68,7 @@ def _manifest(experiment: Experiment, device: DeviceProfile, run_id: str, outcom
         "environment": capture_environment(repo_dir=project_root()),
         "metrics": {
             "mt_chrf": chrf_signature(),
+            **corpus_signatures(),
             "latency_ci": "95% distribution-free CI of the median from order statistics (binomial); NaN below 6 values",
         },
         "configurations": [dataclasses.asdict(o) for o in outcomes],

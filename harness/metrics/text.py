@@ -9,6 +9,8 @@
   recognized words.
 - ``mt_chrf``: sentence chrF (sacrebleu, case-insensitive) of the frame's translated text against its
   reference translation: an end-to-end score, since OCR errors reach it.
+- ``corpus_scores``: corpus BLEU and chrF over a configuration's frames, with sacrebleu's defaults
+  (13a tokenization, case-sensitive: as MT papers and the OPUS-MT model cards report them).
 """
 
 from __future__ import annotations
@@ -19,13 +21,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from rapidfuzz.distance import Levenshtein
-from sacrebleu.metrics import CHRF
+from sacrebleu.metrics import BLEU, CHRF
 
 from harness.metrics.detection import match_frame
 from harness.metrics.recognition import RecognitionCounts
 from harness.types import GroundTruth, TextRegion
 
-__all__ = ["CHRF_METRIC", "cer", "chrf_signature", "frame_accuracy", "normalize", "word_recall"]
+__all__ = ["CHRF_METRIC", "cer", "chrf_signature", "corpus_scores", "corpus_signatures", "frame_accuracy", "normalize", "word_recall"]
 
 CHRF_METRIC = CHRF(lowercase=True)
 _NON_ALNUM = re.compile(r"[\W_]+", re.UNICODE)
@@ -98,3 +100,19 @@ def frame_accuracy(truth: GroundTruth | None, regions: Sequence[TextRegion] | No
         hypothesis = " ".join(t for t in targets if t)
         scores["mt_chrf"] = CHRF_METRIC.sentence_score(hypothesis, [truth.reference_translation]).score
     return scores
+
+
+def corpus_scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, float]:
+    """Corpus BLEU and chrF (sacrebleu defaults, one reference per segment)."""
+    return {
+        "mt_bleu": BLEU().corpus_score(list(hypotheses), [list(references)]).score,
+        "mt_chrf_corpus": CHRF().corpus_score(list(hypotheses), [list(references)]).score,
+    }
+
+
+def corpus_signatures() -> dict[str, str]:
+    """Sacrebleu's signatures of the corpus metrics, for the manifest."""
+    bleu, chrf = BLEU(), CHRF()
+    bleu.corpus_score([""], [[""]])
+    chrf.corpus_score([""], [[""]])
+    return {"mt_bleu": str(bleu.get_signature()), "mt_chrf_corpus": str(chrf.get_signature())}

@@ -43,6 +43,7 @@ class FrameRecord(TypedDict, total=False):
     source: str
     regions: list[dict[str, Any]]
     targets: list[str] | None
+    reference: str  # the reference translation, where the frame has one (corpus BLEU / chrF)
     accuracy: dict[str, Any]
 
 
@@ -83,4 +84,7 @@ def frame_record(
             targets=result.targets,
             accuracy=result.accuracy,
         )
+        truth = frame.ground_truth
+        if truth is not None and truth.reference_translation is not None and result.targets is not None:
+            record["reference"] = truth.reference_translation
     return record

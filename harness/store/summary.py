@@ -29,6 +29,7 @@ import pandas as pd
 
 from harness.metrics.detection import scores
 from harness.metrics.latency import latency_stats
+from harness.metrics.text import corpus_scores
 from harness.store.spans import stage_spans, top_spans
 
 __all__ = ["ACCURACY_COLUMNS", "RATE_COLUMNS", "RESOURCE_COLUMNS", "SUMMARY_COLUMNS", "summarize"]
@@ -49,6 +50,8 @@ ACCURACY_COLUMNS = [
     "ocr_cer",
     "ocr_word_recall",
     "mt_chrf",
+    "mt_bleu",
+    "mt_chrf_corpus",
     "det_precision",
     "det_recall",
     "det_hmean",
@@ -163,6 +166,9 @@ def _accuracy(records: list[dict[str, Any]]) -> dict[str, float | None]:
         detection = scores(total["det_matched"], total["det_gt_care"], total["det_det_care"])
         result.update(det_precision=detection.precision, det_recall=detection.recall, det_hmean=detection.hmean)
         result["e2e_hmean"] = scores(total["e2e_correct"], total["det_gt_care"], total["det_det_care"]).hmean
+    translated = [r for r in records if not r["warmup"] and r["ok"] and "reference" in r and r.get("targets") is not None]
+    if translated:
+        result.update(corpus_scores([" ".join(t for t in r["targets"] if t) for r in translated], [r["reference"] for r in translated]))
     if total["rec_words"]:
         result["rec_accuracy"] = total["rec_correct"] / total["rec_words"]
         result["rec_cer"] = total["rec_edits"] / total["rec_label_chars"] if total["rec_label_chars"] else None
