@@ -80,7 +80,8 @@ def test_repeated_frame_failures_fail_the_configuration(tmp_path: Path, write_ex
 
 
 def test_all_frames_measures_every_frame_of_the_source_once_after_the_warmup(tmp_path: Path, write_experiment) -> None:
-    text = EXPERIMENT.format(mt="null").replace("min_frames = 5", "all_frames = true\nmin_frames = 1").replace("n = 3", "n = 3\nloop = false")
+    text = EXPERIMENT.format(mt="null").replace("min_frames = 5", "all_frames = true\nmin_frames = 1")
+    text = text.replace("n = 3", "n = 3\nloop = false")
     experiment = load_experiment(write_experiment(text))
     outcome = run_configuration(experiment.configurations()[0], experiment, load_device("laptop"), tmp_path)
     records = [json.loads(line) for line in (tmp_path / "frames.jsonl").read_text().splitlines()]
@@ -98,7 +99,7 @@ def test_optional_components_missing_here_are_skipped_with_their_reason(write_ex
     kept = preflight(experiment, load_device("laptop"))
     assert [c.ocr.id for c in kept.configurations()] == ["null"]
     assert kept.skipped[0][0] == "gone" and "/nonexistent/rec.onnx" in kept.skipped[0][1]
-    with pytest.raises(DataMissing, match="rec.onnx"):  # not optional: a one-line error before the run
+    with pytest.raises(DataMissing, match=r"rec\.onnx"):  # not optional: a one-line error before the run
         preflight(load_experiment(write_experiment(base + absent)), load_device("laptop"))
     with pytest.raises(DataMissing, match="no ocr backend of the experiment is available here"):
         preflight(load_experiment(write_experiment(base + absent + "optional = true\n")), load_device("laptop"))
