@@ -78,16 +78,22 @@ def _cmd_models(args: argparse.Namespace) -> int:
     from harness.errors import DataMissing
     from harness.models import load_manifest, verify_model
 
-    print(f"{'state':8} {'id':24} {'task':7} {'backend':9} {'precision':10} {'MB':>6}  source")
+    print(f"{'state':8} {'id':26} {'task':7} {'backend':12} {'precision':10} {'MB':>6}  source")
     for entry in load_manifest():
         try:
             paths, state = verify_model(entry), "present"
         except DataMissing as exc:
             paths, state = [], ("absent" if "missing" in str(exc) else "CORRUPT")
         size_mb = f"{sum(p.stat().st_size for p in paths) / 1e6:6.2f}" if paths else f"{'-':>6}"
-        print(f"{state:8} {entry.id:24} {entry.task:7} {entry.backend:9} {entry.precision:10} {size_mb}  {entry.source}")
+        print(f"{state:8} {entry.id:26} {entry.task:7} {entry.backend:12} {entry.precision:10} {size_mb}  {entry.source}")
     print("(present: files there and matching their pinned sha256; `arbench models build` makes those built by recipes)")
     return 0
+
+
+def _cmd_models_fetch(args: argparse.Namespace) -> int:
+    from harness.mt.convert import cmd_models_fetch
+
+    return cmd_models_fetch(args)
 
 
 def _cmd_models_build(args: argparse.Namespace) -> int:
@@ -146,6 +152,15 @@ def _parser() -> argparse.ArgumentParser:
     build = model_commands.add_parser("build", help="build recipe-made models that are missing or stale (cached by input hash)")
     build.add_argument("--force", action="store_true", help="rebuild even when up to date or cached")
     build.set_defaults(handler=_cmd_models_build)
+    fetch = model_commands.add_parser("fetch", help="download an OPUS-MT model and convert it to CTranslate2 (float32 and int8)")
+    fetch.add_argument("name", help="opus-mt-en-es or opus-mt-en-de")
+    fetch.add_argument("--dest", help="output folder (default: models/NAME)")
+    fetch.add_argument("--from", dest="source", metavar="DIR", help="convert this local Transformers model folder instead of downloading")
+    fetch.add_argument(
+        "--quantization", action="append", help="float32, int8, int8_float32, int16, ... (repeatable; default: float32 and int8)"
+    )
+    fetch.add_argument("--force", action="store_true", help="convert again even when the outputs match their records")
+    fetch.set_defaults(handler=_cmd_models_fetch)
 
     data = commands.add_parser("data", help="generate workloads").add_subparsers(dest="data_command", required=True, metavar="WHAT")
     synth = data.add_parser("synth", help="write a deterministic synthetic sign scene set with ground truth")

@@ -62,6 +62,8 @@ PLUGINS: dict[str, dict[str, Plugin]] = {
     },
     "mt": {
         "apertium": Plugin("harness.mt.apertium", "ApertiumOptions", "Apertium"),
+        "ctranslate2": Plugin("harness.mt.ctranslate2", "CTranslate2Options", "CTranslate2"),
+        "transformers": Plugin("harness.mt.transformers_peer", "TransformersPeerOptions", "TransformersPeer"),
         "null": Plugin("harness.mt.null", "NullMtOptions", "NullMt"),
     },
 }

@@ -62,9 +62,9 @@ class CountingMt(NullMt):
         super().__init__(options, context)
         self.calls: list[list[str]] = []
 
-    def translate(self, texts):
+    def translate(self, texts, tracer=None):
         self.calls.append(list(texts))
-        return super().translate(texts)
+        return super().translate(texts, tracer)
 
 
 def test_pipeline_translates_a_looping_scene_set_once_and_records_hits() -> None:

@@ -64,7 +64,7 @@ def test_exhausted_source_returns_none() -> None:
 
 
 class BrokenMt(NullMt):
-    def translate(self, texts):
+    def translate(self, texts, tracer=None):
         raise RuntimeError("model exploded")
 
 

@@ -49,7 +49,7 @@ class HangingMt(NullMt):
 
     calls = 0
 
-    def translate(self, texts):
+    def translate(self, texts, tracer=None):
         HangingMt.calls += 1
         if HangingMt.calls > 2:
             time.sleep(3600)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import BackendUnavailable
+from harness.trace import Tracer
 
 __all__ = ["Apertium", "ApertiumOptions"]
 
@@ -89,7 +90,7 @@ class Apertium:
             data = Path("/usr/share/apertium") / ("apertium-" + "-".join(reversed(self.options.pair.split("-"))))
         return (self._mode, *sorted(data.glob("*.bin")))
 
-    def translate(self, texts: Sequence[str]) -> list[str]:
+    def translate(self, texts: Sequence[str], tracer: Tracer | None = None) -> list[str]:
         return [self._one(t) for t in texts]
 
     def _one(self, text: str) -> str:

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+from harness.trace import Tracer
+
 __all__ = ["MtBackend"]
 
 
@@ -18,8 +20,12 @@ class MtBackend(Protocol):
         """Files whose sha256 goes into the run manifest."""
         ...
 
-    def translate(self, texts: Sequence[str]) -> list[str]:
-        """One target string per source string, same order."""
+    def translate(self, texts: Sequence[str], tracer: Tracer | None = None) -> list[str]:
+        """One target string per source string, same order.
+
+        Backends that tokenize record "mt.tokenize", "mt.translate" (attrs ``tokens_in``, ``tokens_out``:
+        one count per text) and "mt.detokenize" spans on ``tracer`` when one is given.
+        """
         ...
 
     def close(self) -> None:

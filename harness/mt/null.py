@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.trace import Tracer
+
 __all__ = ["NullMt", "NullMtOptions"]
 
 
@@ -25,7 +27,7 @@ class NullMt:
     def model_files(self) -> tuple[Path, ...]:
         return ()
 
-    def translate(self, texts: Sequence[str]) -> list[str]:
+    def translate(self, texts: Sequence[str], tracer: Tracer | None = None) -> list[str]:
         return list(texts)
 
     def close(self) -> None:

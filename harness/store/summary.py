@@ -74,7 +74,10 @@ RATE_COLUMNS = [
 ]
 RESOURCE_COLUMNS = ["model_mb", "peak_rss_mb"]
 DERIVED = ("wait", "harness", "latency", "overlay_age")
-STAGE_ORDER = ["wait", "capture", "ocr", "ocr.det", "ocr.cls", "ocr.rec", "mt", "overlay", "e2e", "latency", "overlay_age", "harness"]
+STAGE_ORDER = [
+    "wait", "capture", "ocr", "ocr.det", "ocr.cls", "ocr.rec", "mt", "mt.tokenize", "mt.translate", "mt.detokenize",
+    "overlay", "e2e", "latency", "overlay_age", "harness",
+]  # fmt: skip
 
 
 def _frame_durations(records: list[dict[str, Any]]) -> dict[str, list[float]]:
@@ -112,19 +115,23 @@ def _throughput(records: list[dict[str, Any]]) -> dict[str, float | None]:
 
 
 def _mt_counts(records: list[dict[str, Any]]) -> dict[str, float | None]:
-    """Translation-cache hit rate and token rates, from the attributes of measured frames' mt spans."""
-    spans = [s for r in _measured(records) for s in r["spans"] if s["name"] == "mt" and s.get("attrs")]
-    totals = defaultdict(float)
+    """Translation-cache hit rate (``mt`` spans) and token counts and rate (``mt.translate`` spans) of measured frames."""
+    spans = [s for r in _measured(records) for s in r["spans"] if s["name"].startswith("mt") and s.get("attrs")]
+    totals: dict[str, float] = defaultdict(float)
+    decoding_ns = 0
     for span in spans:
+        attrs = span["attrs"]
         for key in ("cache_lookups", "cache_hits", "tokens_in", "tokens_out"):
-            totals[key] += span["attrs"].get(key, 0)
+            value = attrs.get(key, 0)
+            totals[key] += sum(value) if isinstance(value, list) else value
+        if "tokens_out" in attrs:
+            decoding_ns += span["end_ns"] - span["start_ns"]
     result: dict[str, float | None] = {}
     if totals["cache_lookups"]:
         result["mt_cache_hit_rate"] = totals["cache_hits"] / totals["cache_lookups"]
-    mt_s = sum(s["end_ns"] - s["start_ns"] for s in spans) / 1e9
-    if totals["tokens_out"] and mt_s > 0:
+    if decoding_ns:
         result["mt_tokens_in"], result["mt_tokens_out"] = totals["tokens_in"], totals["tokens_out"]
-        result["mt_tokens_out_per_s"] = totals["tokens_out"] / mt_s
+        result["mt_tokens_out_per_s"] = totals["tokens_out"] / (decoding_ns / 1e9)
     return result
 
 
