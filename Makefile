@@ -9,7 +9,7 @@ OUT    ?= results
 # and synthetic signs; Tesseract's English and Spanish data for the tesseract OCR backend. `make setup` installs them when apt-get is there and we are root (or sudo works).
 APT_PACKAGES := apertium apertium-eng-spa fonts-dejavu-core fonts-dejavu-extra tesseract-ocr-eng tesseract-ocr-spa
 
-.PHONY: setup apt bench test lint smoke models clean
+.PHONY: setup apt bench test lint smoke models figures clean
 
 setup: $(BIN)/arbench apt
 
@@ -33,9 +33,28 @@ apt:
 bench: setup
 	$(BIN)/arbench run $(EXP) --device $(DEVICE) --out $(OUT)
 
+# Paper figures (PDF, PNG) and tables (LaTeX, Markdown) of RUN, by default the latest run under $(OUT), into RUN/figures.
+figures: setup
+	$(BIN)/arbench figures $(RUN) --results $(OUT)
+
 # The project's own model files (int8 and converted variants): built only where missing or stale.
 models: setup
 	$(BIN)/arbench models build
+
+# onnx2tf and TensorFlow pin NumPy 1.26 and ONNX 1.19: the TFLite recipe runs in this environment of its own,
+# which sees the harness through a .pth file. Only needed to rebuild models/ppocrv4-tflite.
+CONVERT_VENV := build/convert-venv
+convert-venv: $(CONVERT_VENV)/bin/onnx2tf
+
+$(CONVERT_VENV)/bin/onnx2tf: pyproject.toml
+	$(PYTHON) -m venv $(CONVERT_VENV)
+	$(CONVERT_VENV)/bin/pip install --quiet --upgrade pip
+	$(CONVERT_VENV)/bin/pip install --quiet "rapidocr-onnxruntime>=1.4,<1.5" "onnxruntime==1.23.0" "numpy==1.26.4" \
+		pillow pandas rapidfuzz shapely sacrebleu "opencv-python==4.11.0.86" \
+		"onnx==1.19.1" "onnx2tf==1.29.24" "tensorflow==2.19.0" "tf_keras==2.19.0" "onnx_graphsurgeon==0.5.8" \
+		"sng4onnx==2.0.1" "onnxsim==0.4.36" psutil "ai-edge-litert>=2.1"
+	echo "$(CURDIR)" > $$($(CONVERT_VENV)/bin/python -c 'import site; print(site.getsitepackages()[0])')/arbench.pth
+	@touch $@
 
 smoke: setup
 	$(BIN)/arbench run experiments/smoke.toml --device $(DEVICE) --out $(OUT)

@@ -57,6 +57,24 @@ def _cmd_report(args: argparse.Namespace) -> int:
     markdown = f"# arbench run {run.manifest['run_id']}\n\n{status}\n\n{markdown_table(summary)}\n\n{notes}\n"
     (run.path / "report.md").write_text(markdown, encoding="utf-8")
     print(markdown if args.markdown else f"{status}\n{terminal_table(summary)}\n{notes}")
+    from harness.report.html import write_html_report
+
+    print(f"arbench: wrote {write_html_report(run, summary)}", file=sys.stderr)
+    return 0
+
+
+def _cmd_figures(args: argparse.Namespace) -> int:
+    from harness.report.figures import figures_command
+
+    for line in figures_command([Path(r) for r in args.runs], Path(args.out) if args.out else None, Path(args.results)):
+        print(line)
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from harness.report.compare import compare_report
+
+    print(compare_report(Path(args.run_a), Path(args.run_b), markdown=args.markdown))
     return 0
 
 
@@ -128,6 +146,68 @@ def _cmd_data_video(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from harness.offload.server import serve
+    from harness.offload.serverconfig import load_server_config
+
+    overrides = {"host": args.host, "port": args.port, "token_env": args.token_env, "max_upload_bytes": args.max_upload_bytes}
+    config = load_server_config(Path(args.config) if args.config else None, ocr=args.ocr, mt=args.mt, **overrides)
+    serve(config, announce=lambda line: print(line, flush=True))
+    return 0
+
+
+def _cmd_network(args: argparse.Namespace) -> int:
+    from harness.network.commands import run_network_command
+
+    return run_network_command(args)
+
+
+def _cmd_sensors(args: argparse.Namespace) -> int:
+    from harness.telemetry.commands import sensor_lines
+
+    print("\n".join(sensor_lines(Path(args.root))))
+    return 0
+
+
+def _cmd_system(args: argparse.Namespace) -> int:
+    from harness.telemetry.commands import system_lines, tune_lines
+
+    lines = tune_lines(args.device, args.mode) if args.action == "tune" else system_lines(Path(args.root))
+    print("\n".join(lines))
+    return 0
+
+
+def _add_offload_parsers(commands: argparse._SubParsersAction) -> None:
+    from harness.network.commands import add_network_parser
+
+    serve = commands.add_parser("serve", help="serve the stages over HTTP for offloaded placements (needs the offload extra)")
+    serve.add_argument("--config", help="server TOML ([server], [ocr], [mt]); default: null backends")
+    serve.add_argument("--host", help="bind address (default 127.0.0.1; any other needs a token in --token-env)")
+    serve.add_argument("--port", type=int, help="port (default 8750; 0: any free port, printed on stdout)")
+    serve.add_argument("--ocr", help="OCR backend with default options, instead of the config's [ocr]")
+    serve.add_argument("--mt", help="MT backend with default options, instead of the config's [mt]")
+    serve.add_argument("--token-env", help="environment variable holding the bearer token (default ARBENCH_SERVER_TOKEN)")
+    serve.add_argument("--max-upload-bytes", type=int, help="largest request body accepted (default 8000000)")
+    serve.set_defaults(handler=_cmd_serve)
+    network = commands.add_parser("network", help="network profiles, shaping check, analytic sweep of an offload run")
+    add_network_parser(network)
+    network.set_defaults(handler=_cmd_network)
+
+
+def _add_figure_commands(commands: argparse._SubParsersAction) -> None:
+    """`arbench figures` and `arbench compare`: they read stored runs only."""
+    figures = commands.add_parser("figures", help="paper figures (PDF, PNG) and tables (LaTeX, Markdown) from stored runs")
+    figures.add_argument("runs", nargs="*", metavar="RUN", help="run directories (default: the latest under --results)")
+    figures.add_argument("--out", help="output folder (default: RUN/figures; required for several runs)")
+    figures.add_argument("--results", default="results", help="results root searched for the latest run (default: results)")
+    figures.set_defaults(handler=_cmd_figures)
+    compare = commands.add_parser("compare", help="per configuration and stage: median B/A, flagged only beyond noise")
+    compare.add_argument("run_a", metavar="RUN_A", help="baseline run directory")
+    compare.add_argument("run_b", metavar="RUN_B", help="run directory compared with it")
+    compare.add_argument("--markdown", action="store_true", help="print Markdown instead of a plain table")
+    compare.set_defaults(handler=_cmd_compare)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="arbench", description="Benchmark on-device AR translation: capture → OCR → MT → overlay.")
     parser.add_argument("--version", action="version", version=f"arbench {__version__}")
@@ -139,10 +219,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="results", help="results root (default: results)")
     run.set_defaults(handler=_cmd_run)
 
-    report = commands.add_parser("report", help="summary table of a run (also written to RUN/report.md)")
+    report = commands.add_parser("report", help="summary table of a run (also written to RUN/report.md, with figures to RUN/report.html)")
     report.add_argument("run", help="run directory printed by `arbench run`")
     report.add_argument("--markdown", action="store_true", help="print Markdown instead of a plain table")
     report.set_defaults(handler=_cmd_report)
+
+    _add_figure_commands(commands)
 
     commands.add_parser("devices", help="list device profiles and the detected device").set_defaults(handler=_cmd_devices)
     models = commands.add_parser("models", help="list known models and whether they are present; build the project's own")
@@ -162,6 +244,7 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("--force", action="store_true", help="convert again even when the outputs match their records")
     fetch.set_defaults(handler=_cmd_models_fetch)
 
+    _add_offload_parsers(commands)
     data = commands.add_parser("data", help="generate workloads").add_subparsers(dest="data_command", required=True, metavar="WHAT")
     synth = data.add_parser("synth", help="write a deterministic synthetic sign scene set with ground truth")
     synth.add_argument("--seed", type=int, default=0)
@@ -182,7 +265,20 @@ def _parser() -> argparse.ArgumentParser:
     video.add_argument("--signs", type=int, default=2, help="signs along the street")
     video.add_argument("--out", required=True, help="output folder")
     video.set_defaults(handler=_cmd_data_video)
+    _add_sensor_parsers(commands)
     return parser
+
+
+def _add_sensor_parsers(commands: argparse._SubParsersAction) -> None:
+    sensors = commands.add_parser("sensors", help="energy sensors detected here, and why the others are not")
+    sensors.add_argument("--root", default="/", help="read /sys and /proc below this folder (a fake tree)")
+    sensors.set_defaults(handler=_cmd_sensors)
+    system = commands.add_parser("system", help="show the state runs record (governor, nvpmodel, jetson_clocks, throttling) or tune it")
+    system.add_argument("action", choices=["show", "tune"], help="show: print the state; tune: apply a power mode (needs root)")
+    system.add_argument("--root", default="/", help="show: read /sys and /proc below this folder (a fake tree)")
+    system.add_argument("--device", default="auto", help="tune: device profile whose power_modes to apply")
+    system.add_argument("--mode", help="tune: power mode name (default: the profile's first)")
+    system.set_defaults(handler=_cmd_system)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

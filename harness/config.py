@@ -7,18 +7,21 @@ configuration, run with the same run settings and stage switches. Backend-specif
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError
+from harness.offload.options import Cell, OffloadOptions
 from harness.registry import plugin
 from harness.tables import choice, from_table, load_toml
 
 __all__ = [
     "Component",
     "Configuration",
+    "EnergySettings",
     "Experiment",
     "RunSettings",
     "StageSwitches",
@@ -27,7 +30,7 @@ __all__ = [
 ]
 
 SCENARIOS = ("single-stream", "camera-paced", "offline")
-SECTIONS = ("experiment", "run", "stages", "overlay", "sources", "ocr", "mt")
+SECTIONS = ("experiment", "run", "stages", "overlay", "sources", "ocr", "mt", "offload", "energy", "ar")
 
 
 def project_root() -> Path:
@@ -93,6 +96,36 @@ class StageSwitches:
 
 
 @dataclass(frozen=True)
+class EnergySettings:
+    """``[energy]``: energy sensors and telemetry (harness.energy, docs/energy.md).
+
+    ``sensors``: "auto" (every kind found here) or a list of names (rapl, nvml, ina3221, tegrastats,
+    ina2xx, pi5_pmic, pyrapl). ``sample_hz``: power-sensor sampling rate, 0 for what each sensor refreshes
+    at (at most 100 Hz). ``idle_s``: idle baseline measured before each configuration (0: none, so no net
+    energy). ``telemetry_hz``: frequency/utilization/temperature/RSS samples (0: off). ``root``: where
+    /sys and /proc are read, a fake tree in tests (harness.testing).
+    """
+
+    enabled: bool = True
+    sensors: str | tuple[str, ...] = "auto"
+    sample_hz: float = 0.0
+    idle_s: float = 3.0
+    telemetry_hz: float = 2.0
+    root: str = "/"
+
+    def __post_init__(self) -> None:
+        from harness.energy.registry import SENSOR_PROBES
+
+        names = (self.sensors,) if isinstance(self.sensors, str) else tuple(self.sensors)
+        object.__setattr__(self, "sensors", names)
+        if names != ("auto",):
+            for name in names:
+                choice(name, SENSOR_PROBES, "[energy] sensors")
+        if self.sample_hz < 0 or self.idle_s < 0 or self.telemetry_hz < 0:
+            raise ConfigError("[energy]: sample_hz, idle_s and telemetry_hz must be >= 0")
+
+
+@dataclass(frozen=True)
 class Component:
     """One entry of ``[[sources]]``, ``[[ocr]]`` or ``[[mt]]``: an id, a backend and its options."""
 
@@ -109,12 +142,14 @@ class Component:
 
 @dataclass(frozen=True)
 class Configuration:
-    """One cell of the matrix."""
+    """One cell of the matrix; ``cell`` is where the stages run (placement and network, [offload])."""
 
     config_id: str
     source: Component
     ocr: Component
     mt: Component
+    cell: Cell = field(default_factory=Cell)
+    ar: ArEntry | None = None  # the [[ar]] entry (real-time AR mode, harness.ar); None: the plain pipeline
 
 
 @dataclass(frozen=True)
@@ -132,13 +167,48 @@ class Experiment:
     mt: tuple[Component, ...]
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
     skipped: tuple[tuple[str, str], ...] = ()  # (component id, why): optional components not available here
+    offload: OffloadOptions | None = None  # [offload]: placements × networks; None: everything local
+    energy: EnergySettings = EnergySettings()
+    ar: tuple[ArEntry, ...] = ()  # [[ar]]: AR-mode policies, one configuration each (docs/ar.md)
 
     def configurations(self) -> list[Configuration]:
-        """The matrix, in file order: sources outermost. A stage switched off is one "off" cell, not one per entry."""
+        """The matrix, in file order: sources outermost, placements innermost ("+cloud@loopback" ids).
+
+        A stage switched off is one "off" cell, not one per entry.
+        """
         ocr = self.ocr if self.stages.ocr else (_OFF["ocr"],)
         mt = self.mt if self.stages.mt else (_OFF["mt"],)
-        cells = itertools.product(self.sources, ocr, mt)
-        return [Configuration(f"{s.id}/{o.id}/{m.id}", s, o, m) for s, o, m in cells]
+        places = self.offload.cells() if self.offload is not None else [Cell()]
+        cells = itertools.product(self.sources, ocr, mt, places)
+        plain = [Configuration(f"{s.id}/{o.id}/{m.id}{p.suffix}", s, o, m, p) for s, o, m, p in cells]
+        if not self.ar:
+            return plain
+        return [dataclasses.replace(c, config_id=f"{c.config_id}/{a.id}", ar=a) for c in plain for a in self.ar]
+
+
+@dataclass(frozen=True)
+class ArEntry:
+    """One ``[[ar]]`` entry: an id and its options (harness.ar.options.ArOptions)."""
+
+    id: str
+    options: Any
+
+
+def _without_id(entry: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in entry.items() if k != "id"}
+
+
+def _ar_entries(table: dict[str, Any], where: str) -> tuple[ArEntry, ...]:
+    from harness.ar.options import ArOptions
+
+    entries = table.get("ar", [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) and "id" in e for e in entries):
+        raise ConfigError(f"{where}: [[ar]] entries are tables with an `id` (e.g. [[ar]] id = \"confidence\" policy = \"confidence\")")
+    parsed = tuple(ArEntry(str(e["id"]), from_table(ArOptions, _without_id(e), f"{where} [[ar]] {e['id']}")) for e in entries)
+    ids = [a.id for a in parsed]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"{where}: duplicate [[ar]] ids; ids must be unique")
+    return parsed
 
 
 def _null(kind: str) -> Component:
@@ -177,7 +247,20 @@ def load_experiment(path: Path) -> Experiment:
         ocr=_components(table, "ocr", "ocr", "backend", where, default="null"),
         mt=_components(table, "mt", "mt", "backend", where, default="null"),
         raw=table,
+        offload=_offload(table, where),
+        energy=from_table(EnergySettings, table.get("energy", {}), f"{where} [energy]"),
+        ar=_ar_entries(table, where),
     )
+
+
+def _offload(table: dict[str, Any], where: str) -> OffloadOptions | None:
+    if "offload" not in table:
+        return None
+    options = from_table(OffloadOptions, table["offload"], f"{where} [offload]")
+    stages = table.get("stages", {})
+    if any(c.offloaded for c in options.cells()) and not (stages.get("ocr", True) and stages.get("mt", True)):
+        raise ConfigError(f"{where} [offload]: offloaded placements run OCR and MT; keep [stages] ocr and mt on")
+    return options
 
 
 def _components(table: dict[str, Any], section: str, kind: str, key: str, where: str, default: str | None = None) -> tuple[Component, ...]:

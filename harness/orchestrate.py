@@ -21,6 +21,7 @@ from harness import __version__
 from harness.config import Component, Experiment, project_root
 from harness.context import BackendContext
 from harness.devices import DeviceProfile
+from harness.energy.manifest import energy_manifest, energy_validity
 from harness.errors import BackendUnavailable, ConfigError, DataMissing, RunInterrupted, UserError
 from harness.isolation import run_guarded, run_isolated
 from harness.metrics.text import chrf_signature, corpus_signatures
@@ -34,6 +35,7 @@ from harness.system.cpu import capture_cpu
 from harness.system.environment import capture_environment
 from harness.system.fingerprint import fingerprint_models
 from harness.system.thermal import capture_thermal
+from harness.telemetry.system import show_system
 
 __all__ = ["preflight", "run_experiment"]
 
@@ -60,12 +62,14 @@ def _manifest(experiment: Experiment, device: DeviceProfile, run_id: str, outcom
                 "run": dataclasses.asdict(experiment.run),
                 "stages": dataclasses.asdict(experiment.stages),
                 "overlay": dataclasses.asdict(experiment.overlay),
+                "energy": dataclasses.asdict(experiment.energy),
                 "configurations": {c.config_id: describe(c) for c in experiment.configurations()},
             },
             "skipped": [{"id": component_id, "reason": why} for component_id, why in experiment.skipped],
         },
         "device": dataclasses.asdict(device),
         "environment": capture_environment(repo_dir=project_root()),
+        "system": show_system(Path(experiment.energy.root)),
         "metrics": {
             "mt_chrf": chrf_signature(),
             **corpus_signatures(),
@@ -175,6 +179,8 @@ def _finish(run_dir: Path, manifest: dict[str, Any], outcomes: list[Outcome], st
     manifest["status"] = status
     manifest["finished_at_utc"] = _utc()
     manifest["environment_end"] = {"cpu": capture_cpu(), "thermal": [dict(z) for z in capture_thermal()[0]]}
+    manifest["system_end"] = show_system(Path(manifest["experiment"]["resolved"]["energy"]["root"]))
+    manifest["energy"] = energy_manifest(outcomes)
     manifest["validity"] = _validity(outcomes, bad, status, manifest["device"]["name"] == manifest["environment"]["device"])
     write_json_atomic(run_dir / MANIFEST, manifest)
 
@@ -188,5 +194,5 @@ def _validity(outcomes: list[Outcome], bad_lines: int, status: str, device_match
         "warmup_excluded": True,
         "device_matches_detected": device_matches,
         "bad_frame_lines": bad_lines,
-        "energy": "unavailable: no energy sensors are read by this version",
+        **energy_validity(outcomes),
     }

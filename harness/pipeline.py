@@ -46,6 +46,7 @@ class FrameResult:
     translations: list[Translation] | None  # None when MT is switched off
     image: np.ndarray | None
     accuracy: dict[str, Any] = field(default_factory=dict)
+    offload: dict[str, Any] | None = None  # offloaded placements: bytes, privacy, network (harness.offload.stage)
 
     @property
     def targets(self) -> list[str] | None:
@@ -54,10 +55,14 @@ class FrameResult:
 
 
 class Pipeline:
-    """Runs frames from one source through one OCR backend, one MT backend and the overlay."""
+    """Runs frames from one source through one OCR backend, one MT backend and the overlay.
 
-    def __init__(self, ocr: OcrBackend, mt: MtBackend, overlay: Any, stages: StageSwitches) -> None:
+    ``remote`` (harness.offload.stage.RemoteStages) replaces the OCR and MT stages for an offloaded placement.
+    """
+
+    def __init__(self, ocr: OcrBackend, mt: MtBackend, overlay: Any, stages: StageSwitches, remote: Any = None) -> None:
         self.ocr = ocr
+        self.remote = remote
         self.mt = mt
         self.overlay = overlay if stages.overlay else None
         self.stages = stages
@@ -74,37 +79,44 @@ class Pipeline:
         if frame.error is not None:
             raise StageFailure("capture", DataMissing(frame.error), frame)
         regions = [TextRegion(_NO_QUAD, frame.text, 1.0)] if frame.text else []
-        if self.stages.ocr:
+        offloaded = self._offload(frame, tracer) if self.remote is not None else None
+        if offloaded is not None:
+            regions = offloaded.regions
+        elif self.stages.ocr:
             regions = self._stage("ocr", frame, tracer, lambda _: self.ocr.recognize(frame, tracer))
         texts = [r.text for r in regions]
-        targets = list(texts)
+        targets = list(texts) if offloaded is None else offloaded.targets
         if self.cache is not None:
             self.cache.next_frame()
-        if self.stages.mt and texts:
-            targets = self._stage("mt", frame, tracer, lambda attrs: self._translate(texts, attrs))
+        if self.stages.mt and texts and offloaded is None:
+            targets = self._stage("mt", frame, tracer, lambda attrs: self._translate(texts, attrs, tracer))
         image = None
         if self.overlay is not None:
             image = self._stage("overlay", frame, tracer, lambda attrs: self._draw(frame, regions, targets, attrs))
         translations = [Translation(s, t, self.mt.name) for s, t in zip(texts, targets, strict=True)] if self.stages.mt else None
         shown = targets if self.stages.mt else None
         return FrameResult(
-            frame, regions, translations, image, frame_accuracy(frame.ground_truth, regions if self.stages.ocr else None, shown)
+            frame, regions, translations, image, frame_accuracy(frame.ground_truth, regions if self.stages.ocr else None, shown),
+            offloaded.record if offloaded is not None else None,
         )
 
-    def _translate(self, texts: list[str], attrs: dict[str, Any]) -> list[str]:
+    def _offload(self, frame: Frame, tracer: Tracer) -> Any:
+        try:  # the remote opens its own spans (its local share, then "offload")
+            return self.remote.run(frame, tracer)
+        except Exception as exc:  # recorded as a failed frame by the runner
+            raise StageFailure("offload", exc, frame) from exc
+
+    def _translate(self, texts: list[str], attrs: dict[str, Any], tracer: Tracer) -> list[str]:
         if self.cache is None:
-            return self._call_mt(texts, attrs)
-        targets, hits = self.cache.translate(texts, lambda fresh: self._call_mt(fresh, attrs))
+            return self._call_mt(texts, tracer)
+        targets, hits = self.cache.translate(texts, lambda fresh: self._call_mt(fresh, tracer))
         attrs["cache_lookups"], attrs["cache_hits"] = len(texts), hits
         return targets
 
-    def _call_mt(self, texts: list[str], attrs: dict[str, Any]) -> list[str]:
-        targets = self.mt.translate(texts)
+    def _call_mt(self, texts: list[str], tracer: Tracer) -> list[str]:
+        targets = self.mt.translate(texts, tracer)
         if len(targets) != len(texts):
             raise ValueError(f"{self.mt.name} returned {len(targets)} translations for {len(texts)} regions")
-        tokens = getattr(self.mt, "last_tokens", None)  # (in, out) of this call, from backends that tokenize
-        if tokens is not None:
-            attrs["tokens_in"], attrs["tokens_out"] = tokens
         return targets
 
     def _stage(self, name: str, frame: Frame | None, tracer: Tracer, work: Callable[[dict[str, Any]], Any]) -> Any:
@@ -121,6 +133,8 @@ class Pipeline:
         return drawn.image
 
     def close(self) -> None:
-        """Close both backends."""
+        """Close both backends (and the remote stages: connection, server, network)."""
+        if self.remote is not None:
+            self.remote.close()
         self.ocr.close()
         self.mt.close()

@@ -56,6 +56,7 @@ PLUGINS: dict[str, dict[str, Plugin]] = {
     },
     "ocr": {
         "rapidocr": Plugin("harness.ocr.rapidocr", "RapidOcrOptions", "RapidOcr"),
+        "litert": Plugin("harness.ocr.litert", "LiteRtOptions", "LiteRt"),
         "tesseract": Plugin("harness.ocr.tesseract", "TesseractOptions", "Tesseract"),
         "easyocr": Plugin("harness.ocr.easyocr", "EasyOcrOptions", "EasyOcr"),
         "null": Plugin("harness.ocr.null", "NullOcrOptions", "NullOcr"),

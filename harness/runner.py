@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,9 @@ import cv2
 from harness.config import Configuration, Experiment
 from harness.context import BackendContext
 from harness.devices import DeviceProfile
-from harness.errors import UserError
+from harness.energy.meter import EnergyMeter
+from harness.energy.writer import EnergyWriter
+from harness.errors import ConfigError, UserError
 from harness.pipeline import FrameResult, Pipeline, StageFailure
 from harness.progress import Progress
 from harness.scenarios import make_scenario
@@ -27,6 +30,7 @@ from harness.stopping import stop_reason, validity
 from harness.store.schema import frame_record
 from harness.store.writer import FrameWriter
 from harness.trace import Tracer
+from harness.types import Frame
 
 __all__ = ["Outcome", "describe", "run_configuration"]
 
@@ -52,14 +56,24 @@ class Outcome:
     rss_start_mb: float | None = None  # isolated worker only: its resident set when forked, before setup, MiB
     peak_rss_mb: float | None = None  # isolated worker only: its peak resident set (ru_maxrss), MiB
     source_info: dict[str, Any] = field(default_factory=dict)
+    energy: dict[str, Any] = field(default_factory=dict)  # EnergyMeter.describe(): sensors, rails, idle baseline, status
+    telemetry: dict[str, Any] = field(default_factory=dict)  # frequencies, utilization, temperatures, RSS, throttling
 
 
 def describe(config: Configuration) -> dict[str, Any]:
     """The configuration's components as plain data for the manifest."""
+    from harness.offload.session import describe_cell
+
     return {
         part: {"id": c.id, "backend": c.backend, "options": dataclasses.asdict(c.options)}
         for part, c in (("source", config.source), ("ocr", config.ocr), ("mt", config.mt))
-    }
+    } | {"placement": describe_cell(config.cell)} | _describe_ar(config)
+
+
+def _describe_ar(config: Configuration) -> dict[str, Any]:
+    if config.ar is None:
+        return {}
+    return {"ar": {"id": config.ar.id, "options": dataclasses.asdict(config.ar.options)}}
 
 
 class _Session:
@@ -78,21 +92,43 @@ class _Session:
             mt = config.mt.create(context)
             stack.callback(mt.close)
             overlay = Overlay(experiment.overlay) if experiment.stages.overlay else None
-            self.pipeline = Pipeline(ocr, mt, overlay, experiment.stages)
+            from harness.offload.session import open_remote
+
+            remote = open_remote(config.cell, experiment.offload, ocr, mt)  # None for the local placement
+            if remote is not None:
+                stack.callback(remote.close)
+            self.pipeline = Pipeline(ocr, mt, overlay, experiment.stages, remote)
+            if config.ar is not None:  # the real-time AR mode: keyframes read, regions tracked in between
+                from harness.ar.pipeline import ARPipeline
+
+                if remote is not None:
+                    raise ConfigError("[[ar]] runs every stage on the device; drop [offload] from AR experiments")
+                self.pipeline = ARPipeline(ocr, mt, overlay, experiment.stages, config.ar.options)
             live = getattr(self.source, "live", False)
             self.scenario = make_scenario(experiment.run, float(getattr(self.source, "fps", 0.0) or 0.0), live)
-            self.frames = self.scenario.frames(self.source.frames())
-            self.writer = FrameWriter(run_dir, fsync=experiment.run.fsync)
+            self.frames = self.scenario.frames(self._source_frames())
+            self.meter = EnergyMeter(experiment.energy)  # probes the sensors; started after setup
+            stack.callback(self.meter.stop)
+            self.writer = EnergyWriter(FrameWriter(run_dir, fsync=experiment.run.fsync), self.meter)
             stack.pop_all()
+
+    def _source_frames(self) -> Iterator[Frame]:
+        """The source's frames; the AR mode taps them before the scenario drops any (it scores every frame)."""
+        observe = getattr(self.pipeline, "observe", None)
+        return observe(self.source.frames()) if observe is not None else self.source.frames()
 
     def restart(self) -> None:
         """Start the source again from its first frame (``all_frames``: the warm-up frames are measured too)."""
-        self.frames = self.scenario.frames(self.source.frames())
+        reset = getattr(self.pipeline, "reset", None)  # the AR mode forgets what it tracked: the video starts over
+        if reset is not None:
+            reset()
+        self.frames = self.scenario.frames(self._source_frames())
 
     def close(self) -> None:
         self.writer.close()
         self.pipeline.close()
         self.source.close()
+        self.meter.stop()
 
 
 def run_configuration(config: Configuration, experiment: Experiment, device: DeviceProfile, run_dir: Path) -> Outcome:
@@ -106,12 +142,14 @@ def run_configuration(config: Configuration, experiment: Experiment, device: Dev
     outcome.setup_s = time.monotonic() - started
     outcome.source_info = dict(getattr(session.source, "info", {}))
     try:
+        session.meter.start()  # the sampler, and the idle baseline before the first frame
         _measure(config, experiment, session, outcome, run_dir)
     finally:
         files = [*session.pipeline.ocr.model_files(), *session.pipeline.mt.model_files()]
         outcome.model_files = [str(p) for p in files]
         outcome.model_mb = sum(p.stat().st_size for p in files if p.is_file()) / 1e6
         session.close()
+        outcome.energy, outcome.telemetry = session.meter.describe(), session.meter.telemetry_summary()
     return outcome
 
 
@@ -136,7 +174,7 @@ def _measure(config: Configuration, experiment: Experiment, session: _Session, o
         if reason:
             outcome.stop_reason = reason
             break
-        tracer = Tracer()
+        tracer = Tracer(listeners=session.meter.listeners)
         session.scenario.wait(tracer)
         try:
             result = session.pipeline.step(session.frames, tracer)

@@ -7,7 +7,36 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["build_fake_system_tree"]
+from harness.energy.fakes import (  # energy-sensor trees and replay sensors (harness.energy.fakes)
+    PI5_PMIC_OUTPUT,
+    CounterFileReplay,
+    SinePower,
+    build_fake_ina2xx_tree,
+    build_fake_jetson_hwmon_tree,
+    build_fake_jetson_iio_tree,
+    build_fake_jetson_tools,
+    build_fake_rapl_tree,
+    build_fake_tegrastats,
+    build_fake_vcgencmd,
+    replay_counter,
+    replay_power,
+)
+
+__all__ = [
+    "PI5_PMIC_OUTPUT",
+    "CounterFileReplay",
+    "SinePower",
+    "build_fake_ina2xx_tree",
+    "build_fake_jetson_hwmon_tree",
+    "build_fake_jetson_iio_tree",
+    "build_fake_jetson_tools",
+    "build_fake_rapl_tree",
+    "build_fake_system_tree",
+    "build_fake_tegrastats",
+    "build_fake_vcgencmd",
+    "replay_counter",
+    "replay_power",
+]
 
 
 # --- fake /proc, /sys and /etc trees -------------------------------------------------------------------

@@ -51,6 +51,16 @@ def test_rapidocr_recognizes_word_crops_without_detection(crops, precision: str)
     assert correct >= 0.7 * len(crops), correct  # PP-OCRv4 reads ~90% of IIIT5K
 
 
+def test_litert_recognizes_word_crops_without_detection(crops) -> None:
+    pytest.importorskip("ai_edge_litert")
+    from harness.ocr.litert import LiteRt, LiteRtOptions
+
+    backend = LiteRt(LiteRtOptions(precision="fp16"), BackendContext(threads=2))
+    correct, spans = _read(backend, crops)
+    assert all("ocr.det" not in names and "ocr.rec" in names for names in spans)
+    assert correct >= 0.7 * len(crops), correct
+
+
 def test_tesseract_reads_word_crops_as_single_words(crops) -> None:
     pytest.importorskip("tesserocr")
     from harness.ocr.tesseract import Tesseract, TesseractOptions

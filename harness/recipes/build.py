@@ -16,6 +16,7 @@ import hashlib
 import importlib
 import json
 import shutil
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,26 +32,57 @@ __all__ = ["RECIPES", "Recipe", "build_models", "cache_dir"]
 
 @dataclass(frozen=True)
 class Recipe:
-    """A recipe: two "module:function" names.
+    """A recipe: two "module:function" names, and the environment it runs in.
 
     ``build`` takes an output folder and writes the files; ``key`` returns a JSON-able description of
-    everything the output depends on (its hash names the cache folder).
+    everything the output depends on (its hash names the cache folder). ``venv``: a virtual environment
+    (relative to the project root) whose Python runs both, for converters whose pins clash with the
+    benchmark environment's; None runs them in this process.
     """
 
     build: str
     key: str
+    venv: str | None = None
+    venv_hint: str = ""
 
     def run(self, out_dir: Path) -> None:
         """Build into ``out_dir``."""
-        _function(self.build)(out_dir)
+        self._call(self.build, str(out_dir))
 
     def inputs_hash(self) -> str:
         """sha256 of the canonical JSON of the recipe's inputs."""
-        inputs = _function(self.key)()
+        inputs = self._call(self.key)
         return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
+    def _call(self, spec: str, *args: str) -> Any:
+        """Call ``spec`` with ``args`` as paths; in the recipe's venv when it has one (its result then comes back as JSON)."""
+        if self.venv is None:
+            return _function(spec)(*(Path(a) for a in args))
+        python = project_root() / self.venv / "bin" / "python"
+        if not python.is_file():
+            raise DataMissing(f"this recipe runs in its own environment, {python.parent.parent} is missing: {self.venv_hint}")
+        module, name = spec.split(":")
+        code = (
+            "import json, sys; from pathlib import Path; from importlib import import_module; "
+            f"result = getattr(import_module({module!r}), {name!r})(*(Path(a) for a in sys.argv[1:])); "
+            "print(json.dumps(result, default=str))"
+        )
+        done = subprocess.run([str(python), "-c", code, *args], cwd=project_root(), capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
+            raise DataMissing(f"recipe step {spec} failed in {self.venv}: {tail[0]}")
+        return json.loads(done.stdout.strip().splitlines()[-1])
 
-RECIPES = {"ort-int8": Recipe("harness.recipes.ort_int8:build_default", "harness.recipes.ort_int8:inputs_key")}
+
+RECIPES = {
+    "ort-int8": Recipe("harness.recipes.ort_int8:build_default", "harness.recipes.ort_int8:inputs_key"),
+    "tflite": Recipe(
+        "harness.recipes.tflite:build_default",
+        "harness.recipes.tflite:inputs_key",
+        venv="build/convert-venv",
+        venv_hint="run `make convert-venv` (onnx2tf and TensorFlow, with their own NumPy and ONNX pins)",
+    ),
+}
 
 
 def _function(spec: str) -> Callable[..., Any]:

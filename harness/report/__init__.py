@@ -1,1 +1,1 @@
-"""Terminal and Markdown reports; they read the store only."""
+"""Reports from stored runs: terminal and Markdown tables, paper figures and their tables, report.html, comparisons."""

@@ -45,6 +45,8 @@ class FrameRecord(TypedDict, total=False):
     targets: list[str] | None
     reference: str  # the reference translation, where the frame has one (corpus BLEU / chrF)
     accuracy: dict[str, Any]
+    ar: dict[str, Any]  # the real-time AR mode only (harness.ar): keyframes, staleness, drift, time to first translation
+    offload: dict[str, Any]  # offloaded placements only: placement, network, privacy, payload and wire bytes, fallback
 
 
 def span_record(span: Span) -> SpanRecord:
@@ -84,6 +86,11 @@ def frame_record(
             targets=result.targets,
             accuracy=result.accuracy,
         )
+        ar = getattr(result, "ar", None)  # harness.ar.pipeline.ArFrameResult
+        if ar is not None:
+            record["ar"] = ar
+        if result.offload is not None:  # bytes on the wire, HTTP headers included (harness.offload.client)
+            record.update(bytes_up=result.offload["wire_up_bytes"], bytes_down=result.offload["wire_down_bytes"], offload=result.offload)
         truth = frame.ground_truth
         if truth is not None and truth.reference_translation is not None and result.targets is not None:
             record["reference"] = truth.reference_translation

@@ -27,12 +27,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness.ar.summary import AR_COLUMNS, AR_DERIVED, ar_columns
 from harness.metrics.detection import scores
 from harness.metrics.latency import latency_stats
 from harness.metrics.text import corpus_scores
+from harness.offload.stats import OFFLOAD_COLUMNS, offload_columns
 from harness.store.spans import stage_spans, top_spans
 
-__all__ = ["ACCURACY_COLUMNS", "RATE_COLUMNS", "RESOURCE_COLUMNS", "SUMMARY_COLUMNS", "summarize"]
+__all__ = ["ACCURACY_COLUMNS", "ENERGY_COLUMNS", "RATE_COLUMNS", "RESOURCE_COLUMNS", "SUMMARY_COLUMNS", "summarize"]
 
 SUMMARY_COLUMNS = [
     "config_id",
@@ -73,9 +75,11 @@ RATE_COLUMNS = [
     "mt_tokens_out_per_s",
 ]
 RESOURCE_COLUMNS = ["model_mb", "peak_rss_mb"]
-DERIVED = ("wait", "harness", "latency", "overlay_age")
+ENERGY_COLUMNS = ["energy_gross_j", "energy_net_j", "energy_coverage"]
+DERIVED = ("wait", "harness", "latency", "overlay_age", *AR_DERIVED)
 STAGE_ORDER = [
     "wait", "capture", "ocr", "ocr.det", "ocr.cls", "ocr.rec", "mt", "mt.tokenize", "mt.translate", "mt.detokenize",
+    "offload", "offload.encode", "offload.roundtrip", "offload.decode",
     "overlay", "e2e", "latency", "overlay_age", "harness",
 ]  # fmt: skip
 
@@ -182,6 +186,25 @@ def _accuracy(records: list[dict[str, Any]]) -> dict[str, float | None]:
     return result
 
 
+def _energy(records: list[dict[str, Any]]) -> dict[str, dict[str, float | None]]:
+    """Per stage, over measured frames with energy: mean gross and net joules per frame, mean coverage.
+
+    Frames whose window has no energy (a failed read, samples that do not bracket it) are left out of the
+    means and count as coverage 0; without any sensor the columns stay empty.
+    """
+    values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for record in records:
+        if record["warmup"] or not record["ok"]:
+            continue
+        for stage, energy in (record.get("energy") or {}).items():
+            for column, key in (("energy_gross_j", "gross_j"), ("energy_net_j", "net_j")):
+                if energy.get(key) is not None:
+                    values[stage][column].append(energy[key])
+            covered = energy.get("coverage") if energy.get("gross_j") is not None else None
+            values[stage]["energy_coverage"].append(covered or 0.0)
+    return {stage: {c: float(np.mean(v)) if v else None for c, v in columns.items()} for stage, columns in values.items()}
+
+
 def _order(stage: str) -> tuple[int, str]:
     return (STAGE_ORDER.index(stage) if stage in STAGE_ORDER else len(STAGE_ORDER), stage)
 
@@ -200,9 +223,11 @@ def summarize(records: list[dict[str, Any]], outcomes: list[dict[str, Any]]) -> 
         config_id = outcome["config_id"]
         config_records = sorted(by_config.get(config_id, []), key=lambda r: r["seq"])
         durations = _frame_durations(config_records)
+        energy = _energy(config_records)
         rates = {**_throughput(config_records), **_pacing(config_records, durations), **_mt_counts(config_records)}
+        rates |= ar_columns(config_records, durations)  # AR mode only (harness.ar.summary)
         resources = {name: outcome.get(name) for name in RESOURCE_COLUMNS}
-        accuracy = {**_accuracy(config_records), **rates, **resources}
+        accuracy = {**_accuracy(config_records), **rates, **resources, **offload_columns(config_records)}
         base = {"status": outcome.get("status", "unknown"), "reason": outcome.get("reason") or ""}
         if not durations:
             rows.append({"config_id": config_id, "stage": "-", "n": 0, **base})
@@ -211,8 +236,10 @@ def summarize(records: list[dict[str, Any]], outcomes: list[dict[str, Any]]) -> 
             stats = asdict(latency_stats(np.array(durations[stage])))
             if stage in DERIVED:  # not a stage a frame passes through: no rate; overlay ages are not independent samples
                 stats["fps"] = None
-            if stage == "overlay_age":
+            if stage in ("overlay_age", "staleness"):  # runs of samples from one overlay / one reading
                 stats["p50_ci_low_ms"] = stats["p50_ci_high_ms"] = None
             extra = accuracy if stage == "e2e" else {}
-            rows.append({"config_id": config_id, "stage": stage, **stats, **extra, **base})
-    return pd.DataFrame(rows, columns=[*SUMMARY_COLUMNS, *ACCURACY_COLUMNS, *RATE_COLUMNS, *RESOURCE_COLUMNS, "status", "reason"])
+            rows.append({"config_id": config_id, "stage": stage, **stats, **extra, **energy.get(stage, {}), **base})
+    columns = [*SUMMARY_COLUMNS, *ACCURACY_COLUMNS, *RATE_COLUMNS, *RESOURCE_COLUMNS, *ENERGY_COLUMNS, *OFFLOAD_COLUMNS]
+    columns += [*AR_COLUMNS, "status", "reason"]
+    return pd.DataFrame(rows, columns=columns)

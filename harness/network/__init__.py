@@ -1,0 +1,1 @@
+"""Networks between device and server: named profiles, real shaping with tc, the analytic model, radio energy."""

@@ -1,0 +1,266 @@
+"""PP-OCRv4 on LiteRT (TFLite) with XNNPACK, det / cls / rec timed separately, as the rapidocr backend.
+
+Only the inference engine differs from the rapidocr backend. RapidOCR is built on the ONNX models
+that ``rapidocr-onnxruntime`` ships, for its configuration and the recognizer's character list (kept
+in the rec ONNX's metadata), then its ONNX Runtime sessions are replaced by LiteRT interpreters; its
+own steps do the rest (frame preprocessing, DB post-processing, crops, the classifier's batching and
+rotation, CTC decoding).
+
+The models come from ``harness.recipes.tflite`` and have fixed input shapes (NHWC, batch 1):
+
+- det: the frame is resized as RapidOCR resizes it (short side up to ``det_limit_side_len``, sides
+  rounded to 32) when that fits the model's input, else scaled down to fit; then padded at the bottom
+  and right. The score map is cut back to the resized frame before DB post-processing, so boxes map
+  to the frame exactly. Every 16:9 frame of this project (960x540, 1280x720) becomes 1312x736, what
+  the default model takes, so det sees what it sees on ONNX Runtime.
+- cls: RapidOCR's 48x192 input; its batches run one crop at a time.
+- rec: one crop at a time through RapidOCR's ``resize_norm_img`` at the model's width: crops narrower
+  than 320/48 are padded (as RapidOCR pads them), wider ones squeezed (RapidOCR widens the input).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.config import project_root
+from harness.context import BackendContext
+from harness.errors import BackendUnavailable, ConfigError, DataMissing
+from harness.models import find_model, load_manifest, verify_model
+from harness.trace import Tracer
+from harness.types import Frame, TextRegion, quad_from_array
+
+__all__ = ["LiteRt", "LiteRtOptions", "default_model_path", "preflight", "resolve_model_paths"]
+
+FAMILY = "ppocrv4"
+BACKEND = "litert"
+PRECISIONS = ("fp32", "fp16", "int8")
+MODEL_DIR = ("models", "ppocrv4-tflite")
+INSTALL = "run `pip install 'arbench[tflite]'` (ai-edge-litert)"
+
+
+@dataclass(frozen=True)
+class LiteRtOptions:
+    """Options of the PP-OCR pipeline on LiteRT.
+
+    ``precision``: "fp32", "fp16" or "int8", for det, cls and rec alike (built by ``arbench models
+    build``); ``det_model`` / ``cls_model`` / ``rec_model`` point at other .tflite files instead.
+    ``threads``: XNNPACK threads per interpreter, 0 = the device profile's. ``use_det`` off treats every
+    frame as one word crop, as frames flagged ``word_crop`` always are. ``det_limit_side_len``:
+    RapidOCR's det resize target (short side, px), within the det model's fixed input. ``text_score``: regions below it are dropped.
+    """
+
+    precision: str = "fp32"
+    det_model: str | None = None
+    cls_model: str | None = None
+    rec_model: str | None = None
+    use_det: bool = True
+    use_cls: bool = True
+    threads: int = 0
+    det_limit_side_len: int = 736
+    text_score: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"litert precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
+
+
+def default_model_path(part: str, precision: str) -> Path:
+    """Where ``arbench models build`` puts the LiteRT model of ``part`` ("det", "cls", "rec") at ``precision``."""
+    from harness.recipes.tflite import output_name
+
+    return project_root().joinpath(*MODEL_DIR, output_name(part, precision))
+
+
+def resolve_model_paths(options: LiteRtOptions, manifest: list[Any] | None = None) -> dict[str, Path]:
+    """The det, cls and rec .tflite files the options name.
+
+    Explicit paths are checked to be TFLite flatbuffers; otherwise the manifest's litert entries are
+    used, checked against their sha256.
+    """
+    entries = [e for e in (manifest if manifest is not None else load_manifest()) if e.family == FAMILY and e.backend == BACKEND]
+    paths = {}
+    for part, explicit in (("det", options.det_model), ("cls", options.cls_model), ("rec", options.rec_model)):
+        if explicit:
+            paths[part] = Path(explicit)
+            if not paths[part].is_file():
+                raise DataMissing(f"litert {part} model not found: {explicit}; fix the path in the experiment")
+            _check_tflite(paths[part])
+        else:
+            [paths[part]] = verify_model(find_model(FAMILY, f"ocr.{part}", options.precision, entries, backend=BACKEND))
+    return paths
+
+
+def _check_tflite(path: Path) -> None:
+    """A TFLite model is a FlatBuffer with the file identifier "TFL3" at bytes 4-8."""
+    with path.open("rb") as stream:
+        head = stream.read(8)
+    if len(head) < 8 or head[4:8] != b"TFL3" or path.stat().st_size < 64:
+        raise DataMissing(f"model file {path} is not a TFLite model (no TFL3 identifier): the file is corrupt or of another kind")
+
+
+def interpreter_class() -> Callable[..., Any]:
+    """LiteRT's ``Interpreter``: ai-edge-litert's, else tflite-runtime's (which crashes under NumPy 2)."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        try:
+            from tflite_runtime.interpreter import Interpreter
+        except ImportError:
+            raise BackendUnavailable(f"litert backend: no LiteRT runtime; {INSTALL}") from None
+    return Interpreter
+
+
+def preflight(options: LiteRtOptions) -> None:
+    """Check before a run that a LiteRT runtime is installed and the model files exist (and match their sha256)."""
+    from importlib.util import find_spec
+
+    if find_spec("ai_edge_litert") is None and find_spec("tflite_runtime") is None:
+        raise BackendUnavailable(f"litert backend: no LiteRT runtime; {INSTALL}")
+    resolve_model_paths(options)
+
+
+class _Model:
+    """One interpreter with a fixed NHWC input of batch 1; quantized inputs and outputs are converted."""
+
+    def __init__(self, interpreter: Callable[..., Any], path: Path, threads: int) -> None:
+        try:
+            self._it = interpreter(model_path=str(path), num_threads=threads if threads > 0 else None)
+            self._it.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise DataMissing(f"litert: cannot load {path} ({first}); the file is corrupt or not a TFLite model") from None
+        self._in = self._it.get_input_details()[0]
+        self._out = self._it.get_output_details()[0]
+        _, self.height, self.width, _ = (int(d) for d in self._in["shape"])
+
+    def run(self, sample: np.ndarray) -> np.ndarray:
+        """The output for one HWC float32 sample, without the batch dimension."""
+        x = sample[np.newaxis]
+        scale, zero = self._in["quantization"]
+        if self._in["dtype"] != np.float32:
+            info = np.iinfo(self._in["dtype"])
+            x = np.clip(np.round(x / scale + zero), info.min, info.max)
+        self._it.set_tensor(self._in["index"], x.astype(self._in["dtype"]))
+        self._it.invoke()
+        y = self._it.get_tensor(self._out["index"])[0]
+        scale, zero = self._out["quantization"]
+        return (y.astype(np.float32) - zero) * scale if self._out["dtype"] != np.float32 else y
+
+    def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
+        """RapidOCR's session interface: an NCHW batch in, [outputs] out, one sample at a time."""
+        return [np.stack([self.run(sample.transpose(1, 2, 0)) for sample in batch])]
+
+
+def det_input(image: np.ndarray, preprocess: Any, height: int, width: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """The det model's input for a BGR image (normalized HWC, padded with 0) and the size the image takes in it.
+
+    ``preprocess`` is RapidOCR's ``DetPreProcess``: its resize when that fits, else scaled to fit.
+    """
+    import cv2
+
+    resized = preprocess.resize(image)
+    if resized is None or resized.shape[0] > height or resized.shape[1] > width:
+        h, w = image.shape[:2]
+        scale = min(height / h, width / w)
+        resized = cv2.resize(image, (max(1, int(w * scale)), max(1, int(h * scale))))
+    rh, rw = resized.shape[:2]
+    tensor = np.zeros((height, width, 3), dtype=np.float32)
+    tensor[:rh, :rw] = preprocess.normalize(resized)
+    return tensor, (rh, rw)
+
+
+class LiteRt:
+    """PP-OCRv4 det + cls + rec on LiteRT interpreters (XNNPACK on CPU)."""
+
+    name = "litert"
+
+    def __init__(self, options: LiteRtOptions, context: BackendContext) -> None:
+        self.options = options
+        self._paths = resolve_model_paths(options)
+        interpreter = interpreter_class()
+        threads = options.threads or context.threads
+        self._det, self._cls, self._rec = (_Model(interpreter, self._paths[part], threads) for part in ("det", "cls", "rec"))
+        self._engine = self._rapidocr()
+
+    def _rapidocr(self) -> Any:
+        """RapidOCR's pipeline on its packaged ONNX models, its three sessions swapped for the interpreters."""
+        try:
+            from rapidocr_onnxruntime import RapidOCR
+        except ImportError as exc:
+            raise BackendUnavailable(f"litert backend: {exc}; run `pip install rapidocr-onnxruntime` (its pre/post-processing)") from None
+        engine = RapidOCR(det_limit_side_len=self.options.det_limit_side_len, text_score=self.options.text_score, intra_op_num_threads=1)
+        engine.text_det.infer, engine.text_cls.infer, engine.text_rec.session = self._det, self._cls, self._rec
+        return engine
+
+    def model_files(self) -> tuple[Path, ...]:
+        used = {"det": self.options.use_det, "cls": self.options.use_cls, "rec": True}
+        return tuple(path for part, path in self._paths.items() if used[part])
+
+    def recognize(self, frame: Frame, tracer: Tracer) -> list[TextRegion]:
+        if frame.image is None:
+            raise ValueError("litert needs an image; this frame carries only text")
+        whole = frame.word_crop or not self.options.use_det
+        if whole:
+            height, width = frame.image.shape[:2]
+            crops, quads = [frame.image], np.array([[[0, 0], [width, 0], [width, height], [0, height]]], dtype=np.float32)
+        else:
+            detected = self._detect(frame.image, tracer)
+            if detected is None:
+                return []
+            crops, quads = detected
+        if self.options.use_cls:
+            with tracer.span("ocr.cls"):
+                crops, _, _ = self._engine.text_cls(crops)
+        with tracer.span("ocr.rec"):
+            recognized = [self._read(crop) for crop in crops]
+        return self._regions(quads, recognized, whole)
+
+    def _detect(self, image: np.ndarray, tracer: Tracer) -> tuple[list[np.ndarray], np.ndarray] | None:
+        """Detected text boxes: the crops to recognize and their quads in frame coordinates."""
+        engine = self._engine
+        raw_h, raw_w = image.shape[:2]
+        with tracer.span("ocr.det") as det:
+            img, ratio_h, ratio_w = engine.preprocess(image)
+            record: dict[str, Any] = {"preprocess": {"ratio_h": ratio_h, "ratio_w": ratio_w}}
+            img, record = engine.maybe_add_letterbox(img, record)
+            boxes = self._boxes(img)
+            det["boxes"] = 0 if boxes is None else len(boxes)
+        if boxes is None:
+            return None
+        return engine.get_crop_img_list(img, boxes), engine._get_origin_points(boxes, record, raw_h, raw_w)
+
+    def _boxes(self, img: np.ndarray) -> list[np.ndarray] | None:
+        """RapidOCR's ``TextDetector`` and ``auto_text_det`` steps around the fixed-shape det model."""
+        text_det = self._engine.text_det
+        shape = img.shape[:2]
+        tensor, (rh, rw) = det_input(img, text_det.get_preprocess(max(shape)), self._det.height, self._det.width)
+        score = np.squeeze(self._det.run(tensor))[:rh, :rw]  # onnx2tf keeps ONNX's 1xHxW score map; HxWx1 works too
+        boxes, _ = text_det.postprocess_op(score[np.newaxis, np.newaxis], shape)
+        boxes = text_det.filter_tag_det_res(boxes, shape)
+        return self._engine.sorted_boxes(boxes) if len(boxes) else None
+
+    def _read(self, crop: np.ndarray) -> tuple[str, float]:
+        """Text and confidence of one crop, fitted to the rec model's width."""
+        text_rec = self._engine.text_rec
+        tensor = text_rec.resize_norm_img(crop, self._rec.width / self._rec.height)
+        preds = self._rec.run(tensor.transpose(1, 2, 0)[:, : self._rec.width])
+        text, score = text_rec.postprocess_op(preds[np.newaxis])[0][:2]
+        return text, score
+
+    def _regions(self, quads: np.ndarray, recognized: list[tuple[str, float]], whole: bool) -> list[TextRegion]:
+        # Word-crop recognition keeps every answer, as recognition benchmarks score them.
+        threshold = float("-inf") if whole else self.options.text_score
+        return [
+            TextRegion(quad_from_array(quad), str(text), float(score))
+            for quad, (text, score) in zip(quads, recognized, strict=True)
+            if float(score) >= threshold and str(text).strip()
+        ]
+
+    def close(self) -> None:
+        self._engine = None
+        self._det = self._cls = self._rec = None  # type: ignore[assignment]

@@ -1,0 +1,1 @@
+"""Offloading stages to a server: the HTTP service, its client, placements and what leaves the device."""

@@ -1,0 +1,96 @@
+"""Warnings a reader of a run's figures must see: partial runs, failures, throttling, wide CIs, partial energy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from harness.report.columns import ENERGY_REASON, ENERGY_STATUS, is_missing
+from harness.store.reader import Run
+
+__all__ = ["FREQ_DROP", "HOT_C", "WIDE_CI", "run_warnings", "throttling_warnings"]
+
+WIDE_CI = 0.10  # a p50 95% CI wider than this fraction of the median is flagged
+FREQ_DROP = 0.10  # a CPU's frequency at the end this much below the start suggests throttling
+HOT_C = 80.0  # a thermal zone at or above this at the end of the run
+
+
+def _max_freq(cpu: dict[str, Any]) -> float | None:
+    values = [v for v in cpu.get("cur_freq_khz") or [] if v]
+    return max(values) if values else None
+
+
+def throttling_warnings(manifest: dict[str, Any]) -> list[str]:
+    """Compare the environment at the start and at the end: CPU frequency drops and hot thermal zones."""
+    start, end = manifest.get("environment", {}), manifest.get("environment_end")
+    if not end:
+        return []
+    lines = []
+    before, after = _max_freq(start.get("cpu", {})), _max_freq(end.get("cpu", {}))
+    if before and after and after < (1 - FREQ_DROP) * before:
+        lines.append(f"possible throttling: highest CPU frequency fell from {before / 1e3:.0f} MHz to {after / 1e3:.0f} MHz during the run")
+    hot = [f"{z.get('type') or z.get('zone')} {z['temp_c']:.0f} °C" for z in end.get("thermal", []) if (z.get("temp_c") or 0) >= HOT_C]
+    if hot:
+        lines.append(f"possible throttling: hot at the end of the run: {', '.join(hot)}")
+    return lines
+
+
+def _ci_warnings(summary: pd.DataFrame) -> list[str]:
+    lines = []
+    for row in summary[summary["stage"] == "e2e"].to_dict("records"):
+        low, high, p50 = row.get("p50_ci_low_ms"), row.get("p50_ci_high_ms"), row.get("p50_ms")
+        if any(is_missing(v) for v in (low, high, p50)):
+            lines.append(f"{row['config_id']}: no CI of the median (fewer than 6 measured frames)")
+        elif p50 > 0 and (high - low) / p50 > WIDE_CI:
+            lines.append(
+                f"{row['config_id']}: wide CI: p50 {p50:.1f} ms, 95% CI {low:.1f}–{high:.1f} ms "
+                f"({100 * (high - low) / p50:.0f}% of the median)"
+            )
+    return lines
+
+
+def _energy_warnings(run: Run) -> list[str]:
+    validity = run.manifest.get("validity", {})
+    status, reason = validity.get(ENERGY_STATUS), validity.get(ENERGY_REASON)
+    if status == "partial":
+        return [f"partial energy: {reason or 'some readings are missing'}"]
+    if isinstance(status, str) and status.startswith("unavailable"):
+        return [f"energy unavailable{f': {reason}' if reason else ''} (not a problem with the run; energy figures are skipped)"]
+    return []
+
+
+def _throttled(manifest: dict[str, Any]) -> list[str]:
+    """The run's own throttling verdict (telemetry), else a comparison of the environment at start and end."""
+    validity = manifest.get("validity", {})
+    if "throttled" not in validity:
+        return throttling_warnings(manifest)
+    lines = []
+    for outcome in manifest.get("configurations", []):
+        if outcome["config_id"] in validity.get("throttled_configurations", []):
+            evidence = (outcome.get("telemetry") or {}).get("throttle_evidence") or []
+            lines.append(f"throttled: {outcome['config_id']}{': ' + '; '.join(map(str, evidence)) if evidence else ''}")
+    if validity.get("throttled") and not lines:
+        lines.append("throttled during the run (manifest validity.throttled)")
+    return lines
+
+
+def run_warnings(run: Run, summary: pd.DataFrame) -> list[str]:
+    """Every warning for this run, one line each, most serious first."""
+    lines = []
+    validity = run.manifest.get("validity", {})
+    if not run.complete:
+        lines.append(f"PARTIAL run (status {run.manifest.get('status')!r}): numbers come from the frames written before it stopped")
+    for outcome in run.manifest.get("configurations", []):
+        if outcome.get("status") == "failed":
+            lines.append(f"{outcome['config_id']}: failed: {outcome.get('reason')}")
+        elif outcome.get("validity") and not all(outcome["validity"].values()):
+            unmet = ", ".join(k for k, ok in outcome["validity"].items() if not ok)
+            lines.append(f"{outcome['config_id']}: stopped before its minimums ({unmet}; stop reason {outcome.get('stop_reason')})")
+        if outcome.get("failed_frames"):
+            lines.append(f"{outcome['config_id']}: {outcome['failed_frames']} measured frame(s) failed and are in no figure")
+    if validity.get("bad_frame_lines"):
+        lines.append(f"{validity['bad_frame_lines']} unreadable line(s) in frames.jsonl")
+    if validity.get("device_matches_detected") is False:
+        lines.append("the device profile does not match the machine detected")
+    return lines + _throttled(run.manifest) + _ci_warnings(summary) + _energy_warnings(run)

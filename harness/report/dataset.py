@@ -1,0 +1,166 @@
+"""One or more stored runs as the figures see them: configurations with short labels and their samples.
+
+Per-frame samples are read from frames.jsonl with the definitions summary.csv uses (measured frames
+only, warm-ups and failed frames left out; ``e2e`` from the start of the first stage to the end of the
+last). Summary rows come from summary.csv, or are computed from frames for a run that did not finish.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness.report.tables import run_summary
+from harness.store.reader import Run, read_frames
+from harness.store.schema import FRAMES
+from harness.store.spans import stage_spans
+
+__all__ = ["MIN_CI_FRAMES", "Dataset", "Series", "short_labels"]
+
+MIN_CI_FRAMES = 6  # below this, no order-statistic 95% CI of the median exists (harness.metrics.latency)
+
+
+@dataclass
+class Series:
+    """One configuration of one run: ``label`` is short and unique within its Dataset."""
+
+    label: str
+    config_id: str
+    run: Run
+    device: str
+    records: list[dict[str, Any]] = field(repr=False)
+    summary: pd.DataFrame = field(repr=False)
+
+    def row(self, stage: str = "e2e") -> dict[str, Any] | None:
+        """The summary row of ``stage`` for this configuration, or None."""
+        rows = self.summary[self.summary["stage"] == stage]
+        return None if rows.empty else rows.iloc[0].to_dict()
+
+    def stage_ms(self, stage: str) -> np.ndarray:
+        """Durations (ms) of ``stage`` over measured frames that have it; ``e2e`` as in summary.csv."""
+        if stage == "e2e":
+            values = [_e2e_ms(r) for r in self.records]
+            return np.array([v for v in values if v is not None], dtype=float)
+        return np.array([(s["end_ns"] - s["start_ns"]) / 1e6 for r in self.records for s in r["spans"] if s["name"] == stage], dtype=float)
+
+    def stage_ms_per_frame(self, stage: str) -> np.ndarray:
+        """Time (ms) each measured frame spent in ``stage``, 0 where a frame has no such span.
+
+        Means of these add up across stages to the mean frame time, which means over only the frames
+        that have a span (summary.csv's ``mean_ms``) do not: not every frame reaches MT.
+        """
+        return np.array(
+            [sum((s["end_ns"] - s["start_ns"]) / 1e6 for s in r["spans"] if s["name"] == stage) for r in self.records], dtype=float
+        )
+
+    def accuracy(self) -> list[dict[str, Any]]:
+        """The ``accuracy`` objects of measured frames that have one."""
+        return [r["accuracy"] for r in self.records if isinstance(r.get("accuracy"), dict)]
+
+    def resolved(self) -> dict[str, Any]:
+        """The manifest's resolved components (source, ocr, mt with options) of this configuration."""
+        configurations = self.run.manifest.get("experiment", {}).get("resolved", {}).get("configurations", {})
+        return configurations.get(self.config_id, {})
+
+
+def _e2e_ms(record: dict[str, Any]) -> float | None:
+    stages = stage_spans(record["spans"])
+    if not stages:
+        return None
+    return (max(s["end_ns"] for s in stages) - stages[0]["start_ns"]) / 1e6
+
+
+def _parts(config_id: str) -> list[str]:
+    """``source/ocr/mt[+placement@network]`` as four parts, the placement "local" when absent."""
+    head, plus, placement = config_id.partition("+")
+    return [*head.split("/"), placement if plus else "local"]
+
+
+def short_labels(names: Sequence[str]) -> tuple[list[str], str]:
+    """Drop the parts of configuration ids that every id shares; return the labels and the shared parts.
+
+    ``["a/x/m", "b/x/m"]`` gives ``(["a", "b"], "x/m")``; a single id keeps its first part. Ids are
+    ``source/ocr/mt``, offloaded ones with ``+placement@network`` (local when absent).
+    """
+    parts = [_parts(name) for name in names]
+    width = min(len(p) for p in parts) if parts else 0
+    shared = [i for i in range(width) if len({p[i] for p in parts}) == 1 and all(len(p) == width for p in parts)]
+    if len(shared) == width and width:
+        shared = shared[1:]
+    labels = ["/".join(x for i, x in enumerate(p) if i not in shared) for p in parts]
+    common = [parts[0][i] for i in shared if not (i == width - 1 and parts[0][i] == "local")] if parts else []
+    return labels, "/".join(common)
+
+
+@dataclass
+class Dataset:
+    """The configurations of one or more runs, in run order then manifest order.
+
+    ``series`` holds configurations with measured frames; ``left_out`` names the others and why
+    (figures list them in their notes rather than dropping them silently); ``shared`` is the part of
+    the configuration ids common to all, left out of the labels.
+    """
+
+    runs: list[Run]
+    series: list[Series]
+    left_out: list[str]
+    shared: str
+
+    @classmethod
+    def from_runs(cls, runs: Sequence[Run]) -> Dataset:
+        """Collect configurations; prefix labels with the device, or the run id, when several runs are given."""
+        entries, left_out = [], []
+        for run in runs:
+            summary = run_summary(run)
+            by_config: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            for record in read_frames(run.path / FRAMES)[0]:  # the records as written (a DataFrame would add NaNs)
+                if not record["warmup"] and record["ok"] and stage_spans(record["spans"]):
+                    by_config[record["config_id"]].append(record)
+            for outcome in run.manifest.get("configurations", []):
+                config_id = outcome["config_id"]
+                if not by_config.get(config_id):
+                    left_out.append(
+                        f"{config_id}: {outcome.get('status')}, no measured frame ({outcome.get('reason') or 'no reason given'})"
+                    )
+                    continue
+                records = sorted(by_config[config_id], key=lambda r: r["seq"])
+                entries.append((run, config_id, records, summary[summary["config_id"] == config_id]))
+        labels, shared = short_labels([config_id for _, config_id, _, _ in entries])
+        prefixes = _run_prefixes(runs)
+        series = [
+            Series(prefixes[id(run)] + label, config_id, run, _device(run), records, rows)
+            for (run, config_id, records, rows), label in zip(entries, labels, strict=True)
+        ]
+        return cls(list(runs), series, left_out, shared)
+
+    @property
+    def devices(self) -> list[str]:
+        """Device names of the runs, in order, without repeats."""
+        return list(dict.fromkeys(_device(run) for run in self.runs))
+
+    def caption_note(self) -> str:
+        """What every configuration shares (left out of the labels), for a table caption."""
+        return f"; all configurations: {self.shared}" if self.shared else ""
+
+    def few_frames(self) -> list[str]:
+        """Labels of configurations with too few measured frames for a CI of the median (summary.csv leaves it empty)."""
+        return [s.label for s in self.series if len(s.records) < MIN_CI_FRAMES]
+
+
+def _device(run: Run) -> str:
+    return str(run.manifest.get("device", {}).get("name") or run.path.parent.name)
+
+
+def _run_prefixes(runs: Sequence[Run]) -> dict[int, str]:
+    """No prefix for one run; the device when devices tell runs apart; else the run id."""
+    if len(runs) < 2:
+        return {id(run): "" for run in runs}
+    devices = [_device(run) for run in runs]
+    if len(set(devices)) == len(runs):
+        return {id(run): f"{device}: " for run, device in zip(runs, devices, strict=True)}
+    return {id(run): f"{run.manifest.get('run_id', run.path.name)}: " for run in runs}

@@ -1,0 +1,116 @@
+"""Intervals and tests for figures and comparisons: percentile bootstrap, Mann–Whitney U.
+
+Latencies are skewed and often multimodal, so nothing here assumes normality. The bootstrap is seeded,
+so a figure drawn twice from the same run is the same figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from harness.report.columns import AccuracyMetric
+
+__all__ = [
+    "BOOTSTRAP_RESAMPLES",
+    "bootstrap_ci",
+    "difference_ci",
+    "has_metric",
+    "mann_whitney_p",
+    "metric_ci",
+    "metric_value",
+    "ratio_of_medians_ci",
+]
+
+BOOTSTRAP_RESAMPLES = 2000
+ITEM_RESAMPLES = 1000  # for statistics computed in Python per resample (accuracy from counts)
+CONFIDENCE = 0.95
+NAN = float("nan")
+
+
+def _resamples(values: np.ndarray, seed: int) -> np.ndarray:
+    """BOOTSTRAP_RESAMPLES × n resampled copies of ``values`` (rows)."""
+    rng = np.random.default_rng(seed)
+    return values[rng.integers(0, len(values), size=(BOOTSTRAP_RESAMPLES, len(values)))]
+
+
+def _interval(estimates: np.ndarray) -> tuple[float, float]:
+    tail = 100 * (1 - CONFIDENCE) / 2
+    low, high = np.nanpercentile(estimates, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def bootstrap_ci(values: Sequence[float] | np.ndarray, statistic: str = "mean", seed: int = 0) -> tuple[float, float]:
+    """95% percentile-bootstrap interval of the mean or median of ``values``; NaNs below 2 values."""
+    data = np.asarray(values, dtype=float)
+    if len(data) < 2:
+        return NAN, NAN
+    reduce = np.median if statistic == "median" else np.mean
+    return _interval(reduce(_resamples(data, seed), axis=1))
+
+
+def ratio_of_medians_ci(a: np.ndarray, b: np.ndarray, seed: int = 0, statistic: str = "median") -> tuple[float, float]:
+    """95% bootstrap interval of median(b) / median(a) (or of means), the two samples resampled independently."""
+    if len(a) < 2 or len(b) < 2:
+        return NAN, NAN
+    reduce = np.median if statistic == "median" else np.mean
+    med_a = reduce(_resamples(np.asarray(a, dtype=float), seed), axis=1)
+    med_b = reduce(_resamples(np.asarray(b, dtype=float), seed + 1), axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _interval(med_b / med_a)
+
+
+def _item_estimates(items: Sequence[Any], statistic: Callable[[Sequence[Any]], float], rng: np.random.Generator) -> np.ndarray:
+    """``statistic`` over ITEM_RESAMPLES resamples of arbitrary per-frame items (a Python loop: keep n small)."""
+    n = len(items)
+    return np.array([statistic([items[i] for i in rng.integers(0, n, n)]) for _ in range(ITEM_RESAMPLES)])
+
+
+def difference_ci(a: Sequence[Any], b: Sequence[Any], statistic: Callable[[Sequence[Any]], float], seed: int = 0) -> tuple[float, float]:
+    """95% bootstrap interval of statistic(b) − statistic(a) for per-frame items, resampled independently."""
+    if len(a) < 2 or len(b) < 2:
+        return NAN, NAN
+    rng = np.random.default_rng(seed)
+    return _interval(_item_estimates(b, statistic, rng) - _item_estimates(a, statistic, rng))
+
+
+def mann_whitney_p(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sided Mann–Whitney U p-value (scipy; asymptotic with tie correction above small n)."""
+    from scipy.stats import mannwhitneyu
+
+    if len(a) < 2 or len(b) < 2:
+        return NAN
+    return float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
+
+
+def metric_value(frames: Sequence[dict[str, Any]], metric: AccuracyMetric) -> float:
+    """The metric over per-frame ``accuracy`` objects: a mean, a ratio of summed counts, or their hmean."""
+    if metric.per_frame:
+        values = [f[metric.column] for f in frames if f.get(metric.column) is not None]
+        return float(np.mean(values)) if values else NAN
+    hits = sum(f.get(metric.numerator, 0) for f in frames)
+    ratios = []
+    for key in metric.denominator:
+        total = sum(f.get(key, 0) for f in frames)
+        ratios.append(hits / total if total else NAN)
+    if not metric.hmean:
+        return ratios[0]
+    recall, precision = ratios
+    return 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+
+
+def has_metric(frames: Sequence[dict[str, Any]], metric: AccuracyMetric) -> bool:
+    """True when some frame carries what ``metric`` is computed from."""
+    key = metric.column if metric.per_frame else metric.numerator
+    return any(f.get(key) is not None for f in frames)
+
+
+def metric_ci(frames: Sequence[dict[str, Any]], metric: AccuracyMetric, seed: int = 0) -> tuple[float, float]:
+    """95% bootstrap interval of the metric, resampling frames."""
+    if metric.per_frame:
+        return bootstrap_ci([f[metric.column] for f in frames if f.get(metric.column) is not None], "mean", seed)
+    if len(frames) < 2:
+        return NAN, NAN
+    return _interval(_item_estimates(frames, lambda fs: metric_value(fs, metric), np.random.default_rng(seed)))

@@ -1,0 +1,1 @@
+"""System telemetry sampled alongside energy: frequencies, utilization, temperatures, RSS, throttling."""

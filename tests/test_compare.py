@@ -1,0 +1,69 @@
+"""`arbench compare`: ratios of medians, Mann–Whitney U, flags only beyond noise."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from harness.cli import main
+from harness.report.compare import ALPHA, MIN_CHANGE, Change, compare_runs
+from harness.report.stats import mann_whitney_p, ratio_of_medians_ci
+from harness.store.reader import load_run
+
+RUNS = Path(__file__).parent / "fixtures" / "runs"
+
+
+def scaled_copy(name: str, target: Path, factor: float) -> Path:
+    """A stored run whose every span lasts ``factor`` times as long (spans stretched from the frame's start)."""
+    shutil.copytree(RUNS / name, target)
+    path = target / "frames.jsonl"
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    for record in records:
+        origin = record["spans"][0]["start_ns"]
+        for span in record["spans"]:
+            span["start_ns"] = origin + round((span["start_ns"] - origin) * factor)
+            span["end_ns"] = origin + round((span["end_ns"] - origin) * factor)
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return target
+
+
+def test_a_run_against_itself_changes_nothing():
+    run = load_run(RUNS / "quant-tiny")
+    changes, unmatched = compare_runs(run, run)
+    assert not unmatched
+    assert {c.stage for c in changes} >= {"e2e", "ocr", "ocr.det"}
+    assert all(c.ratio == 1.0 and c.verdict == "same" for c in changes)
+
+
+def test_a_large_slowdown_is_flagged_and_a_small_one_is_not(tmp_path):
+    base = load_run(RUNS / "smoke-offload")
+    slow = load_run(scaled_copy("smoke-offload", tmp_path / "slow", 1.5))
+    changes, _ = compare_runs(base, slow)
+    e2e = [c for c in changes if c.stage == "e2e"]
+    assert all(abs(c.ratio - 1.5) < 0.01 for c in e2e)
+    # four frames per configuration: even a 50% shift cannot reach p < 0.01 with Mann–Whitney U
+    assert all(c.verdict == "same" and c.p_value > ALPHA for c in e2e)
+    assert Change("c", "e2e", 100, 100, 100.0, 150.0, 1.5, 1.4, 1.6, 1e-9).verdict == "slower"
+    assert Change("c", "e2e", 100, 100, 100.0, 101.0, 1.0 + MIN_CHANGE / 2, 1.0, 1.02, 1e-9).verdict == "same"
+    assert Change("c", "e2e", 100, 100, 100.0, 80.0, 0.8, 0.7, 0.9, 1e-9).verdict == "faster"
+
+
+def test_mann_whitney_and_bootstrap_on_skewed_samples():
+    rng = np.random.default_rng(1)
+    a = rng.lognormal(np.log(100), 0.3, 300)
+    b = rng.lognormal(np.log(110), 0.3, 300)
+    assert mann_whitney_p(a, b) < 1e-4
+    low, high = ratio_of_medians_ci(a, b)
+    assert low < 1.1 < high and low > 1.0
+    assert mann_whitney_p(a, a) > 0.9
+
+
+def test_cli_compare_markdown_names_its_test(tmp_path, capsys):
+    slow = scaled_copy("quant-tiny", tmp_path / "slow", 1.25)
+    assert main(["compare", str(RUNS / "quant-tiny"), str(slow), "--markdown"]) == 0
+    out = capsys.readouterr().out
+    assert "Mann–Whitney U" in out and "bootstrap" in out and "| synth-easy/ort-fp32/off | e2e |" in out
+    assert main(["compare", str(RUNS / "quant-tiny"), str(RUNS / "smoke")]) == 2  # no configuration in common

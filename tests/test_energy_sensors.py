@@ -1,0 +1,292 @@
+"""Each energy-sensor reader against a fake tree laid out as the real one (harness.testing)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import tempfile
+import types
+from pathlib import Path
+
+import pytest
+
+from harness.energy import ina2xx, jetson, nvml, pi5, rapl, tegrastats
+from harness.energy.base import SensorError
+from harness.energy.fakes import AGX_ORIN
+from harness.energy.pi5 import parse_pmic
+from harness.energy.registry import probe_sensors
+from harness.energy.tegrastats import parse_tegrastats
+from harness.testing import (
+    PI5_PMIC_OUTPUT,
+    build_fake_ina2xx_tree,
+    build_fake_jetson_hwmon_tree,
+    build_fake_jetson_iio_tree,
+    build_fake_rapl_tree,
+    build_fake_tegrastats,
+    build_fake_vcgencmd,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+# --- RAPL ----------------------------------------------------------------------------------------------
+
+
+def test_rapl_laptop_tree_domains_total_and_units(tmp_path: Path) -> None:
+    fake = build_fake_rapl_tree(tmp_path, packages=11)
+    assert (tmp_path / "sys/class/powercap/intel-rapl:a").is_symlink()  # the eleventh package, hex id
+    assert (tmp_path / "sys/class/powercap/intel-rapl:0/subsystem").resolve() == (tmp_path / "sys/class/powercap").resolve()
+    assert oct(fake.energy_files["package-0"].stat().st_mode & 0o777) == "0o400"
+    [sensor] = rapl.probe(tmp_path).sensors
+    assert "package-10" in sensor.channels and "package-10.core" in sensor.channels and "psys" in sensor.channels
+    assert "psys" not in sensor.total and "package-0.core" not in sensor.total and "package-10" in sensor.total
+    assert any("intel-rapl-mmio:0" in note and "duplicates" in note for note in sensor.notes)
+    assert sum(1 for c in sensor.channels if c == "package-0") == 1
+    values = sensor.read()
+    assert values["package-0"] == pytest.approx(65997.277274)
+    assert sensor.wrap_j["package-0"] == pytest.approx(262143.32885)
+
+
+def test_rapl_server_tree_counts_dram_with_the_package(tmp_path: Path) -> None:
+    build_fake_rapl_tree(tmp_path, packages=2, subzones=("dram",), psys=False, mmio=False)
+    [sensor] = rapl.probe(tmp_path).sensors
+    assert sensor.total == ("package-0", "package-1", "package-0.dram", "package-1.dram")
+
+
+def test_rapl_mmio_only_is_kept(tmp_path: Path) -> None:
+    build_fake_rapl_tree(tmp_path, packages=0, psys=False)
+    [sensor] = rapl.probe(tmp_path).sensors
+    assert sensor.channels == ("package-0",)
+
+
+def test_rapl_absent_says_why(tmp_path: Path) -> None:
+    probe = rapl.probe(tmp_path)
+    assert not probe.found and "no /sys/class/powercap" in probe.reason
+
+
+def test_rapl_vanished_file_is_a_sensor_error(tmp_path: Path) -> None:
+    fake = build_fake_rapl_tree(tmp_path)
+    [sensor] = rapl.probe(tmp_path).sensors
+    fake.energy_files["package-0"].unlink()
+    with pytest.raises(SensorError, match="energy_uj"):
+        sensor.read()
+
+
+PROBE_AS_NOBODY = """
+import json, sys
+from pathlib import Path
+from harness.energy import rapl
+result = {}
+for name in sys.argv[1:]:
+    p = rapl.probe(Path(name))
+    result[name] = {"found": p.found, "reason": p.reason, "notes": p.sensors[0].notes if p.found else []}
+print(json.dumps(result))
+"""
+
+
+def _probe_unprivileged(roots: list[Path]) -> dict:
+    """Probe as an ordinary user: root reads 0400 files regardless, which is the point of the test."""
+    if os.geteuid() != 0:
+        return json.loads(
+            subprocess.check_output(["python3", "-c", PROBE_AS_NOBODY, *map(str, roots)], env={**os.environ, "PYTHONPATH": str(REPO)})
+        )
+    python = shutil.which("python3", path="/usr/bin")
+    if python is None:
+        pytest.skip("no system python3 to run as an unprivileged user")
+    done = subprocess.run(
+        [python, "-c", PROBE_AS_NOBODY, *map(str, roots)],
+        capture_output=True,
+        text=True,
+        user=65534,
+        env={"PYTHONPATH": str(REPO)},
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot run as nobody here: {done.stderr.strip().splitlines()[-1:]}")
+    return json.loads(done.stdout)
+
+
+def test_rapl_root_only_energy_gives_one_line_with_the_fix() -> None:
+    base = Path(tempfile.mkdtemp())
+    try:
+        base.chmod(0o755)
+        locked, range_locked = base / "locked", base / "range-locked"
+        build_fake_rapl_tree(locked)  # energy_uj 0400, as since Linux 5.10
+        build_fake_rapl_tree(range_locked, energy_mode=0o444, max_mode=0o400)  # someone opened energy_uj only
+        result = _probe_unprivileged([locked, range_locked])
+    finally:
+        shutil.rmtree(base)
+    first = result[str(locked)]
+    assert not first["found"] and "\n" not in first["reason"]
+    assert "permission denied reading /sys/class/powercap/intel-rapl:0/energy_uj" in first["reason"]
+    assert "CVE-2020-8694" in first["reason"] and "chmod" in first["reason"]
+    second = result[str(range_locked)]
+    assert second["found"] and any("max_energy_range_uj unreadable" in n for n in second["notes"])
+
+
+# --- NVML (the library mocked at its boundary) ---------------------------------------------------------
+
+
+def fake_pynvml(energy_mj: dict[int, int], power_mw: dict[int, int]) -> types.ModuleType:
+    module = types.ModuleType("pynvml")
+
+    class NVMLError(Exception):
+        pass
+
+    module.NVMLError = NVMLError
+    module.inits = 0
+    module.nvmlInit = lambda: setattr(module, "inits", module.inits + 1)
+    module.nvmlShutdown = lambda: setattr(module, "inits", module.inits - 1)
+    module.nvmlDeviceGetCount = lambda: len(power_mw)
+    module.nvmlDeviceGetHandleByIndex = lambda i: i
+
+    def energy(handle: int) -> int:
+        if handle not in energy_mj:
+            raise NVMLError("Not Supported")
+        return energy_mj[handle]
+
+    module.nvmlDeviceGetTotalEnergyConsumption = energy
+    module.nvmlDeviceGetPowerUsage = lambda handle: power_mw[handle]
+    return module
+
+
+def test_nvml_volta_counter_and_older_power(monkeypatch: pytest.MonkeyPatch) -> None:
+    module = fake_pynvml({0: 123_456}, {0: 250_000, 1: 75_500})
+    monkeypatch.setitem(__import__("sys").modules, "pynvml", module)
+    counter, power = nvml.probe().sensors
+    assert (counter.kind, counter.channels, counter.read()) == ("counter", ("gpu0",), {"gpu0": pytest.approx(123.456)})
+    assert (power.kind, power.channels, power.read()) == ("power", ("gpu1",), {"gpu1": pytest.approx(75.5)})
+    counter.close()
+    power.close()
+    assert module.inits == 0
+
+
+def test_nvml_absent_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(__import__("sys").modules, "pynvml", None)
+    probe = nvml.probe()
+    assert not probe.found and "pip install arbench[energy]" in probe.reason
+
+
+# --- Jetson --------------------------------------------------------------------------------------------
+
+
+def test_jetpack4_iio_rails_total_is_the_input_rail(tmp_path: Path) -> None:
+    build_fake_jetson_iio_tree(tmp_path)
+    [sensor] = jetson.probe(tmp_path).sensors
+    assert sensor.channels == ("POM_5V_IN", "POM_5V_GPU", "POM_5V_CPU") and sensor.total == ("POM_5V_IN",)
+    assert sensor.read() == {"POM_5V_IN": pytest.approx(4.990), "POM_5V_GPU": 0.0, "POM_5V_CPU": pytest.approx(0.839)}
+    assert sensor.limits_ma == {"POM_5V_IN": 4000, "POM_5V_GPU": 3000, "POM_5V_CPU": 3000}  # "4000 ma\n" read through its suffix
+    assert sensor.refresh_s == pytest.approx(0.422)
+
+
+def test_jetpack5_hwmon_orin_nx_multiplies_volts_by_amps(tmp_path: Path) -> None:
+    build_fake_jetson_hwmon_tree(tmp_path, values={"VDD_IN": (5008, 1480), "VDD_CPU_GPU_CV": (5000, 120), "VDD_SOC": (5000, 300)})
+    [sensor] = jetson.probe(tmp_path).sensors
+    assert sensor.channels == ("VDD_IN", "VDD_CPU_GPU_CV", "VDD_SOC") and sensor.total == ("VDD_IN",)
+    assert sensor.read()["VDD_IN"] == pytest.approx(5.008 * 1.480)
+    assert sensor.refresh_s == pytest.approx(0.026)
+
+
+def test_jetpack5_agx_orin_skips_nc_and_the_sum_channel_across_unstable_hwmon_numbers(tmp_path: Path) -> None:
+    build_fake_jetson_hwmon_tree(tmp_path, AGX_ORIN)
+    assert (tmp_path / "sys/bus/i2c/drivers/ina3221/1-0040/hwmon/hwmon3/in7_label").is_file()
+    assert (tmp_path / "sys/bus/i2c/drivers/ina3221/1-0041/hwmon/hwmon2/in1_label").read_text() == "NC\n"
+    [sensor] = jetson.probe(tmp_path).sensors
+    assert sensor.channels == ("VDD_GPU_SOC", "VDD_CPU_CV", "VIN_SYS_5V0", "VDDQ_VDD2_1V8AO")
+    assert sensor.total == sensor.channels and any("no input rail" in n for n in sensor.notes)
+
+
+TEGRASTATS = {
+    "RAM 2270/3964MB (lfb 1x4MB) SWAP 0/1982MB CPU [2%@1479,1%@1479] EMC_FREQ 0% GR3D_FREQ 0% PLL@25C POM_5V_IN 933/933 POM_5V_GPU 0/0 "
+    "POM_5V_CPU 84/84": {"POM_5V_IN": 0.933, "POM_5V_GPU": 0.0, "POM_5V_CPU": 0.084},
+    "RAM 1660/7860MB (lfb 1x2MB) VDD_IN 1038/1134 VDD_CPU 153/153 VDD_GPU 153/153 VDD_SOC 384/384": {
+        "VDD_IN": 1.038, "VDD_CPU": 0.153, "VDD_GPU": 0.153, "VDD_SOC": 0.384,
+    },
+    "07-14-2025 10:29:36 RAM 2147/7620MB (lfb 2x4MB) SWAP 0/3810MB (cached 0MB) CPU [0%@729,0%@729] VDD_IN 4556mW/4556mW "
+    "VDD_CPU_GPU_CV 483mW/483mW VDD_SOC 1451mW/1451mW": {"VDD_IN": 4.556, "VDD_CPU_GPU_CV": 0.483, "VDD_SOC": 1.451},
+    "RAM 5000/62000MB VDD_GPU_SOC 5139mW/5139mW/5139mW VDD_CPU_CV 3268mW/3268mW/3268mW VIN_SYS_5V0 5500mW/5500mW/5500mW": {
+        "VDD_GPU_SOC": 5.139, "VDD_CPU_CV": 3.268, "VIN_SYS_5V0": 5.5,
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("line", list(TEGRASTATS))
+def test_tegrastats_lines_of_every_jetpack(line: str) -> None:
+    assert parse_tegrastats(line) == pytest.approx(TEGRASTATS[line])
+
+
+def test_tegrastats_process_as_a_source(tmp_path: Path) -> None:
+    build_fake_tegrastats(tmp_path, [next(iter(TEGRASTATS))])
+    [sensor] = tegrastats.probe(tmp_path, interval_ms=50).sensors
+    try:
+        assert sensor.total == ("POM_5V_IN",) and sensor.read()["POM_5V_IN"] == pytest.approx(0.933)
+        first = sensor.sample_ns
+        deadline = __import__("time").monotonic() + 2
+        while sensor.sample_ns == first and __import__("time").monotonic() < deadline:
+            __import__("time").sleep(0.01)
+        assert sensor.sample_ns > first  # each new line is a new sample time
+    finally:
+        sensor.close()
+    assert sensor.process.poll() is not None
+
+
+def test_tegrastats_is_not_used_when_the_sysfs_rails_are_there(tmp_path: Path) -> None:
+    build_fake_jetson_hwmon_tree(tmp_path)
+    build_fake_tegrastats(tmp_path, [next(iter(TEGRASTATS))])
+    probes = {p.name: p for p in probe_sensors(("auto",), tmp_path)}
+    assert probes["ina3221"].found and not probes["tegrastats"].found and "ina3221" in probes["tegrastats"].reason
+
+
+# --- INA219 / INA226 -----------------------------------------------------------------------------------
+
+
+def test_ina219_power_is_microwatts(tmp_path: Path) -> None:
+    build_fake_ina2xx_tree(tmp_path, hwmon=4, bus_mv=5100, curr_ma=800)
+    [sensor] = ina2xx.probe(tmp_path).sensors
+    assert sensor.channels == ("ina219@1-0040",) and sensor.read() == {"ina219@1-0040": pytest.approx(4.08)}
+    assert sensor.scope == "supply" and sensor.refresh_s == pytest.approx(0.0011)
+
+
+def test_ina226_refresh_from_update_interval(tmp_path: Path) -> None:
+    build_fake_ina2xx_tree(tmp_path, chip="ina226", hwmon=1, device="3-0045")
+    [sensor] = ina2xx.probe(tmp_path).sensors
+    assert sensor.channels == ("ina226@3-0045",) and sensor.refresh_s == pytest.approx(0.035)
+
+
+# --- Raspberry Pi 5 PMIC -------------------------------------------------------------------------------
+
+
+def test_pmic_rails_are_paired_by_name_not_index() -> None:
+    watts, volts = parse_pmic(PI5_PMIC_OUTPUT + "\x00")
+    assert len(watts) == 12 and watts["VDD_CORE"] == pytest.approx(6.22421 * 0.861733)
+    assert watts["DDR_VDDQ"] == 0.0  # DDR rails read exactly 0 A at idle
+    assert volts == {"EXT5V": pytest.approx(5.09066), "BATT": 0.0}
+
+
+def test_pmic_nan_voltage_only_rail_is_not_a_rail() -> None:
+    text = PI5_PMIC_OUTPUT.replace("BATT_V volt(25)=0.00000000V", "BATT_V volt(25)=nanV")
+    watts, volts = parse_pmic(text)
+    assert "BATT" not in watts and math.isnan(volts["BATT"])
+
+
+def test_pmic_through_the_fake_vcgencmd(tmp_path: Path) -> None:
+    build_fake_vcgencmd(tmp_path)
+    [sensor] = pi5.probe(tmp_path).sensors
+    assert sensor.total == sensor.channels and "EXT5V" in sensor.input_v and "internal rails only" in sensor.notes[0]
+    assert sum(sensor.read().values()) == pytest.approx(sum(parse_pmic(PI5_PMIC_OUTPUT)[0].values()))
+
+
+def test_pmic_command_is_injectable_and_a_missing_rail_is_an_error() -> None:
+    outputs = iter([PI5_PMIC_OUTPUT, PI5_PMIC_OUTPUT.replace("VDD_CORE_A", "XXX")])
+    [sensor] = pi5.probe(run=lambda: next(outputs)).sensors
+    with pytest.raises(SensorError, match="VDD_CORE"):
+        sensor.read()
+
+
+def test_nothing_found_lists_every_reason(tmp_path: Path) -> None:
+    probes = probe_sensors(("auto",), tmp_path)
+    assert [p.name for p in probes] == ["rapl", "nvml", "ina3221", "tegrastats", "ina2xx", "pi5_pmic"]
+    assert not any(p.found for p in probes if p.name != "nvml") and all(p.reason for p in probes if not p.found)

@@ -1,0 +1,207 @@
+"""The litert backend (PP-OCRv4 .tflite on LiteRT) reads scenes as the rapidocr backend does, at every
+precision; missing runtimes and models are user errors that say what to do; the tflite recipe converts."""
+
+from __future__ import annotations
+
+import builtins
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.context import BackendContext
+from harness.errors import BackendUnavailable, ConfigError, DataMissing
+from harness.metrics.text import word_recall
+from harness.models import load_manifest
+from harness.ocr import litert
+from harness.ocr.base import OcrBackend
+from harness.ocr.litert import LiteRt, LiteRtOptions, default_model_path, det_input, resolve_model_paths
+from harness.recipes.tflite import PRECISIONS, TfliteSettings, output_name
+from harness.sources.synthetic import SceneOptions, generate_scene
+from harness.trace import Tracer
+from harness.types import Frame
+
+PARTS = ("det", "cls", "rec")
+HAVE_MODELS = all(default_model_path(part, p).is_file() for part in PARTS for p in PRECISIONS)
+needs_models = pytest.mark.skipif(not HAVE_MODELS, reason="models/ppocrv4-tflite/ not built (arbench models build)")
+CONTEXT = BackendContext(threads=2)
+
+
+def _runtime() -> None:
+    pytest.importorskip("ai_edge_litert", reason="the litert backend needs ai-edge-litert (pip install 'arbench[tflite]')")
+
+
+def _scenes() -> list[tuple[np.ndarray, list[str]]]:
+    scenes = [generate_scene(SceneOptions(seed=3, n=3, difficulty="easy"), i) for i in range(3)]
+    return [(image, [w.text for w in truth.words if not w.dont_care]) for image, truth in scenes]
+
+
+def _read(backend: OcrBackend, images: list[np.ndarray]) -> tuple[list[list[str]], Tracer]:
+    tracer = Tracer()
+    try:
+        return [[r.text for r in backend.recognize(Frame(i, 0, image), tracer)] for i, image in enumerate(images)], tracer
+    finally:
+        backend.close()
+
+
+def _recall(texts: list[list[str]], words: list[list[str]]) -> float:
+    return float(np.mean([word_recall(t, w) for t, w in zip(texts, words, strict=True)]))
+
+
+@needs_models
+def test_fp32_reads_scenes_like_rapidocr_with_spans() -> None:
+    _runtime()
+    from harness.ocr.rapidocr import RapidOcr, RapidOcrOptions
+
+    images, words = zip(*_scenes(), strict=True)
+    backend = LiteRt(LiteRtOptions(), CONTEXT)
+    assert [p.name for p in backend.model_files()] == [output_name(part, "fp32") for part in PARTS]
+    texts, tracer = _read(backend, list(images))
+    reference, _ = _read(RapidOcr(RapidOcrOptions(), CONTEXT), list(images))
+    assert texts == reference  # same det input on 16:9 frames, same crops, same decoding
+    assert _recall(texts, list(words)) == 1.0
+    assert [s.name for s in tracer.spans[:3]] == ["ocr.det", "ocr.cls", "ocr.rec"]
+    assert all(s.end_ns > s.start_ns for s in tracer.spans)
+    assert tracer.spans[0].attrs["boxes"] >= len(texts[0])
+
+
+@needs_models
+@pytest.mark.parametrize("precision", ["fp16", "int8"])
+def test_fp16_and_int8_load_and_read(precision: str) -> None:
+    _runtime()
+    images, words = zip(*_scenes(), strict=True)
+    backend = LiteRt(LiteRtOptions(precision=precision, threads=1), CONTEXT)
+    assert all(precision in p.name for p in backend.model_files())
+    texts, _ = _read(backend, list(images))
+    assert _recall(texts, list(words)) >= 0.8
+
+
+@needs_models
+def test_word_crop_without_det_or_cls() -> None:
+    _runtime()
+    image, truth = generate_scene(SceneOptions(seed=3, difficulty="easy"), 0)
+    word = max((w for w in truth.words if not w.dont_care), key=lambda w: len(w.text))
+    xs, ys = [p[0] for p in word.quad], [p[1] for p in word.quad]
+    crop = np.ascontiguousarray(image[int(min(ys)) : int(max(ys)) + 1, int(min(xs)) : int(max(xs)) + 1])
+    backend = LiteRt(LiteRtOptions(use_det=False, use_cls=False), CONTEXT)
+    assert [p.name for p in backend.model_files()] == [output_name("rec", "fp32")]
+    (texts,), tracer = _read(backend, [crop])
+    assert word_recall(texts, [word.text]) == 1.0
+    assert [s.name for s in tracer.spans] == ["ocr.rec"]
+
+
+def test_det_input_keeps_rapidocr_size_on_16_9_and_fits_others() -> None:
+    from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
+
+    preprocess = DetPreProcess(736, "min")
+    landscape = np.full((540, 960, 3), 255, dtype=np.uint8)
+    tensor, size = det_input(landscape, preprocess, 736, 1312)
+    assert tensor.shape == (736, 1312, 3) and size == (736, 1312)
+    assert np.allclose(tensor, 1.0)
+    portrait = np.zeros((960, 540, 3), dtype=np.uint8)
+    tensor, size = det_input(portrait, preprocess, 736, 1312)
+    assert size == (736, 414)
+    assert np.allclose(tensor[:, :414], -1.0) and np.allclose(tensor[:, 414:], 0.0)  # padding is normalized 0
+
+
+def test_missing_runtime_says_how_to_install(monkeypatch) -> None:
+    real_import = builtins.__import__
+
+    def no_litert(name, *args, **kwargs):
+        if name.startswith(("ai_edge_litert", "tflite_runtime")):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_litert)
+    for module in [m for m in sys.modules if m.startswith(("ai_edge_litert", "tflite_runtime"))]:
+        monkeypatch.delitem(sys.modules, module)
+    with pytest.raises(BackendUnavailable, match=r"pip install 'arbench\[tflite\]'"):
+        litert.interpreter_class()
+    monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None)
+    with pytest.raises(BackendUnavailable, match="ai-edge-litert"):
+        litert.preflight(LiteRtOptions())
+
+
+def test_missing_and_foreign_model_files_are_user_errors(tmp_path: Path) -> None:
+    with pytest.raises(DataMissing, match="det model not found"):
+        resolve_model_paths(LiteRtOptions(det_model=str(tmp_path / "none.tflite")), [])
+    onnx = Path(__file__).parent.parent / "models" / "ppocrv4-int8" / "ch_PP-OCRv4_det_infer_int8.onnx"
+    with pytest.raises(DataMissing, match="not a TFLite model"):
+        resolve_model_paths(LiteRtOptions(det_model=str(onnx)), [])
+    manifest, gone = tmp_path / "manifest.toml", tmp_path / "gone.tflite"
+    manifest.write_text(
+        '[[model]]\nid = "d"\nfamily = "ppocrv4"\ntask = "ocr.det"\nbackend = "litert"\nprecision = "int8"\n'
+        f'files = ["{gone}"]\nrecipe = "tflite"\nsource = "s"\nlicence = "MIT"\n'
+    )
+    with pytest.raises(DataMissing, match=r"is missing; run `arbench models build`"):
+        resolve_model_paths(LiteRtOptions(precision="int8"), load_manifest(manifest))
+    with pytest.raises(ConfigError, match="precision"):
+        LiteRtOptions(precision="int4")
+
+
+def test_corrupt_model_file_is_a_user_error(tmp_path: Path) -> None:
+    _runtime()
+    bad = tmp_path / "det.tflite"
+    bad.write_bytes(b"not a flatbuffer" * 10)
+    with pytest.raises(DataMissing, match="corrupt or not a TFLite model"):
+        litert._Model(litert.interpreter_class(), bad, 1)
+
+
+@needs_models
+def test_manifest_entries_pick_litert_files_by_precision(tmp_path: Path) -> None:
+    paths = resolve_model_paths(LiteRtOptions(precision="int8"))
+    assert paths == {part: default_model_path(part, "int8") for part in PARTS}  # not rapidocr's ONNX entries
+    text = (Path(__file__).parent.parent / "models" / "manifest.toml").read_text()
+    without_fp16 = "\n[[model]]".join(b for b in text.split("\n[[model]]") if 'precision = "fp16"' not in b)
+    manifest_file = tmp_path / "manifest.toml"
+    manifest_file.write_text(without_fp16)
+    with pytest.raises(ConfigError, match=r"backend litert at precision 'fp16'.*available: fp32, int8"):
+        resolve_model_paths(LiteRtOptions(precision="fp16"), load_manifest(manifest_file))
+    digest = __import__("hashlib").sha256(default_model_path("rec", "int8").read_bytes()).hexdigest()
+    manifest_file.write_text(text.replace(digest, "0" * 64))
+    with pytest.raises(DataMissing, match="sha256"):
+        resolve_model_paths(LiteRtOptions(precision="int8"), load_manifest(manifest_file))
+
+
+def test_recipe_settings_are_checked() -> None:
+    with pytest.raises(ConfigError, match="rec_int8"):
+        TfliteSettings(rec_int8="int4")
+    with pytest.raises(ConfigError, match="quant_type"):
+        TfliteSettings(quant_type="per-block")
+    with pytest.raises(ConfigError, match="multiples of 8"):
+        TfliteSettings(rec_shape=(48, 300))
+    assert output_name("cls", "fp16") == "ch_ppocr_mobile_v2.0_cls_fp16.tflite"
+
+
+@pytest.mark.slow
+def test_recipe_converts_cls_at_every_precision(tmp_path: Path) -> None:
+    pytest.importorskip("onnx2tf", reason="the tflite recipe needs onnx2tf (pip install 'arbench[convert]')")
+    _runtime()
+    import onnxruntime as ort
+    from rapidocr_onnxruntime import RapidOCR
+
+    from harness.ocr.rapidocr import packaged_model_dir
+    from harness.recipes.ort_int8 import MODEL_FILES
+    from harness.recipes.tflite import ONNX2TF_SAMPLE_FILE, build_ppocr_tflite
+
+    source = packaged_model_dir() / MODEL_FILES["cls"]
+    before = source.read_bytes()
+    settings = replace(TfliteSettings(), calibration_frames=1, max_crops=8)
+    built = build_ppocr_tflite(packaged_model_dir(), tmp_path, settings, parts=("cls",))
+    assert source.read_bytes() == before  # onnx2tf rewrites its input in place: the recipe hands it a copy
+    assert sorted(built) == ["cls-fp16", "cls-fp32", "cls-int8"]
+    assert not list(tmp_path.glob(ONNX2TF_SAMPLE_FILE)) and not Path(ONNX2TF_SAMPLE_FILE).exists()
+    record = json.loads((tmp_path / "ppocr_tflite.json").read_text())
+    assert record["outputs"]["cls-int8"]["file"] == "ch_ppocr_mobile_v2.0_cls_int8.tflite"
+    assert record["versions"]["onnx2tf"] != "absent" and record["settings"]["cls_shape"] == [48, 192]
+    engine = RapidOCR()
+    image, truth = generate_scene(SceneOptions(seed=11, n=1, difficulty="easy"), 0)
+    crops = engine.get_crop_img_list(image, [np.array(w.quad, dtype=np.float32) for w in truth.words])
+    x = np.stack([engine.text_cls.resize_norm_img(crop) for crop in crops]).astype(np.float32)
+    expected = ort.InferenceSession(str(source), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    for precision, atol in (("fp32", 1e-4), ("fp16", 1e-2), ("int8", 0.1)):
+        model = litert._Model(litert.interpreter_class(), built[f"cls-{precision}"], 1)
+        np.testing.assert_allclose(model(x)[0], expected, atol=atol)
