@@ -104,13 +104,16 @@ class _Session:
                 if remote is not None:
                     raise ConfigError("[[ar]] runs every stage on the device; drop [offload] from AR experiments")
                 self.pipeline = ARPipeline(ocr, mt, overlay, experiment.stages, config.ar.options)
-            live = getattr(self.source, "live", False)
-            self.scenario = make_scenario(experiment.run, float(getattr(self.source, "fps", 0.0) or 0.0), live)
+            self.settings = experiment.run
+            self.scenario = self._new_scenario()
             self.frames = self.scenario.frames(self._source_frames())
             self.meter = EnergyMeter(experiment.energy)  # probes the sensors; started after setup
             stack.callback(self.meter.stop)
             self.writer = EnergyWriter(FrameWriter(run_dir, fsync=experiment.run.fsync), self.meter)
             stack.pop_all()
+
+    def _new_scenario(self) -> Any:
+        return make_scenario(self.settings, float(getattr(self.source, "fps", 0.0) or 0.0), getattr(self.source, "live", False))
 
     def _source_frames(self) -> Iterator[Frame]:
         """The source's frames; the AR mode taps them before the scenario drops any (it scores every frame)."""
@@ -122,6 +125,7 @@ class _Session:
         reset = getattr(self.pipeline, "reset", None)  # the AR mode forgets what it tracked: the video starts over
         if reset is not None:
             reset()
+        self.scenario = self._new_scenario()  # a camera-paced clock starts again with the source
         self.frames = self.scenario.frames(self._source_frames())
 
     def close(self) -> None:

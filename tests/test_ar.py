@@ -177,7 +177,7 @@ def test_falls_back_to_per_frame_when_tracking_fails(background: bool) -> None:
 
 def test_background_reading_is_brought_forward_and_recorded() -> None:
     source = video("pan", 1.5)
-    pipeline = ar_pipeline(ArOptions(policy="every-n", every_n_frames=10))
+    pipeline = ar_pipeline(ArOptions(policy="every-n", every_n_frames=10, start_inline=False))
     results = run(pipeline, pipeline.observe(source.frames()))
     submitted = [r.frame.frame_id for r, tracer in results if "submit" in [s.name for s in tracer.spans]]
     adopted = [(r.frame.frame_id, r.ar["adopted_frame_id"]) for r, _ in results if r.ar.get("adopted_frame_id") is not None]
@@ -220,3 +220,12 @@ def test_experiment_multiplies_configurations_by_ar_entries(write_experiment) ->
     bad = write_experiment('[[sources]]\nid = "s"\nkind = "synthetic"\n[[ar]]\nid = "x"\npolicy = "sometimes"\n')
     with pytest.raises(ConfigError, match="policy must be one of"):
         load_experiment(bad)
+
+
+def test_first_keyframe_is_read_inline_then_readings_go_to_the_worker() -> None:
+    source = video("shake", 1.0)
+    results = run(ar_pipeline(ArOptions(policy="every-n", every_n_frames=10)), source.frames())
+    assert results[0][0].ar["mode"] == "keyframe" and "ocr" in [s.name for s in results[0][1].spans]
+    assert results[0][0].ar["regions_shown"] > 0  # the first overlay already shows the first reading
+    later = [[s.name for s in tracer.spans] for _, tracer in results[1:]]
+    assert not any("ocr" in names for names in later) and any("submit" in names for names in later)

@@ -22,7 +22,7 @@ def test_background_readings_are_tracked_and_translated_by_real_backends() -> No
     source = SyntheticVideoSource(SyntheticVideoOptions(motion="shake", duration_s=4.0))
     source.open()
     context = BackendContext(threads=1)
-    options = ArOptions(policy="confidence", background=True)
+    options = ArOptions(policy="confidence", background=True, start_inline=False)
     ocr, mt = RapidOcr(RapidOcrOptions(threads=1), context), Apertium(ApertiumOptions(pair="eng-spa"))
     pipeline = ARPipeline(ocr, mt, Overlay(OverlayOptions()), StageSwitches(), options)
     camera = CameraPaced(30.0, 0.0)  # frames arrive at 30 FPS while the reading runs in the background

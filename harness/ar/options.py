@@ -70,6 +70,9 @@ class ArOptions:
     off, a keyframe is processed inline and holds up its frame. ``worker_nice``: the worker thread's
     niceness increment (Linux threads have their own), so tracking keeps the CPU it needs; it applies to
     the OCR's compute only when the OCR runs in the calling thread (``threads = 1``), see docs/ar.md.
+    ``start_inline``: the first keyframe is read inline, so that (like per-frame, whose warm-up frame is
+    read and shown) measurement after a one-frame warm-up starts with a reading on show; off, the first
+    reading also goes to the worker and the app's cold start is measured.
     """
 
     policy: str = "confidence"
@@ -85,6 +88,7 @@ class ArOptions:
     fallback_after_frames: int = 2
     cache_keyframes: int = 1000
     worker_nice: int = 0
+    start_inline: bool = True
     tracker: TrackerOptions = field(default_factory=TrackerOptions)
 
     def __post_init__(self) -> None:

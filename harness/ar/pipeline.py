@@ -181,8 +181,9 @@ class ARPipeline:
         ar["keyframe"] = None
         if reason is None:
             return
-        if self.worker is not None and not fallback:
-            if self.worker.busy:
+        inline = self.worker is None or fallback or (reason == "start" and self.options.start_inline)
+        if not inline:
+            if self.worker.busy:  # type: ignore[union-attr]
                 ar["deferred"] = reason  # due, but the worker is still reading the last keyframe
                 return
             _stage("submit", frame, tracer, lambda attrs: self._submit(frame, gray, attrs))

@@ -90,7 +90,7 @@ def stage_latency(data: Dataset) -> Drawn:
     axes.set_xlabel("Mean time per frame (ms)")
     axes.set_ylabel("Configuration")
     axes.grid(axis="y", visible=False)
-    axes.set_xlim(0, max(cis[:, 1].max(), left.max()) * 1.05)
+    axes.set_xlim(0, np.nanmax([*cis[:, 1], *left]) * 1.05)  # a CI is NaN with too few frames
     figure_legend(figure, *axes.get_legend_handles_labels(), SINGLE_IN)
     table = Table(
         f"Mean time per frame by stage (ms), end-to-end mean with 95% bootstrap CI{data.caption_note()}.",
