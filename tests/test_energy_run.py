@@ -80,15 +80,22 @@ def test_energy_per_stage_in_records_summary_and_manifest(tmp_path: Path, write_
     assert config["telemetry"]["samples"] > 3 and manifest["validity"]["throttled"] is False
     measured = [r for r in records if not r["warmup"]]
     assert all("energy" in r for r in records)
-    for record in measured[:50]:
+    # A loaded machine can delay the 50 Hz sampler past three periods: such a frame is covered less than
+    # fully (or not at all: gross_j null), never given invented joules. The rail is a constant 6 W.
+    coverages = []
+    for record in measured:
         e2e = record["energy"]["e2e"]
+        coverages.append(e2e["coverage"] if e2e["gross_j"] is not None else 0.0)
+        if e2e["gross_j"] is None:
+            continue
         spans = [s for s in record["spans"] if "." not in s["name"]]
         seconds = (max(s["end_ns"] for s in spans) - spans[0]["start_ns"]) / 1e9
         assert e2e["gross_j"] == pytest.approx(6.0 * seconds, rel=1e-3, abs=1e-9)  # VDD_IN only, never + its parts
-        assert e2e["net_j"] == pytest.approx(0.0, abs=1e-6) and e2e["coverage"] == 1.0
+        assert e2e["net_j"] == pytest.approx(0.0, abs=1e-6) and 0.0 <= e2e["coverage"] <= 1.0
+    assert sum(c == 1.0 for c in coverages) > len(coverages) / 2
     row = summary[summary["stage"] == "e2e"].iloc[0]
     assert row["energy_gross_j"] == pytest.approx(6.0 * row["mean_ms"] / 1000, rel=0.01)
-    assert row["energy_coverage"] == pytest.approx(1.0)
+    assert row["energy_coverage"] == pytest.approx(sum(coverages) / len(coverages), rel=1e-4)
     assert not summary[summary["stage"] == "ocr"]["energy_gross_j"].isna().any()
 
 
