@@ -92,7 +92,7 @@ def preflight(experiment: Experiment, device: DeviceProfile) -> Experiment:
     for component in (*experiment.ocr, *experiment.mt):
         try:
             plugin(component.kind, component.backend, component.id).preflight(component.options)
-        except (BackendUnavailable, DataMissing) as exc:
+        except (BackendUnavailable, DataMissing, ConfigError) as exc:  # preflight: what this machine lacks
             if not component.optional:
                 raise
             skipped.append((component.id, str(exc)))
