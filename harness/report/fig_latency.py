@@ -53,8 +53,13 @@ def _order(stage: str) -> tuple[int, str]:
 
 
 def stage_parts(series: Sequence[Series]) -> list[str]:
-    """The finest stages that tile a frame: each top-level stage, or its parts (``ocr.det`` …) when it has some."""
-    names = {s["name"] for one in series for r in one.records for s in r["spans"] if s["name"] != "wait"}
+    """The finest stages that tile a frame: each top-level stage, or its parts (``ocr.det`` …) when it has some.
+
+    MT stays one stage: only some MT backends time parts (tokenize, translate, detokenize), and a stage
+    split in some bars and whole in others would not compare.
+    """
+    spans = (s["name"] for one in series for r in one.records for s in r["spans"])
+    names = {name for name in spans if name != "wait" and not name.startswith("mt.")}
     parents = {n.split(".")[0] for n in names if "." in n}
     return sorted((n for n in names if n not in parents), key=_order)
 
