@@ -11,7 +11,7 @@ from harness.report.dataset import Dataset, Series
 from harness.report.export import Table, fmt, fmt_ci
 from harness.report.figures import Drawn, Skip
 from harness.report.stats import bootstrap_ci
-from harness.report.style import SINGLE_IN, ci_bars, color, figure_legend, new_figure
+from harness.report.style import SINGLE_IN, ci_bars, color, figure_legend, legend_height_in, new_figure
 
 __all__ = ["STAGE_COLORS", "latency_cdf", "stage_latency", "stage_parts"]
 
@@ -111,7 +111,8 @@ def latency_cdf(data: Dataset) -> Drawn:
     samples = [np.sort(one.stage_ms("e2e")) for one in data.series]
     if not any(len(s) for s in samples):
         raise Skip("no measured frame has an end-to-end time")
-    figure, (axes,) = new_figure(SINGLE_IN, 2.5)
+    legend = legend_height_in([one.label for one in data.series], SINGLE_IN)
+    figure, (axes,) = new_figure(SINGLE_IN, 2.0 + legend)
     for index, (one, values) in enumerate(zip(data.series, samples, strict=True)):
         fraction = np.arange(1, len(values) + 1) / len(values)
         axes.step(values, fraction, where="post", color=color(index), label=one.label, linestyle=["-", "--", ":", "-."][index // 8 % 4])

@@ -26,6 +26,7 @@ __all__ = [
     "color",
     "figure_legend",
     "legend_columns",
+    "legend_height_in",
     "new_figure",
     "paper_style",
     "save_figure",
@@ -104,6 +105,12 @@ def legend_columns(labels: Sequence[str], width_in: float) -> int:
             rows = -(-len(labels) // ncols)
             return -(-len(labels) // rows)  # as few columns as keep that many rows: rows come out balanced
     return 1
+
+
+def legend_height_in(labels: Sequence[str], width_in: float) -> float:
+    """Height (inches) a ``figure_legend`` of ``labels`` takes: figures add it so their axes keep their size."""
+    ncols = legend_columns(labels, width_in)
+    return 0.17 * -(-len(labels) // ncols) + 0.1
 
 
 def figure_legend(figure: Figure, handles: Sequence[Any], labels: Sequence[str], width_in: float, **kwargs: Any) -> None:
