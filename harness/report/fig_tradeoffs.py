@@ -16,7 +16,7 @@ from harness.report.export import Table, fmt, fmt_ci
 from harness.report.figures import Drawn, Skip
 from harness.report.pairs import Pair, precision_pairs
 from harness.report.stats import difference_ci, has_metric, metric_ci, metric_value, ratio_of_medians_ci
-from harness.report.style import DOUBLE_IN, MARKERS, SINGLE_IN, ci_bars, color, figure_legend, new_figure
+from harness.report.style import DOUBLE_IN, SINGLE_IN, ci_bars, color, figure_legend, marker, new_figure
 
 __all__ = ["choose_metric", "pareto", "pareto_front", "quantization"]
 
@@ -121,7 +121,7 @@ def pareto(data: Dataset) -> Drawn:
             axes.plot(
                 cost.values[i],
                 accuracy[i],
-                marker=MARKERS[i % len(MARKERS)],
+                marker=marker(i),
                 color=color(i),
                 markerfacecolor=color(i) if i in front else "white",
                 linestyle="none",
@@ -153,7 +153,7 @@ def pareto(data: Dataset) -> Drawn:
 
 def _pareto_legend(figure: Any, labels: list[str], width_in: float, fronts: bool) -> None:
     """One filled marker per configuration, then (where fronts exist) what filled and hollow mean; proxies, no data."""
-    handles = [Line2D([], [], marker=MARKERS[i % len(MARKERS)], color=color(i), linestyle="none") for i in range(len(labels))]
+    handles = [Line2D([], [], marker=marker(i), color=color(i), linestyle="none") for i in range(len(labels))]
     if fronts:
         handles += [
             Line2D([], [], marker="o", color="black", linestyle="none"),

@@ -27,6 +27,7 @@ __all__ = [
     "figure_legend",
     "legend_columns",
     "legend_height_in",
+    "marker",
     "new_figure",
     "paper_style",
     "save_figure",
@@ -74,6 +75,14 @@ RC: dict[str, Any] = {
 def color(index: int) -> str:
     """The palette's colour for series ``index`` (wrapping; markers and hatches tell repeats apart)."""
     return PALETTE[index % len(PALETTE)]
+
+
+def marker(index: int) -> str:
+    """The marker of series ``index``, shifted by one each time the colours wrap.
+
+    No two of the first 64 series share both colour and marker.
+    """
+    return MARKERS[(index + index // len(PALETTE)) % len(MARKERS)]
 
 
 @contextmanager
