@@ -31,8 +31,7 @@ from harness.config import project_root
 from harness.context import BackendContext
 from harness.errors import BackendUnavailable, ConfigError, DataMissing
 from harness.models import find_model, load_manifest, verify_model
-from harness.trace import Tracer
-from harness.types import Frame, TextRegion, quad_from_array
+from harness.ocr.rapidocr import PpOcrSteps
 
 __all__ = ["LiteRt", "LiteRtOptions", "default_model_path", "preflight", "resolve_model_paths"]
 
@@ -174,7 +173,7 @@ def det_input(image: np.ndarray, preprocess: Any, height: int, width: int) -> tu
     return tensor, (rh, rw)
 
 
-class LiteRt:
+class LiteRt(PpOcrSteps):
     """PP-OCRv4 det + cls + rec on LiteRT interpreters (XNNPACK on CPU)."""
 
     name = "litert"
@@ -197,43 +196,6 @@ class LiteRt:
         engine.text_det.infer, engine.text_cls.infer, engine.text_rec.session = self._det, self._cls, self._rec
         return engine
 
-    def model_files(self) -> tuple[Path, ...]:
-        used = {"det": self.options.use_det, "cls": self.options.use_cls, "rec": True}
-        return tuple(path for part, path in self._paths.items() if used[part])
-
-    def recognize(self, frame: Frame, tracer: Tracer) -> list[TextRegion]:
-        if frame.image is None:
-            raise ValueError("litert needs an image; this frame carries only text")
-        whole = frame.word_crop or not self.options.use_det
-        if whole:
-            height, width = frame.image.shape[:2]
-            crops, quads = [frame.image], np.array([[[0, 0], [width, 0], [width, height], [0, height]]], dtype=np.float32)
-        else:
-            detected = self._detect(frame.image, tracer)
-            if detected is None:
-                return []
-            crops, quads = detected
-        if self.options.use_cls:
-            with tracer.span("ocr.cls"):
-                crops, _, _ = self._engine.text_cls(crops)
-        with tracer.span("ocr.rec"):
-            recognized = [self._read(crop) for crop in crops]
-        return self._regions(quads, recognized, whole)
-
-    def _detect(self, image: np.ndarray, tracer: Tracer) -> tuple[list[np.ndarray], np.ndarray] | None:
-        """Detected text boxes: the crops to recognize and their quads in frame coordinates."""
-        engine = self._engine
-        raw_h, raw_w = image.shape[:2]
-        with tracer.span("ocr.det") as det:
-            img, ratio_h, ratio_w = engine.preprocess(image)
-            record: dict[str, Any] = {"preprocess": {"ratio_h": ratio_h, "ratio_w": ratio_w}}
-            img, record = engine.maybe_add_letterbox(img, record)
-            boxes = self._boxes(img)
-            det["boxes"] = 0 if boxes is None else len(boxes)
-        if boxes is None:
-            return None
-        return engine.get_crop_img_list(img, boxes), engine._get_origin_points(boxes, record, raw_h, raw_w)
-
     def _boxes(self, img: np.ndarray) -> list[np.ndarray] | None:
         """RapidOCR's ``TextDetector`` and ``auto_text_det`` steps around the fixed-shape det model."""
         text_det = self._engine.text_det
@@ -244,22 +206,15 @@ class LiteRt:
         boxes = text_det.filter_tag_det_res(boxes, shape)
         return self._engine.sorted_boxes(boxes) if len(boxes) else None
 
-    def _read(self, crop: np.ndarray) -> tuple[str, float]:
-        """Text and confidence of one crop, fitted to the rec model's width."""
+    def _read(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
+        """Text and confidence of each crop, one at a time, fitted to the rec model's width."""
         text_rec = self._engine.text_rec
-        tensor = text_rec.resize_norm_img(crop, self._rec.width / self._rec.height)
-        preds = self._rec.run(tensor.transpose(1, 2, 0)[:, : self._rec.width])
-        text, score = text_rec.postprocess_op(preds[np.newaxis])[0][:2]
-        return text, score
-
-    def _regions(self, quads: np.ndarray, recognized: list[tuple[str, float]], whole: bool) -> list[TextRegion]:
-        # Word-crop recognition keeps every answer, as recognition benchmarks score them.
-        threshold = float("-inf") if whole else self.options.text_score
-        return [
-            TextRegion(quad_from_array(quad), str(text), float(score))
-            for quad, (text, score) in zip(quads, recognized, strict=True)
-            if float(score) >= threshold and str(text).strip()
-        ]
+        read = []
+        for crop in crops:
+            tensor = text_rec.resize_norm_img(crop, self._rec.width / self._rec.height)
+            preds = self._rec.run(tensor.transpose(1, 2, 0)[:, : self._rec.width])
+            read.append(tuple(text_rec.postprocess_op(preds[np.newaxis])[0][:2]))
+        return read
 
     def close(self) -> None:
         self._engine = None

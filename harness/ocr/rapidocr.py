@@ -20,7 +20,7 @@ from harness.models import check_onnx_file, find_model, load_manifest, verify_mo
 from harness.trace import Tracer
 from harness.types import Frame, TextRegion, quad_from_array
 
-__all__ = ["RapidOcr", "RapidOcrOptions", "packaged_model_dir"]
+__all__ = ["PpOcrSteps", "RapidOcr", "RapidOcrOptions", "packaged_model_dir"]
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,75 @@ def preflight(options: RapidOcrOptions) -> None:
     resolve_model_paths(options)
 
 
-class RapidOcr:
+class PpOcrSteps:
+    """RapidOCR's PP-OCR steps (preprocess, detect, crop, classify, recognize, map boxes back, filter) in spans.
+
+    Subclasses set ``options``, ``_paths`` (det/cls/rec files) and ``_engine`` (a ``RapidOCR``) and may
+    replace the two inference steps: ``_boxes`` (detection on the preprocessed image) and ``_read``
+    (recognition of the crops). A frame flagged ``word_crop`` (or every frame, with ``use_det`` off) is
+    recognized whole and keeps every answer, as recognition benchmarks score them.
+    """
+
+    options: Any
+    _paths: dict[str, Path]
+    _engine: Any
+
+    def model_files(self) -> tuple[Path, ...]:
+        used = {"det": self.options.use_det, "cls": self.options.use_cls, "rec": True}
+        return tuple(path for part, path in self._paths.items() if used[part])
+
+    def recognize(self, frame: Frame, tracer: Tracer) -> list[TextRegion]:
+        if frame.image is None:
+            raise ValueError(f"{self.name} needs an image; this frame carries only text")
+        whole = frame.word_crop or not self.options.use_det
+        if whole:
+            height, width = frame.image.shape[:2]
+            crops, quads = [frame.image], np.array([[[0, 0], [width, 0], [width, height], [0, height]]], dtype=np.float32)
+        else:
+            detected = self._detect(frame.image, tracer)
+            if detected is None:
+                return []
+            crops, quads = detected
+        if self.options.use_cls:
+            with tracer.span("ocr.cls"):
+                crops, _, _ = self._engine.text_cls(crops)
+        with tracer.span("ocr.rec"):
+            recognized = self._read(crops)
+        threshold = float("-inf") if whole else self.options.text_score
+        return [
+            TextRegion(quad_from_array(quad), str(text), float(score))
+            for quad, (text, score) in zip(quads, recognized, strict=True)
+            if float(score) >= threshold and str(text).strip()
+        ]
+
+    def _detect(self, image: np.ndarray, tracer: Tracer) -> tuple[list[np.ndarray], np.ndarray] | None:
+        """Detected text boxes: the crops to recognize and their quads in frame coordinates."""
+        engine = self._engine
+        raw_h, raw_w = image.shape[:2]
+        with tracer.span("ocr.det") as det:
+            img, ratio_h, ratio_w = engine.preprocess(image)
+            record: dict[str, Any] = {"preprocess": {"ratio_h": ratio_h, "ratio_w": ratio_w}}
+            img, record = engine.maybe_add_letterbox(img, record)
+            boxes = self._boxes(img)
+            det["boxes"] = 0 if boxes is None else len(boxes)
+        if boxes is None:
+            return None
+        return engine.get_crop_img_list(img, boxes), engine._get_origin_points(boxes, record, raw_h, raw_w)
+
+    def _boxes(self, img: np.ndarray) -> Any:
+        """Text boxes of the preprocessed image, or None."""
+        return self._engine.auto_text_det(img)[0]
+
+    def _read(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
+        """(text, confidence) of each crop."""
+        recognized, _ = self._engine.text_rec(crops, False)
+        return [(res[0], res[1]) for res in recognized]
+
+    def close(self) -> None:
+        self._engine = None
+
+
+class RapidOcr(PpOcrSteps):
     """PP-OCRv4 det + cls + rec on ONNX Runtime's CPU provider."""
 
     name = "rapidocr"
@@ -109,51 +177,3 @@ class RapidOcr:
         except Exception as exc:  # noqa: BLE001 - ONNX Runtime's load errors share no base class but Exception
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise DataMissing(f"rapidocr: cannot load the models ({first}); a model file is corrupt or not ONNX") from None
-
-    def model_files(self) -> tuple[Path, ...]:
-        used = {"det": self.options.use_det, "cls": self.options.use_cls, "rec": True}
-        return tuple(path for part, path in self._paths.items() if used[part])
-
-    def recognize(self, frame: Frame, tracer: Tracer) -> list[TextRegion]:
-        if frame.image is None:
-            raise ValueError("rapidocr needs an image; this frame carries only text")
-        if self.options.use_det and not frame.word_crop:
-            detected = self._detect(frame.image, tracer)
-            if detected is None:
-                return []
-            crops, quads = detected
-        else:
-            height, width = frame.image.shape[:2]
-            crops, quads = [frame.image], np.array([[[0, 0], [width, 0], [width, height], [0, height]]], dtype=np.float32)
-        if self.options.use_cls:
-            with tracer.span("ocr.cls"):
-                crops, _, _ = self._engine.text_cls(crops)
-        with tracer.span("ocr.rec"):
-            recognized, _ = self._engine.text_rec(crops, False)
-        return self._regions(quads, recognized, frame.word_crop)
-
-    def _detect(self, image: np.ndarray, tracer: Tracer) -> tuple[list[np.ndarray], np.ndarray] | None:
-        """Detected text boxes: the crops to recognize and their quads in frame coordinates."""
-        engine = self._engine
-        raw_h, raw_w = image.shape[:2]
-        with tracer.span("ocr.det") as det:
-            img, ratio_h, ratio_w = engine.preprocess(image)
-            record: dict[str, Any] = {"preprocess": {"ratio_h": ratio_h, "ratio_w": ratio_w}}
-            img, record = engine.maybe_add_letterbox(img, record)
-            boxes, _ = engine.auto_text_det(img)
-            det["boxes"] = 0 if boxes is None else len(boxes)
-        if boxes is None:
-            return None
-        return engine.get_crop_img_list(img, boxes), engine._get_origin_points(boxes, record, raw_h, raw_w)
-
-    def _regions(self, quads: np.ndarray, recognized: list[Any], word_crop: bool) -> list[TextRegion]:
-        # Word-crop recognition (use_det off) keeps every answer, as recognition benchmarks score them.
-        threshold = self.options.text_score if self.options.use_det and not word_crop else float("-inf")
-        return [
-            TextRegion(quad_from_array(quad), str(res[0]), float(res[1]))
-            for quad, res in zip(quads, recognized, strict=True)
-            if float(res[1]) >= threshold and str(res[0]).strip()
-        ]
-
-    def close(self) -> None:
-        self._engine = None
