@@ -290,3 +290,40 @@ def test_nothing_found_lists_every_reason(tmp_path: Path) -> None:
     probes = probe_sensors(("auto",), tmp_path)
     assert [p.name for p in probes] == ["rapl", "nvml", "ina3221", "tegrastats", "ina2xx", "pi5_pmic"]
     assert not any(p.found for p in probes if p.name != "nvml") and all(p.reason for p in probes if not p.found)
+
+
+def test_kept_open_files_see_new_values_replacements_and_vanishing(tmp_path: Path) -> None:
+    from harness.energy.base import OpenFiles
+
+    path = tmp_path / "in1_input"
+    path.write_text("5000\n")
+    files = OpenFiles()
+    assert files.number(path) == 5000.0
+    with path.open("r+") as handle:  # written in place, as a driver's value changes under an open descriptor
+        handle.write("4990\n")
+    assert files.number(path) == 4990.0
+    replacement = tmp_path / ".in1_input.tmp"
+    replacement.write_text("123 ma\n")
+    os.replace(replacement, path)  # as the fake trees update files: the old inode is unlinked
+    assert files.number(path) == 123.0
+    path.unlink()
+    with pytest.raises(SensorError, match="in1_input"):
+        files.number(path)
+    path.write_text("7\n")  # the file comes back (a driver rebound): reading resumes
+    assert files.number(path) == 7.0
+    files.close()
+    assert files._fds == {}
+
+
+def test_a_jetson_sensor_keeps_its_rail_files_open_between_samples(tmp_path: Path) -> None:
+    rails = build_fake_jetson_hwmon_tree(tmp_path)
+    [sensor] = jetson.probe(tmp_path).sensors
+    first = sensor.read()
+    opened = len(sensor.open_files._fds)
+    assert opened == 2 * len(sensor.channels)
+    assert sensor.read() == first and len(sensor.open_files._fds) == opened
+    rails["VDD_IN"][1].unlink()
+    with pytest.raises(SensorError, match="curr1_input"):
+        sensor.read()
+    sensor.close()
+    assert sensor.open_files._fds == {}

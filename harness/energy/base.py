@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-__all__ = ["SCOPES", "Probe", "Sensor", "SensorBase", "SensorError", "read_number"]
+__all__ = ["SCOPES", "OpenFiles", "Probe", "Sensor", "SensorBase", "SensorError", "read_number"]
 
 Kind = Literal["counter", "power"]
 # What a sensor's total covers. cpu + gpu are disjoint and add up; a board's rails (Jetson INA3221, Pi 5
@@ -75,6 +75,7 @@ class SensorBase:
     source: str = ""  # where it reads: a sysfs path, a command, a library
     wrap_j: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    open_files: OpenFiles = field(default_factory=lambda: OpenFiles(), repr=False, compare=False)  # noqa: PLW0108 (defined below)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -90,7 +91,7 @@ class SensorBase:
         }
 
     def close(self) -> None:
-        pass
+        self.open_files.close()
 
 
 @dataclass
@@ -106,11 +107,61 @@ class Probe:
         return bool(self.sensors)
 
 
-def read_number(path: Path) -> float:
-    """One number from a sysfs file, opened anew each time so a vanished file shows up; raises SensorError.
+class OpenFiles:
+    """Sysfs files kept open and re-read from offset 0: one ``pread`` per file and sample.
 
-    Tolerates the units some drivers append (JetPack 4's ``"350 ma"``).
+    A sysfs attribute read at offset 0 runs the driver's ``show`` again, so an open descriptor gives fresh
+    values. Opening, reading and closing each time costs three system calls and a path walk per file, and
+    every system call lets the pipeline thread take the GIL back, so the sampler waits for it again: at
+    100 Hz over six rails that was most of the sampler's CPU time. A file that vanished still shows up: a
+    removed sysfs attribute answers ``ENODEV``; on any other filesystem (fake trees, which replace files
+    atomically) each read also checks the link count and opens the path again when the file was unlinked
+    or replaced, which fails if it is gone.
     """
+
+    def __init__(self) -> None:
+        self._fds: dict[Path, tuple[int, bool]] = {}  # path → (descriptor, whether to check its link count)
+
+    def number(self, path: Path) -> float:
+        """The number in ``path`` now; raises SensorError when it cannot be read."""
+        try:
+            fd, check = self._fds.get(path) or self._open(path)
+            if check and os.fstat(fd).st_nlink == 0:
+                self._drop(path)
+                fd, check = self._open(path)
+            raw = os.pread(fd, 64, 0)
+        except OSError as exc:
+            self._drop(path)
+            raise SensorError(f"cannot read {path}: {exc.strerror or exc}") from None
+        return parse_number(path, raw)
+
+    def _open(self, path: Path) -> tuple[int, bool]:
+        fd = os.open(path, os.O_RDONLY)
+        self._fds[path] = entry = (fd, os.fstat(fd).st_dev != _SYSFS_DEV)
+        return entry
+
+    def _drop(self, path: Path) -> None:
+        entry = self._fds.pop(path, None)
+        if entry is not None:
+            os.close(entry[0])
+
+    def close(self) -> None:
+        for path in list(self._fds):
+            self._drop(path)
+
+
+def _sysfs_dev() -> int:
+    try:
+        return os.stat("/sys/class").st_dev
+    except OSError:
+        return -1
+
+
+_SYSFS_DEV = _sysfs_dev()
+
+
+def read_number(path: Path) -> float:
+    """One number from a sysfs file, opened anew (probing, one-off reads); raises SensorError."""
     try:
         fd = os.open(path, os.O_RDONLY)
         try:
@@ -119,6 +170,11 @@ def read_number(path: Path) -> float:
             os.close(fd)
     except OSError as exc:
         raise SensorError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return parse_number(path, raw)
+
+
+def parse_number(path: Path, raw: bytes) -> float:
+    """The first number in a sysfs file's bytes; tolerates the units some drivers append (JetPack 4's ``"350 ma"``)."""
     text = raw.decode("ascii", "replace").strip().strip("\x00").split()
     try:
         return float(text[0])

@@ -29,7 +29,7 @@ class Ina2xxSensor(SensorBase):
     files: dict[str, Path] = field(default_factory=dict)
 
     def read(self) -> dict[str, float]:
-        return {rail: read_number(path) / 1e6 for rail, path in self.files.items()}
+        return {rail: self.open_files.number(path) / 1e6 for rail, path in self.files.items()}
 
 
 def probe(root: Path = Path("/")) -> Probe:

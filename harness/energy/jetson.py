@@ -37,9 +37,9 @@ class Ina3221Sensor(SensorBase):
     limits_ma: dict[str, float] = field(default_factory=dict)
 
     def read(self) -> dict[str, float]:
-        values = {rail: read_number(path) / 1e3 for rail, path in self.power_files.items()}
+        values = {rail: self.open_files.number(path) / 1e3 for rail, path in self.power_files.items()}
         for rail, (volt, curr) in self.vi_files.items():
-            values[rail] = read_number(volt) * read_number(curr) / 1e6
+            values[rail] = self.open_files.number(volt) * self.open_files.number(curr) / 1e6
         return values
 
     def describe(self) -> dict[str, object]:

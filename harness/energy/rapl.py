@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.energy.base import Probe, SensorBase, read_number
+from harness.energy.base import Probe, SensorBase
 from harness.system._files import is_dir, under
 
 __all__ = ["POWERCAP", "RaplSensor", "probe"]
@@ -36,7 +36,7 @@ class RaplSensor(SensorBase):
     files: dict[str, Path] = field(default_factory=dict)
 
     def read(self) -> dict[str, float]:
-        return {domain: read_number(path) / 1e6 for domain, path in self.files.items()}
+        return {domain: self.open_files.number(path) / 1e6 for domain, path in self.files.items()}
 
 
 @dataclass(frozen=True)
