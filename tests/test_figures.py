@@ -8,16 +8,17 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
 from harness.cli import main
 from harness.errors import UserError
-from harness.report.dataset import Dataset, short_labels
+from harness.report.dataset import Dataset, Series, short_labels
 from harness.report.fig_system import _crossover
-from harness.report.fig_tradeoffs import pareto_front
+from harness.report.fig_tradeoffs import _accuracy_change, pareto_front
 from harness.report.figures import FIGURES, Drawn, Skipped, draw_all, figures_command, latest_run, write_figures
-from harness.report.pairs import precision_pairs
+from harness.report.pairs import Pair, precision_pairs
 from harness.report.style import legend_columns
 from harness.store.reader import load_run
 
@@ -89,6 +90,9 @@ def test_axes_carry_labels_with_units(drawn_fixtures):
             axes = result.figure.axes
             assert axes[0].get_ylabel(), result.name
             for ax in axes:
+                spec = ax.get_subplotspec()
+                if spec is not None and not spec.is_last_row():
+                    continue  # rows share their x axis with the labelled bottom row
                 assert ax.get_xlabel(), result.name
                 assert UNIT.search(ax.get_xlabel()) or UNIT.search(ax.get_ylabel()), (result.name, ax.get_xlabel(), ax.get_ylabel())
             sizes = [
@@ -125,6 +129,28 @@ def test_pareto_has_one_marker_per_configuration_and_a_front(drawn_fixtures):
     assert len(result.figure.axes) == 2  # latency and model size (the two differ in model files)
 
 
+def test_pareto_scores_each_source_by_its_own_metric(tmp_path):
+    # Two sources: synthetic signs with reference translations (chrF) and the same frames without (word hmean).
+    second = copy_run("quant-tiny", tmp_path / "two")
+    for name in ("manifest.json", "frames.jsonl", "summary.csv"):  # int8 now reads another source
+        path = second / name
+        path.write_text(path.read_text().replace("synth-easy/ort-int8", "photos/ort-int8"))
+
+    def add_translation(record):
+        if record["config_id"].startswith("synth-easy") and isinstance(record.get("accuracy"), dict):
+            record["accuracy"]["mt_chrf"] = 40.0 + record["seq"] % 7
+        return record
+
+    rewrite_frames(second, add_translation)
+    run = load_run(second)
+    result = by_name(draw_all([run]))["pareto"]
+    assert isinstance(result, Drawn)
+    assert len(result.figure.axes) == 4  # two sources (rows) × latency and model size
+    assert {row[0]: row[1] for row in result.table.rows} == {"synth-easy/ort-fp32": "mt_chrf", "photos/ort-int8": "e2e_hmean"}
+    assert [ax.get_title(loc="left") for ax in result.figure.axes[::2]] == ["synth-easy", "photos"]
+    assert "chrF" in result.figure.axes[0].get_ylabel() and "hmean" in result.figure.axes[2].get_ylabel()
+
+
 def test_a_killed_run_without_summary_or_validity_still_draws(tmp_path):
     run_dir = copy_run("smoke", tmp_path / "killed")
     (run_dir / "summary.csv").unlink()
@@ -155,6 +181,32 @@ def test_quantized_pairs_come_from_resolved_options_or_ids(tmp_path):
     table = by_name(draw_all([run]))["quantization"].table
     speedup = float(table.rows[0][2])
     assert speedup > 1.0  # int8 detection and recognition are faster than fp32 on this CPU
+
+
+def _series(label: str, frames: dict[int, dict]) -> Series:
+    records = [{"frame_id": i, "source": "synthetic:easy", "accuracy": a, "spans": []} for i, a in frames.items()]
+    return Series(label, label, None, "laptop", records, pd.DataFrame())  # type: ignore[arg-type]
+
+
+def test_quantization_scores_an_mt_pair_by_chrf_on_the_frames_both_measured():
+    # The OCR scores are the same (same OCR model) and would say nothing; chrF moves on frames 1 and 2.
+    ocr = {"e2e_correct": 1, "det_gt_care": 1, "det_det_care": 1}
+    full = _series("float32", {i: {**ocr, "mt_chrf": 50.0 + i} for i in range(0, 30)})
+    quant = _series("int8", {i: {**ocr, "mt_chrf": 50.0 + i - (3.0 if i in (1, 2) else 0.0)} for i in range(1, 40)})
+    change = _accuracy_change(Pair(full, quant, "mt", "int8"))
+    assert change.metric is not None and change.metric.column == "mt_chrf" and change.paired and change.frames == 29
+    assert change.points[0] == pytest.approx(-6.0 / 29)  # paired: frames 30-39, measured by int8 only, are left out
+    assert change.points[1] < change.points[0] <= change.points[2] <= 0.0
+    ocr_only = _series("int8", {i: dict(ocr) for i in range(1, 40)})
+    missing = _accuracy_change(Pair(full, ocr_only, "mt", "int8"))
+    assert missing.metric is None and missing.reason == "no reference translation"
+
+
+def test_quantization_puts_error_rates_in_points_where_higher_is_better():
+    full = _series("fp32", {i: {"ocr_cer": 0.10} for i in range(20)})
+    quant = _series("int8", {i: {"ocr_cer": 0.12} for i in range(20)})
+    change = _accuracy_change(Pair(full, quant, "ocr", "int8"))
+    assert change.metric.column == "ocr_cer" and change.points[0] == pytest.approx(-2.0)  # 2 CER points worse
 
 
 def test_energy_figure_stacks_gross_and_net(tmp_path):

@@ -42,7 +42,7 @@ def test_summary_statistics_and_derived_stages() -> None:
     assert rows.loc["ocr", "n"] == 5  # the warm-up frame is left out
     assert rows.loc["ocr", "mean_ms"] == pytest.approx(30.0)
     assert rows.loc["ocr", "p50_ms"] == pytest.approx(30.0)
-    assert rows.loc["ocr", "p90_ms"] == pytest.approx(np.percentile([10, 20, 30, 40, 50], 90))
+    assert np.isnan(rows.loc["ocr", "p90_ms"]) and np.isnan(rows.loc["ocr", "p99_ms"])  # 5 frames: the slowest, not a percentile
     assert np.isnan(rows.loc["ocr", "p50_ci_low_ms"])  # five values: no rank gives 95% coverage
     assert rows.loc["e2e", "mean_ms"] == pytest.approx(33.0)
     assert rows.loc["e2e", "fps"] == pytest.approx(1000 / 33.0)
@@ -111,3 +111,14 @@ def test_median_ci_uses_the_binomial_order_statistics(n: int, low_rank: int, hig
 
 def test_median_ci_is_nan_below_six_values() -> None:
     assert all(np.isnan(median_ci(np.arange(5.0))))
+
+
+def test_tail_percentiles_need_frames_above_them() -> None:
+    from harness.metrics.latency import latency_stats, min_frames
+
+    assert (min_frames(50), min_frames(90), min_frames(99)) == (2, 10, 100)
+    nine, ten = latency_stats(np.arange(1.0, 10.0)), latency_stats(np.arange(1.0, 11.0))
+    assert np.isnan(nine.p90_ms) and ten.p90_ms == pytest.approx(np.percentile(np.arange(1.0, 11.0), 90))
+    assert np.isnan(ten.p99_ms)
+    hundred = latency_stats(np.arange(1.0, 101.0))
+    assert hundred.p99_ms == pytest.approx(99.01) and hundred.p99_ms < 100.0  # below the slowest frame

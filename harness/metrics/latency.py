@@ -7,8 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LatencyStats", "latency_stats", "median_ci"]
-
+__all__ = ["LatencyStats", "estimable", "latency_stats", "median_ci", "min_frames"]
 
 
 @dataclass(frozen=True)
@@ -51,13 +50,23 @@ def _binomial_half(n: int, k: int) -> float:
     return math.exp(math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) - n * math.log(2.0))
 
 
+def min_frames(q: float) -> int:
+    """Frames needed before the q-th percentile has a frame above it (p90: 10, p99: 100)."""
+    return math.ceil(100 / (100 - q) - 1e-9)
+
+
+def estimable(q: float, n: int) -> bool:
+    """Whether n frames estimate the q-th percentile; below ``min_frames(q)`` it is just the slowest frame."""
+    return n >= min_frames(q)
+
+
 def latency_stats(values_ms: np.ndarray) -> LatencyStats:
-    """Statistics of a sample of durations in ms (linear-interpolated percentiles)."""
+    """Statistics of a sample of durations in ms (linear-interpolated percentiles; NaN where not ``estimable``)."""
     values = np.asarray(values_ms, dtype=float)
     if len(values) == 0:
         nan = float("nan")
         return LatencyStats(0, nan, nan, nan, nan, nan, nan, nan)
-    p50, p90, p99 = np.percentile(values, [50, 90, 99])
+    p50, p90, p99 = (float(np.percentile(values, q)) if estimable(q, len(values)) else float("nan") for q in (50, 90, 99))
     low, high = median_ci(values)
     mean = float(values.mean())
     return LatencyStats(len(values), mean, float(p50), float(p90), float(p99), low, high, 1000.0 / mean if mean > 0 else float("inf"))

@@ -28,6 +28,7 @@ __all__ = [
     "PLACEMENT",
     "PRECISION_OPTIONS",
     "PRIVACY",
+    "STAGE_METRICS",
     "AccuracyMetric",
     "Placement",
     "is_missing",
@@ -99,33 +100,47 @@ class AccuracyMetric:
 
     ``per_frame`` metrics are means of a per-frame score in frames.jsonl ``accuracy``; the others are
     ratios of per-frame counts summed over frames (``numerator`` over ``denominator``), or an hmean
-    of two such ratios when ``hmean`` is set. Either way a bootstrap over frames gives a CI.
+    of two such ratios when ``hmean`` is set. Either way a bootstrap over frames gives a CI. ``short`` names
+    it in a crowded panel; ``points`` turns it into points on a 0–100 scale (100 for 0–1 metrics).
     """
 
     column: str
     label: str
+    short: str
     higher_is_better: bool = True
     per_frame: bool = True
     numerator: str = ""
     denominator: tuple[str, ...] = ()
     hmean: bool = False
+    points: float = 100.0
 
 
 # In order of preference: end-to-end translation quality first, then OCR-only measures.
 ACCURACY_METRICS = (
-    AccuracyMetric("mt_chrf", "Translation chrF, end to end (0–100)"),
+    AccuracyMetric("mt_chrf", "Translation chrF, end to end (0–100)", "chrF", points=1.0),
     AccuracyMetric(
         "e2e_hmean",
         "End-to-end word hmean (0–1)",
+        "e2e hmean",
         per_frame=False,
         numerator="e2e_correct",
         denominator=("det_gt_care", "det_det_care"),
         hmean=True,
     ),
-    AccuracyMetric("ocr_word_recall", "OCR word recall (0–1)"),
-    AccuracyMetric("rec_accuracy", "Word recognition accuracy (0–1)", per_frame=False, numerator="rec_correct", denominator=("rec_words",)),
-    AccuracyMetric("ocr_cer", "OCR character error rate (0–1)", higher_is_better=False),
+    AccuracyMetric("ocr_word_recall", "OCR word recall (0–1)", "word recall"),
+    AccuracyMetric(
+        "rec_accuracy",
+        "Word recognition accuracy (0–1)",
+        "word accuracy",
+        per_frame=False,
+        numerator="rec_correct",
+        denominator=("rec_words",),
+    ),
+    AccuracyMetric("ocr_cer", "OCR character error rate (0–1)", "CER", higher_is_better=False),
 )
+# Which metrics can show what changing one stage's precision did, in order: a translation model changes
+# only the translation, so OCR scores of an MT pair would compare nothing but which frames were measured.
+STAGE_METRICS = {"ocr": ("e2e_hmean", "rec_accuracy", "ocr_word_recall", "ocr_cer", "mt_chrf"), "mt": ("mt_chrf",)}
 
 
 def is_missing(value: Any) -> bool:

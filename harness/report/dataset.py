@@ -62,6 +62,14 @@ class Series:
         """The ``accuracy`` objects of measured frames that have one."""
         return [r["accuracy"] for r in self.records if isinstance(r.get("accuracy"), dict)]
 
+    def accuracy_by_frame(self) -> dict[tuple[str, int], dict[str, Any]]:
+        """The ``accuracy`` objects of measured frames keyed by (source, frame_id), for paired comparisons."""
+        return {
+            (str(r.get("source")), int(r["frame_id"])): r["accuracy"]
+            for r in self.records
+            if isinstance(r.get("accuracy"), dict) and r.get("frame_id") is not None
+        }
+
     def resolved(self) -> dict[str, Any]:
         """The manifest's resolved components (source, ocr, mt with options) of this configuration."""
         configurations = self.run.manifest.get("experiment", {}).get("resolved", {}).get("configurations", {})

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from harness.metrics.latency import estimable, min_frames
 from harness.report.columns import is_missing
 from harness.report.dataset import Dataset, Series
 from harness.report.export import Table, fmt, fmt_ci
@@ -117,6 +118,8 @@ def latency_cdf(data: Dataset) -> Drawn:
         fraction = np.arange(1, len(values) + 1) / len(values)
         axes.step(values, fraction, where="post", color=color(index), label=one.label, linestyle=["-", "--", ":", "-."][index // 8 % 4])
         for q, marker, _ in PERCENTILES:
+            if not estimable(q, len(values)):
+                continue
             axes.plot(
                 np.percentile(values, q),
                 q / 100,
@@ -143,6 +146,11 @@ def latency_cdf(data: Dataset) -> Drawn:
     for one, values in zip(data.series, samples, strict=True):
         row = one.row("e2e") or {}
         ci = (None, None) if is_missing(row.get("p50_ci_low_ms")) else (row["p50_ci_low_ms"], row["p50_ci_high_ms"])
-        p50, p90, p99 = np.percentile(values, [50, 90, 99])
+        p50, p90, p99 = (float(np.percentile(values, q)) if estimable(q, len(values)) else None for q, _, _ in PERCENTILES)
         table.rows.append([one.label, str(len(values)), fmt(p50), fmt_ci(*ci), fmt(p90), fmt(p99), fmt(values.mean())])
-    return Drawn("", "", figure, table, [one.label for one in data.series])
+    short = [
+        f"{name} not marked below {min_frames(q)} frames (it would be the slowest frame, not a percentile)"
+        for q, _, name in PERCENTILES
+        if any(0 < len(v) < min_frames(q) for v in samples)
+    ]
+    return Drawn("", "", figure, table, [one.label for one in data.series], short)

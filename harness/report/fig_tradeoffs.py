@@ -8,19 +8,21 @@ from typing import Any
 
 import numpy as np
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
-from harness.report.columns import ACCURACY_METRICS, AccuracyMetric, is_missing
+from harness.report.columns import ACCURACY_METRICS, STAGE_METRICS, AccuracyMetric, is_missing
 from harness.report.dataset import Dataset, Series
 from harness.report.energy import frame_energies, frame_energy_j
 from harness.report.export import Table, fmt, fmt_ci
 from harness.report.figures import Drawn, Skip
 from harness.report.pairs import Pair, precision_pairs
-from harness.report.stats import difference_ci, has_metric, metric_ci, metric_value, ratio_of_medians_ci
-from harness.report.style import DOUBLE_IN, SINGLE_IN, ci_bars, color, figure_legend, marker, new_figure
+from harness.report.stats import difference_ci, has_metric, metric_ci, metric_value, paired_difference_ci, ratio_of_medians_ci
+from harness.report.style import DOUBLE_IN, SINGLE_IN, ci_bars, color, figure_legend, legend_height_in, marker, new_figure, new_grid
 
 __all__ = ["choose_metric", "pareto", "pareto_front", "quantization"]
 
 NAN = float("nan")
+SPEEDUP_TICKS = (0.125, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 8.0, 16.0, 32.0)
 UNITS = {"latency": "p50 ms", "energy": "energy J", "model size": "model MB"}  # the cost columns of the Pareto table
 
 
@@ -95,60 +97,91 @@ def _group(one: Series) -> str:
     return one.config_id.split("/")[0]
 
 
+def _rows_by_source(series: Sequence[Series]) -> tuple[list[tuple[str, AccuracyMetric, list[Series]]], list[str]]:
+    """One row per source, scored by the metric that source supports best (chrF where it has references).
+
+    Sources differ in ground truth: synthetic signs carry reference translations, IC15 photos only words.
+    One metric for all would score translators by their OCR (the same for Apertium and an NMT model).
+    """
+    rows, notes = [], []
+    for group in dict.fromkeys(_group(one) for one in series):
+        members = [one for one in series if _group(one) == group]
+        try:
+            metric, having = choose_metric(members)
+        except Skip:
+            notes += [f"no accuracy scores (no ground truth): {one.label}" for one in members]
+            continue
+        rows.append((group, metric, having))
+        notes += [f"no {metric.column}: {one.label}" for one in members if one not in having]
+    if not rows:
+        raise Skip("no accuracy scores in the measured frames (their sources have no ground truth)")
+    return rows, notes
+
+
 def pareto(data: Dataset) -> Drawn:
-    """Figure 3: accuracy against latency, energy per frame and model size; each source's front highlighted."""
-    metric, series = choose_metric(data.series)
-    accuracy = [metric_value(one.accuracy(), metric) for one in series]
-    acc_ci = np.array([metric_ci(one.accuracy(), metric) for one in series])
-    costs, notes = _cost_axes(series)
-    figure, panels = new_figure(SINGLE_IN if len(costs) == 1 else DOUBLE_IN, 2.4, ncols=len(costs), sharey=True)
-    fronts: dict[str, set[int]] = {}
-    for axes, cost in zip(panels, costs, strict=True):
-        front: set[int] = set()
-        for group in dict.fromkeys(_group(one) for one in series):
-            members = [i for i, one in enumerate(series) if _group(one) == group]
+    """Figure 3: per source, accuracy against latency, energy per frame and model size; each source's front highlighted."""
+    rows, notes = _rows_by_source(data.series)
+    series = [one for _, _, having in rows for one in having]
+    metrics = [metric for _, metric, having in rows for _ in having]
+    accuracy = [metric_value(one.accuracy(), m) for one, m in zip(series, metrics, strict=True)]
+    acc_ci = np.array([metric_ci(one.accuracy(), m) for one, m in zip(series, metrics, strict=True)])
+    costs, cost_notes = _cost_axes(series)
+    notes += cost_notes
+    width = SINGLE_IN if len(costs) == 1 else DOUBLE_IN
+    labels = [one.label for one in series]
+    competing = any(len(having) > 1 for _, _, having in rows)
+    legend = legend_height_in([*labels, *(["on the front", "dominated"] if competing else [])], width)
+    figure, grid = new_grid(width, 2.0 * len(rows) + legend, len(rows), len(costs), sharex="col")
+    fronts: dict[str, set[int]] = {c.name: set() for c in costs}
+    start = 0
+    for panels, (group, metric, having) in zip(grid, rows, strict=True):
+        members = list(range(start, start + len(having)))
+        start += len(having)
+        for axes, cost in zip(panels, costs, strict=True):
             best = [
                 members[k] for k in pareto_front([cost.values[i] for i in members], [accuracy[i] for i in members], metric.higher_is_better)
             ]
-            front.update(best)
+            fronts[cost.name].update(best)
             if len(members) > 1 and len(best) > 1:
                 order = sorted(best, key=lambda i: cost.values[i])
                 axes.plot(
                     [cost.values[i] for i in order], [accuracy[i] for i in order], color="black", linewidth=0.8, linestyle="--", zorder=1
                 )
-        fronts[cost.name] = front
-        for i in range(len(series)):
-            axes.plot(
-                cost.values[i],
-                accuracy[i],
-                marker=marker(i),
-                color=color(i),
-                markerfacecolor=color(i) if i in front else "white",
-                linestyle="none",
-                zorder=4,
-            )
-            ci_bars(axes, [cost.values[i]], [accuracy[i]], [cost.low[i]], [cost.high[i]], color=color(i))
-            ci_bars(axes, [accuracy[i]], [cost.values[i]], [acc_ci[i, 0]], [acc_ci[i, 1]], horizontal=False, color=color(i))
+            for i in members:
+                axes.plot(
+                    cost.values[i],
+                    accuracy[i],
+                    marker=marker(i),
+                    color=color(i),
+                    markerfacecolor=color(i) if i in best or len(members) == 1 else "white",
+                    linestyle="none",
+                    zorder=4,
+                )
+                ci_bars(axes, [cost.values[i]], [accuracy[i]], [cost.low[i]], [cost.high[i]], color=color(i))
+                ci_bars(axes, [accuracy[i]], [cost.values[i]], [acc_ci[i, 0]], [acc_ci[i, 1]], horizontal=False, color=color(i))
+            if cost.name != "latency":
+                axes.set_xlim(left=0)  # sizes and energies compare as ratios
+        panels[0].set_ylabel(metric.label)
+        if len(rows) > 1:
+            panels[0].set_title(group, loc="left", fontsize=8)
+    for axes, cost in zip(grid[-1], costs, strict=True):
         axes.set_xlabel(cost.label)
-        if cost.name != "latency":
-            axes.set_xlim(left=0)  # sizes and energies compare as ratios
-    panels[0].set_ylabel(metric.label)
-    competing = len({_group(one) for one in series}) < len(series)
-    _pareto_legend(figure, [one.label for one in series], SINGLE_IN if len(costs) == 1 else DOUBLE_IN, competing)
+    _pareto_legend(figure, labels, width, competing)
     if competing:
         notes.append("filled markers: on the Pareto front of their source (configurations on the same source compete)")
     else:
         notes.append("one configuration per source: no front (fronts compare configurations on the same source)")
     notes.append("error bars: 95% CIs (latency: order statistics of the median; accuracy: bootstrap over frames)")
-    notes += [f"no {metric.column}: {one.label}" for one in data.series if one not in series]
+    caption = "; ".join(f"{group}: {metric.label}" for group, metric, _ in rows)
     table = Table(
-        f"{metric.label} (95% bootstrap CI over frames) against cost{data.caption_note()}.",
-        ["configuration", metric.column, "95% CI", *(UNITS[c.name] for c in costs), *(["on the front of"] if competing else [])],
+        f"Accuracy per source ({caption}; 95% bootstrap CI over frames) against cost{data.caption_note()}.",
+        ["configuration", "metric", "accuracy", "95% CI", *(UNITS[c.name] for c in costs), *(["on the front of"] if competing else [])],
     )
     for i, one in enumerate(series):
         on = [", ".join(name for name, f in fronts.items() if i in f) or "–"] if competing else []
-        table.rows.append([one.label, fmt(accuracy[i], 3), fmt_ci(*acc_ci[i], 3), *(fmt(c.values[i], 2) for c in costs), *on])
-    return Drawn("", "", figure, table, [one.label for one in series], notes)
+        row = [one.label, metrics[i].column, fmt(accuracy[i], 3), fmt_ci(*acc_ci[i], 3), *(fmt(c.values[i], 2) for c in costs), *on]
+        table.rows.append(row)
+    return Drawn("", "", figure, table, labels, notes)
 
 
 def _pareto_legend(figure: Any, labels: list[str], width_in: float, fronts: bool) -> None:
@@ -163,8 +196,45 @@ def _pareto_legend(figure: Any, labels: list[str], width_in: float, fronts: bool
     figure_legend(figure, handles, labels, width_in)
 
 
-def _pair_numbers(pair: Pair, metric: AccuracyMetric | None) -> dict[str, tuple[float, float, float]]:
-    """Speed-ups (end to end and the quantized stage), energy saving and accuracy change, each with its CI."""
+@dataclass(frozen=True)
+class _AccuracyChange:
+    """What quantizing did to accuracy: in points on a 0–100 scale, positive = better, with its 95% CI."""
+
+    metric: AccuracyMetric | None
+    points: tuple[float, float, float]
+    frames: int  # frames scored on both sides (paired) or in all (unpaired)
+    paired: bool
+    reason: str = ""  # why there is no change to show
+
+
+def _accuracy_change(pair: Pair) -> _AccuracyChange:
+    """The pair's accuracy change in the first metric of its stage both sides have, paired by frame where possible.
+
+    Frames measured by both configurations (same source and frame id) are compared with themselves, so the
+    CI reflects the quantization, not which photos each configuration happened to reach in its time.
+    """
+    full, quant = pair.full.accuracy_by_frame(), pair.quant.accuracy_by_frame()
+    common = sorted(full.keys() & quant.keys())
+    paired = len(common) >= 2
+    a, b = ([full[k] for k in common], [quant[k] for k in common]) if paired else (pair.full.accuracy(), pair.quant.accuracy())
+    for column in STAGE_METRICS.get(pair.stage, ()):
+        metric = next(m for m in ACCURACY_METRICS if m.column == column)
+        if not (has_metric(a, metric) and has_metric(b, metric)):
+            continue
+        scale = metric.points * (1.0 if metric.higher_is_better else -1.0)
+
+        def score(frames: Sequence[dict[str, Any]], metric: AccuracyMetric = metric) -> float:
+            return metric_value(frames, metric)
+
+        low, high = paired_difference_ci(a, b, score) if paired else difference_ci(a, b, score)
+        ends = sorted((low * scale, high * scale))
+        return _AccuracyChange(metric, ((score(b) - score(a)) * scale, *ends), len(a), paired)
+    missing = "reference translation" if pair.stage == "mt" else "ground truth"
+    return _AccuracyChange(None, (NAN, NAN, NAN), 0, paired, f"no {missing}")
+
+
+def _pair_numbers(pair: Pair) -> dict[str, tuple[float, float, float]]:
+    """Speed-ups (end to end and the quantized stage) and energy saving, each with its CI."""
     numbers = {}
     for stage in ("e2e", pair.stage):
         full, quant = pair.full.stage_ms(stage), pair.quant.stage_ms(stage)
@@ -173,10 +243,6 @@ def _pair_numbers(pair: Pair, metric: AccuracyMetric | None) -> dict[str, tuple[
     (e_full, _, _), (e_quant, _, _) = frame_energy_j(pair.full), frame_energy_j(pair.quant)
     low, high = ratio_of_medians_ci(frame_energies(pair.full), frame_energies(pair.quant), statistic="mean")
     numbers["energy"] = (100.0 * (1.0 - e_quant / e_full), 100.0 * (1.0 - high), 100.0 * (1.0 - low)) if e_full > 0 else (NAN, NAN, NAN)
-    if metric is not None:
-        a, b = pair.full.accuracy(), pair.quant.accuracy()
-        delta = metric_value(b, metric) - metric_value(a, metric)
-        numbers["accuracy"] = (delta, *difference_ci(a, b, lambda fs: metric_value(fs, metric)))
     return numbers
 
 
@@ -185,43 +251,36 @@ def quantization(data: Dataset) -> Drawn:
     pairs = precision_pairs(data.series)
     if not pairs:
         raise Skip("no configurations that differ only in precision (e.g. OCR precision fp32 and int8 on the same source)")
-    try:
-        metric: AccuracyMetric | None = choose_metric([s for p in pairs for s in (p.full, p.quant)])[0]
-    except Skip:
-        metric = None
-    numbers = [_pair_numbers(p, metric) for p in pairs]
-    panels_wanted = [("speed-up", "Speed-up of median latency (×)", 1.0)]
+    numbers = [_pair_numbers(p) for p in pairs]
+    changes = [_accuracy_change(p) for p in pairs]
+    panels_wanted = ["speed-up"]
     if any(np.isfinite(n["energy"][0]) for n in numbers):
-        panels_wanted.append(("energy", "Energy saved per frame (%)", 0.0))
-    if metric is not None:
-        panels_wanted.append(("accuracy", f"Change in {_short(metric)}", 0.0))
-    figure, panels = new_figure(
-        DOUBLE_IN if len(panels_wanted) > 1 else SINGLE_IN, max(1.7, 1.0 + 0.35 * len(pairs)), ncols=len(panels_wanted), sharey=True
-    )
+        panels_wanted.append("energy")
+    if any(c.metric is not None for c in changes):
+        panels_wanted.append("accuracy")
+    width = DOUBLE_IN if len(panels_wanted) > 1 else SINGLE_IN
+    figure, panels = new_figure(width, max(1.7, 1.0 + 0.35 * len(pairs)), ncols=len(panels_wanted), sharey=True)
     y = np.arange(len(pairs))[::-1]
-    for axes, (kind, label, reference) in zip(panels, panels_wanted, strict=True):
-        _quant_panel(
-            axes,
-            kind,
-            reference,
-            [
-                [n[p.stage] if key == "stage" else n[key] for n, p in zip(numbers, pairs, strict=True)]
-                for key in (("e2e", "stage") if kind == "speed-up" else (kind,))
-            ],
-            y,
-        )
-        axes.set_xlabel(label)
+    for axes, kind in zip(panels, panels_wanted, strict=True):
+        if kind == "speed-up":
+            _speedup_panel(axes, [[n["e2e"] for n in numbers], [n[p.stage] for n, p in zip(numbers, pairs, strict=True)]], y)
+        elif kind == "energy":
+            _change_panel(axes, [n["energy"] for n in numbers], ["" for _ in pairs], y, "Energy saved per frame (%)")
+        else:
+            labels = [c.metric.short if c.metric else c.reason for c in changes]
+            _change_panel(axes, [c.points for c in changes], labels, y, "Accuracy change (points, + better)")
     panels[0].set_yticks(y, [p.label for p in pairs])
     panels[0].set_ylabel("Model pair")
-    figure_legend(figure, *panels[0].get_legend_handles_labels(), DOUBLE_IN if len(panels_wanted) > 1 else SINGLE_IN)
+    figure_legend(figure, *panels[0].get_legend_handles_labels(), width)
     table = Table(
-        "Quantized against full precision: speed-up of median latency (full ÷ quantized, 95% bootstrap CI), "
-        f"energy saved per frame, change in accuracy{'' if metric is None else f' ({metric.column}, quantized − full, 95% bootstrap CI)'}.",
-        ["quantized", "full", "e2e speed-up", "95% CI", "stage", "stage speed-up", "95% CI", "energy saved %", "Δ accuracy", "95% CI"],
+        "Quantized against full precision: speed-up of median latency (full ÷ quantized, 95% bootstrap CI), energy saved "
+        "per frame, and the change in the quantized stage's accuracy metric (quantized − full, in points of 100, positive "
+        "= better; 95% bootstrap CI over the frames both measured).",
+        ["quantized", "full", "e2e speed-up", "95% CI", "stage", "stage speed-up", "95% CI", "energy saved %", "metric", "frames",
+         "Δ points", "95% CI"],
         label_columns=2,
-    )
-    for p, n in zip(pairs, numbers, strict=True):
-        acc = n.get("accuracy", (NAN, NAN, NAN))
+    )  # fmt: skip
+    for p, n, c in zip(pairs, numbers, changes, strict=True):
         table.rows.append(
             [
                 p.quant.label,
@@ -232,35 +291,54 @@ def quantization(data: Dataset) -> Drawn:
                 fmt(n[p.stage][0], 2),
                 fmt_ci(*n[p.stage][1:], 2),
                 fmt(n["energy"][0]),
-                fmt(acc[0], 3),
-                fmt_ci(*acc[1:], 3),
+                c.metric.column if c.metric else "–",
+                f"{c.frames}{'' if c.paired else ' (unpaired)'}" if c.metric else "–",
+                fmt(c.points[0], 2),
+                fmt_ci(*c.points[1:], 2),
             ]
         )
-    notes = [] if len(panels_wanted) > 1 or metric else ["no energy or accuracy data: speed-up only"]
+    notes = [f"{p.label}: {c.reason}" for p, c in zip(pairs, changes, strict=True) if c.reason]
+    if len(panels_wanted) == 1:
+        notes.append("no energy or accuracy data: speed-up only")
     return Drawn("", "", figure, table, [s.label for p in pairs for s in (p.quant, p.full)], notes)
 
 
-def _quant_panel(axes: Any, kind: str, reference: float, series: list[list[tuple[float, float, float]]], y: np.ndarray) -> None:
-    """Speed-ups as bars from 1× (end to end, and the quantized stage); other changes as dots from 0, with 95% CIs."""
+def _speedup_panel(axes: Any, series: list[list[tuple[float, float, float]]], y: np.ndarray) -> None:
+    """Speed-ups as bars from 1× on a log axis (2× and 0.5× equally far), end to end and the quantized stage, each labelled."""
     height = 0.7 / len(series)
     for index, triples in enumerate(series):
         values = np.array(triples, dtype=float)
         at = y + (index - (len(series) - 1) / 2) * -height
-        if kind == "speed-up":
-            axes.barh(
-                at,
-                values[:, 0] - reference,
-                left=reference,
-                height=height * 0.9,
-                color=color(index),
-                label=("end to end", "quantized stage")[index],
-            )
-        else:
-            axes.plot(values[:, 0], at, "o", color="black")
+        label = ("end to end", "quantized stage")[index]
+        axes.barh(at, values[:, 0] - 1.0, left=1.0, height=height * 0.9, color=color(index), label=label)
         ci_bars(axes, values[:, 0], at, values[:, 1], values[:, 2])
-    axes.axvline(reference, color="black", linewidth=0.6)
+        for value, high, row in zip(values[:, 0], values[:, 2], at, strict=True):
+            if np.isfinite(value):  # the number beside the bar: a 1.01× bar is too short to read
+                end = max(value, high) if np.isfinite(high) else value
+                axes.text(end * 1.04, row, f"{value:.2f}×", va="center", ha="left", fontsize=7)
+    axes.set_xscale("log")
+    low, high = axes.get_xlim()
+    low, high = min(low, 0.8), max(high, 1.25) * 1.5  # room for the labels
+    axes.set_xlim(low, high)
+    axes.xaxis.set_major_locator(FixedLocator([t for t in SPEEDUP_TICKS if low <= t <= high]))
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}×"))
+    axes.xaxis.set_minor_formatter(NullFormatter())
+    axes.axvline(1.0, color="black", linewidth=0.6)
+    axes.set_xlabel("Speed-up of median latency (×, log)")
     axes.grid(axis="y", visible=False)
 
 
-def _short(metric: AccuracyMetric) -> str:
-    return metric.label[0].lower() + metric.label[1:]
+def _change_panel(axes: Any, triples: list[tuple[float, float, float]], labels: list[str], y: np.ndarray, xlabel: str) -> None:
+    """Changes as dots from 0 with 95% CIs, each row named (the metric, or why it has none)."""
+    values = np.array(triples, dtype=float)
+    known = np.isfinite(values[:, 0])
+    axes.plot(values[known, 0], y[known], "o", color="black")
+    ci_bars(axes, values[:, 0], y, values[:, 1], values[:, 2])
+    axes.axvline(0.0, color="black", linewidth=0.6)
+    for value, label, row in zip(values[:, 0], labels, y, strict=True):
+        if label and np.isfinite(value):
+            axes.annotate(label, (value, row), xytext=(4, 4), textcoords="offset points", ha="left", va="bottom", fontsize=7)
+        elif label:  # no dot: say why, inside the panel
+            axes.text(0.5, row, f"n/a: {label}", transform=axes.get_yaxis_transform(), ha="center", va="center", fontsize=7)
+    axes.set_xlabel(xlabel)
+    axes.grid(axis="y", visible=False)

@@ -21,6 +21,7 @@ __all__ = [
     "mann_whitney_p",
     "metric_ci",
     "metric_value",
+    "paired_difference_ci",
     "ratio_of_medians_ci",
 ]
 
@@ -74,6 +75,27 @@ def difference_ci(a: Sequence[Any], b: Sequence[Any], statistic: Callable[[Seque
         return NAN, NAN
     rng = np.random.default_rng(seed)
     return _interval(_item_estimates(b, statistic, rng) - _item_estimates(a, statistic, rng))
+
+
+def paired_difference_ci(
+    a: Sequence[Any], b: Sequence[Any], statistic: Callable[[Sequence[Any]], float], seed: int = 0
+) -> tuple[float, float]:
+    """95% bootstrap interval of statistic(b) − statistic(a) where ``a[i]`` and ``b[i]`` are the same frame.
+
+    Each resample draws frame indices once and uses them on both sides, so differences between frames
+    (one photo is harder than another) cancel and only the change between configurations remains.
+    """
+    if len(a) != len(b):
+        raise ValueError("paired samples differ in length")
+    if len(a) < 2:
+        return NAN, NAN
+    rng = np.random.default_rng(seed)
+    n = len(a)
+    estimates = []
+    for _ in range(ITEM_RESAMPLES):
+        picks = rng.integers(0, n, n)
+        estimates.append(statistic([b[i] for i in picks]) - statistic([a[i] for i in picks]))
+    return _interval(np.array(estimates))
 
 
 def mann_whitney_p(a: np.ndarray, b: np.ndarray) -> float:

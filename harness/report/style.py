@@ -102,6 +102,13 @@ def new_figure(width_in: float, height_in: float, ncols: int = 1, **kwargs: Any)
     return figure, list(axes[0])
 
 
+def new_grid(width_in: float, height_in: float, nrows: int, ncols: int, **kwargs: Any) -> tuple[Figure, list[list[Any]]]:
+    """A figure of ``nrows`` × ``ncols`` axes (a list of rows), laid out to fit, like ``new_figure``."""
+    figure = Figure(figsize=(width_in, height_in), layout="constrained")
+    axes = figure.subplots(nrows, ncols, squeeze=False, **kwargs)
+    return figure, [list(row) for row in axes]
+
+
 def legend_columns(labels: Sequence[str], width_in: float) -> int:
     """The most legend columns whose labels (7 pt, laid out row by row) fit in ``width_in``."""
 
