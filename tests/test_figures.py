@@ -242,6 +242,18 @@ def test_offload_figure_shows_every_placement_and_its_bytes(drawn_fixtures):
     assert sent["local"] == 0 and sent["cloud"] > sent["det-local"] > sent["ocr-local"]
 
 
+def test_offload_figure_says_what_the_shaping_could_not_apply(tmp_path):
+    run_dir = copy_run("smoke-offload", tmp_path / "no-netem")
+    summary = pd.read_csv(run_dir / "summary.csv")
+    summary.loc[summary["stage"] == "e2e", "network_note"] = "netem unavailable: delay/loss not applied"
+    summary.to_csv(run_dir / "summary.csv", index=False)
+    result = by_name(draw_all([load_run(run_dir)]))["offload"]
+    assert "netem unavailable: delay/loss not applied" in result.notes
+    assert result.figure.axes[0].get_title(loc="left") == "netem unavailable: delay/loss not applied"
+    labels = [t.get_text() for t in result.figure.axes[1].texts]
+    assert len(labels) == 4 and all(label.endswith(" kB") for label in labels)  # every placement's bytes, as a number
+
+
 def test_crossover_is_interpolated_on_a_log_axis():
     assert _crossover(np.array([1.0, 100.0]), np.array([300.0, 100.0]), 200.0) == pytest.approx(10.0)
     assert _crossover(np.array([1.0, 100.0]), np.array([300.0, 250.0]), 200.0) is None

@@ -25,6 +25,7 @@ __all__ = [
     "GROSS",
     "LOCAL_PLACEMENT",
     "NET",
+    "NETWORK_NOTE",
     "PLACEMENT",
     "PRECISION_OPTIONS",
     "PRIVACY",
@@ -50,6 +51,7 @@ ENERGY_REASON = "energy_reason"
 # Bytes on the wire per frame come from frames.jsonl ``bytes_up`` / ``bytes_down`` (docs/results.md).
 PLACEMENT = "placement"
 NETWORK_PROFILE = "network"
+NETWORK_NOTE = "network_note"  # summary.csv, e2e row: what the shaping could not apply (e.g. no netem)
 LOCAL_PLACEMENT = "local"
 LOOPBACK = "loopback"
 # What leaves the device under each placement, where the store does not say (docs/architecture.md).

@@ -12,7 +12,7 @@ from harness.report.dataset import Dataset, Series
 from harness.report.export import Table, fmt, fmt_ci
 from harness.report.figures import Drawn, Skip
 from harness.report.stats import bootstrap_ci
-from harness.report.style import SINGLE_IN, ci_bars, color, figure_legend, legend_height_in, new_figure
+from harness.report.style import DOUBLE_IN, SINGLE_IN, ci_bars, color, figure_legend, legend_height_in, new_figure
 
 __all__ = ["STAGE_COLORS", "latency_cdf", "stage_latency", "stage_parts"]
 
@@ -45,6 +45,7 @@ STAGE_ORDER = [
     "overlay",
 ]
 MIN_OTHER_SHARE = 0.005  # "other" (gaps between spans, a stage's own time outside its parts) drawn from 0.5% of a frame
+MAX_LEGEND_IN = 1.0  # the tallest legend a one-column CDF carries above its 2-inch axes
 PERCENTILES = ((50, "o", "p50"), (90, "s", "p90"), (99, "^", "p99"))
 LOG_SPAN = 20.0  # a latency axis becomes logarithmic when its values span more than this factor
 
@@ -112,8 +113,11 @@ def latency_cdf(data: Dataset) -> Drawn:
     samples = [np.sort(one.stage_ms("e2e")) for one in data.series]
     if not any(len(s) for s in samples):
         raise Skip("no measured frame has an end-to-end time")
-    legend = legend_height_in([one.label for one in data.series], SINGLE_IN)
-    figure, (axes,) = new_figure(SINGLE_IN, 2.0 + legend)
+    labels = [one.label for one in data.series]
+    # A legend taller than the axes would dwarf them: span both columns instead.
+    width = SINGLE_IN if legend_height_in(labels, SINGLE_IN) <= MAX_LEGEND_IN else DOUBLE_IN
+    legend = legend_height_in(labels, width)
+    figure, (axes,) = new_figure(width, 2.0 + legend)
     for index, (one, values) in enumerate(zip(data.series, samples, strict=True)):
         fraction = np.arange(1, len(values) + 1) / len(values)
         axes.step(values, fraction, where="post", color=color(index), label=one.label, linestyle=["-", "--", ":", "-."][index // 8 % 4])
@@ -130,9 +134,10 @@ def latency_cdf(data: Dataset) -> Drawn:
                 linestyle="none",
                 zorder=3,
             )
-    figure_legend(figure, *axes.get_legend_handles_labels(), SINGLE_IN)
-    handles = [axes.plot([], [], marker=m, color="white", markeredgecolor="black", linestyle="none")[0] for _, m, _ in PERCENTILES]
-    axes.legend(handles, [name for _, _, name in PERCENTILES], loc="lower right", handletextpad=0.2, borderpad=0.2)  # empty in a CDF
+    figure_legend(figure, *axes.get_legend_handles_labels(), width)
+    marked = [(m, name) for q, m, name in PERCENTILES if any(estimable(q, len(v)) for v in samples)]
+    handles = [axes.plot([], [], marker=m, color="white", markeredgecolor="black", linestyle="none")[0] for m, _ in marked]
+    axes.legend(handles, [name for _, name in marked], loc="lower right", handletextpad=0.2, borderpad=0.2)  # empty in a CDF
     low, high = min(s[0] for s in samples if len(s)), max(s[-1] for s in samples if len(s))
     if low > 0 and high / low > LOG_SPAN:
         axes.set_xscale("log")

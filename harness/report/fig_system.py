@@ -6,8 +6,19 @@ from collections import defaultdict
 from typing import Any
 
 import numpy as np
+from matplotlib.ticker import FuncFormatter
 
-from harness.report.columns import ENERGY_REASON, ENERGY_STATUS, GROSS, LOCAL_PLACEMENT, NET, Placement, is_missing, placement_of
+from harness.report.columns import (
+    ENERGY_REASON,
+    ENERGY_STATUS,
+    GROSS,
+    LOCAL_PLACEMENT,
+    NET,
+    NETWORK_NOTE,
+    Placement,
+    is_missing,
+    placement_of,
+)
 from harness.report.dataset import Dataset, Series, short_labels
 from harness.report.energy import frame_energy_j, has_energy, stage_energy_j
 from harness.report.export import Table, fmt, fmt_ci
@@ -47,23 +58,35 @@ def _p50(series: Series | None) -> tuple[float, float, float]:
 
 
 def _bandwidth_panel(axes: Any, placed: list[tuple[Series, Placement]], notes: list[str]) -> None:
-    """Median latency against shaped uplink bandwidth, one line per placement, local flat, crossovers marked."""
-    local = [_p50(s)[0] for s, p in placed if p.placement == LOCAL_PLACEMENT]
+    """Median latency (95% CI) against shaped uplink bandwidth, one line per placement, local flat with its CI, crossovers marked."""
+    local = [_p50(s) for s, p in placed if p.placement == LOCAL_PLACEMENT]
     if local:
-        axes.axhline(local[0], color="black", linestyle="--", linewidth=0.8, label=LOCAL_PLACEMENT)
+        median, low, high = local[0]
+        axes.axhline(median, color="black", linestyle="--", linewidth=0.8, label=LOCAL_PLACEMENT)
+        if np.isfinite(low) and np.isfinite(high):
+            axes.axhspan(low, high, color="black", alpha=0.08, linewidth=0)
     offloaded = list(dict.fromkeys(p.placement for _, p in placed if p.placement != LOCAL_PLACEMENT))
     for index, name in enumerate(offloaded):
-        points = sorted((p.uplink_mbps, _p50(s)[0]) for s, p in placed if p.placement == name and p.uplink_mbps)
+        points = sorted((p.uplink_mbps, *_p50(s)) for s, p in placed if p.placement == name and p.uplink_mbps)
         if not points:
             notes.append(f"{name}: no shaped network, not in the bandwidth panel")
             continue
-        bw, ms = np.array(points).T
+        bw, ms, low, high = np.array(points).T
         axes.plot(bw, ms, marker=MARKERS[index + 1], color=color(index + 1), label=name)
-        cross = _crossover(bw, ms, local[0]) if local and len(bw) > 1 else None
+        ci_bars(axes, ms, bw, low, high, horizontal=False, color=color(index + 1))
+        cross = _crossover(bw, ms, local[0][0]) if local and len(bw) > 1 else None
         if cross is not None:
             axes.axvline(cross, color=color(index + 1), linestyle=":", linewidth=0.8)
+            axes.annotate(
+                f"{cross:.1f} Mbit/s", (cross, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -2), textcoords="offset points",
+                ha="left", va="top", fontsize=7, color=color(index + 1),
+            )  # fmt: skip
             notes.append(f"{name} is faster than local above {cross:.2f} Mbit/s uplink")
+    unshaped = [f"{p.placement}@{p.network}" for _, p in placed if p.placement != LOCAL_PLACEMENT and not p.uplink_mbps]
+    if unshaped:
+        notes.append(f"unshaped (no bandwidth to plot; in the table): {', '.join(unshaped)}")
     axes.set_xscale("log")
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     axes.set_xlabel("Uplink bandwidth (Mbit/s)")
     axes.set_ylabel("Median end-to-end latency (ms)")
     axes.legend(loc="upper right")
@@ -95,11 +118,19 @@ def offload(data: Dataset) -> Drawn:
     else:
         _placement_bars(panels[0], placed, order)
         notes.append("no shaped networks (loopback only): no bandwidth axis and no crossover")
+    said = sorted({str(n) for s, _ in placed if not is_missing(n := (s.row("e2e") or {}).get(NETWORK_NOTE))})
+    if said:
+        notes += said
+        panels[0].set_title("; ".join(said), loc="left", fontsize=7)  # above the data: what the shaping could not apply
     privacy = {p.placement: p.privacy for _, p in placed}
     sent = {name: np.mean([_bytes_per_frame(s) for s, p in placed if p.placement == name], axis=0) / 1e3 for name in order}
     x = np.arange(len(order))
     panels[1].bar(x, [sent[n][0] for n in order], color=color(0), width=0.6, label="sent")
     panels[1].bar(x, [sent[n][1] for n in order], bottom=[sent[n][0] for n in order], color=color(1), width=0.6, label="received")
+    for i, name in enumerate(order):  # the numbers: a 0.2 kB bar beside a 50 kB one is a line
+        total = sent[name][0] + sent[name][1]
+        panels[1].annotate(f"{total:.1f} kB", (i, total), xytext=(0, 2), textcoords="offset points", ha="center", va="bottom", fontsize=7)
+    panels[1].set_ylim(top=panels[1].get_ylim()[1] * 1.1)
     panels[1].set_xticks(x, [f"{n}\n({privacy[n]})" for n in order])
     panels[1].set_ylabel("Data on the wire per frame (kB)")
     panels[1].set_xlabel("Placement (privacy level)")
