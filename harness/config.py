@@ -46,7 +46,10 @@ class RunSettings:
     or when a finite source runs out. ``all_frames`` measures every frame of a finite source exactly
     once instead: after the warm-up the source starts again from its first frame, and measurement
     stops when it runs out (sources need ``loop = false``). ``isolate`` runs each configuration in its
-    own process.
+    own process. ``rounds`` runs the whole matrix that many times, forward then backward in turn, each
+    configuration measured by the rule above in every round and its frames pooled: a slow or noisy
+    stretch of the machine then spreads over all configurations instead of landing on whichever ran
+    during it (single-stream and offline scenarios only).
     """
 
     warmup_frames: int = 3
@@ -64,9 +67,16 @@ class RunSettings:
     all_frames: bool = False
     setup_timeout_s: float = 600.0
     frame_timeout_s: float = 120.0
+    rounds: int = 1
 
     def __post_init__(self) -> None:
         choice(self.scenario, SCENARIOS, "[run] scenario")
+        if self.rounds < 1:
+            raise ConfigError("[run] rounds must be 1 or more")
+        if self.rounds > 1 and self.scenario not in ("single-stream", "offline"):
+            raise ConfigError(
+                f"[run] rounds = {self.rounds} needs scenario single-stream or offline (a paced camera's timeline is one stretch)"
+            )
         if self.offline_prefetch_frames < 1 or self.deadline_ms < 0 or self.source_fps < 0:
             raise ConfigError("[run]: need offline_prefetch_frames >= 1, deadline_ms >= 0 and source_fps >= 0")
         if self.setup_timeout_s <= 0 or self.frame_timeout_s <= 0:
@@ -203,7 +213,7 @@ def _ar_entries(table: dict[str, Any], where: str) -> tuple[ArEntry, ...]:
 
     entries = table.get("ar", [])
     if not isinstance(entries, list) or not all(isinstance(e, dict) and "id" in e for e in entries):
-        raise ConfigError(f"{where}: [[ar]] entries are tables with an `id` (e.g. [[ar]] id = \"confidence\" policy = \"confidence\")")
+        raise ConfigError(f'{where}: [[ar]] entries are tables with an `id` (e.g. [[ar]] id = "confidence" policy = "confidence")')
     parsed = tuple(ArEntry(str(e["id"]), from_table(ArOptions, _without_id(e), f"{where} [[ar]] {e['id']}")) for e in entries)
     ids = [a.id for a in parsed]
     if len(set(ids)) != len(ids):
@@ -249,8 +259,15 @@ def load_experiment(path: Path) -> Experiment:
         raw=table,
         offload=_offload(table, where),
         energy=from_table(EnergySettings, table.get("energy", {}), f"{where} [energy]"),
-        ar=_ar_entries(table, where),
+        ar=_rounds_without_ar(_ar_entries(table, where), table, where),
     )
+
+
+def _rounds_without_ar(entries: tuple[ArEntry, ...], table: dict[str, Any], where: str) -> tuple[ArEntry, ...]:
+    rounds = table.get("run", {}).get("rounds", 1)
+    if entries and rounds != 1:
+        raise ConfigError(f"{where}: [run] rounds = {rounds} cannot be used with [[ar]] entries (AR mode follows one video); remove one")
+    return entries
 
 
 def _offload(table: dict[str, Any], where: str) -> OffloadOptions | None:

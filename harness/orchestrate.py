@@ -26,7 +26,7 @@ from harness.errors import BackendUnavailable, ConfigError, DataMissing, RunInte
 from harness.isolation import run_guarded, run_isolated
 from harness.metrics.text import chrf_signature, corpus_signatures
 from harness.registry import plugin
-from harness.runner import Outcome, describe
+from harness.runner import Outcome, RoundPlan, describe, merge_rounds
 from harness.store.reader import read_frames
 from harness.store.schema import FRAMES, MANIFEST, SCHEMA_VERSION, SUMMARY
 from harness.store.summary import summarize
@@ -135,11 +135,17 @@ def run_experiment(experiment: Experiment, device: DeviceProfile, out_root: Path
     status = "crashed"
     try:
         with _sigterm_as_interrupt():
-            for index, config in enumerate(configs):
-                outcomes[index].status = "running"
-                outcomes[index] = run_one(config, experiment, device, run_dir)
-                manifest["configurations"] = [dataclasses.asdict(o) for o in outcomes]
-                write_json_atomic(run_dir / MANIFEST, manifest)
+            for round_index in range(experiment.run.rounds):
+                for index in round_order(len(configs), round_index):
+                    before = outcomes[index]
+                    if round_index and before.status != "complete":
+                        continue  # failed in an earlier round: not run again
+                    outcomes[index] = dataclasses.replace(before, status="running")
+                    plan = RoundPlan(round_index, before.measured_frames + before.failed_frames if round_index else 0)
+                    now = run_one(configs[index], experiment, device, run_dir, plan)
+                    outcomes[index] = merge_rounds(before, now) if round_index else now
+                    manifest["configurations"] = [dataclasses.asdict(o) for o in outcomes]
+                    write_json_atomic(run_dir / MANIFEST, manifest)
         status = "complete"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -147,6 +153,12 @@ def run_experiment(experiment: Experiment, device: DeviceProfile, out_root: Path
     finally:
         _finish(run_dir, manifest, outcomes, status)
     return run_dir
+
+
+def round_order(count: int, round_index: int) -> list[int]:
+    """Configuration indices in the order round ``round_index`` runs them: forward, then backward, in turn."""
+    order = list(range(count))
+    return order if round_index % 2 == 0 else order[::-1]
 
 
 @contextlib.contextmanager

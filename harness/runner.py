@@ -32,9 +32,27 @@ from harness.store.writer import FrameWriter
 from harness.trace import Tracer
 from harness.types import Frame
 
-__all__ = ["Outcome", "describe", "run_configuration"]
+__all__ = ["FIRST_ROUND", "Outcome", "RoundPlan", "describe", "merge_rounds", "run_configuration"]
 
 MAX_CONSECUTIVE_FAILURES = 3
+
+
+ENERGY_RANK = {"available": 0, "partial": 1, "unavailable": 2}
+
+
+@dataclass(frozen=True)
+class RoundPlan:
+    """Which round of ``[run] rounds`` this is, and how many source frames earlier rounds measured.
+
+    A later round warms up on the source's first frames again, then passes over the frames earlier
+    rounds measured, so the rounds together measure as many different frames as one long round would.
+    """
+
+    index: int = 0
+    skip_frames: int = 0
+
+
+FIRST_ROUND = RoundPlan()
 
 
 @dataclass
@@ -64,10 +82,14 @@ def describe(config: Configuration) -> dict[str, Any]:
     """The configuration's components as plain data for the manifest."""
     from harness.offload.session import describe_cell
 
-    return {
-        part: {"id": c.id, "backend": c.backend, "options": dataclasses.asdict(c.options)}
-        for part, c in (("source", config.source), ("ocr", config.ocr), ("mt", config.mt))
-    } | {"placement": describe_cell(config.cell)} | _describe_ar(config)
+    return (
+        {
+            part: {"id": c.id, "backend": c.backend, "options": dataclasses.asdict(c.options)}
+            for part, c in (("source", config.source), ("ocr", config.ocr), ("mt", config.mt))
+        }
+        | {"placement": describe_cell(config.cell)}
+        | _describe_ar(config)
+    )
 
 
 def _describe_ar(config: Configuration) -> dict[str, Any]:
@@ -128,6 +150,19 @@ class _Session:
         self.scenario = self._new_scenario()  # a camera-paced clock starts again with the source
         self.frames = self.scenario.frames(self._source_frames())
 
+    def begin_measurement(self, from_first: bool, skip_frames: int) -> None:
+        """Where measured frames start: the first frame again, or past what earlier rounds measured.
+
+        ``from_first`` (``all_frames``): the warm-up frames are measured too. ``skip_frames``: frames earlier
+        rounds measured are passed over unmeasured (a finite source may run out).
+        """
+        if from_first:
+            self.restart()
+            return
+        for _ in range(skip_frames):
+            if next(self.frames, None) is None:
+                return
+
     def close(self) -> None:
         self.writer.close()
         self.pipeline.close()
@@ -135,8 +170,10 @@ class _Session:
         self.meter.stop()
 
 
-def run_configuration(config: Configuration, experiment: Experiment, device: DeviceProfile, run_dir: Path) -> Outcome:
-    """Run one configuration to its stopping rule; never raises for a backend's or a frame's failure."""
+def run_configuration(
+    config: Configuration, experiment: Experiment, device: DeviceProfile, run_dir: Path, plan: RoundPlan = FIRST_ROUND
+) -> Outcome:
+    """Run one configuration to its stopping rule (in round ``plan.index``); never raises for a backend's or a frame's failure."""
     outcome = Outcome(config.config_id, status="running")
     started = time.monotonic()
     try:
@@ -147,7 +184,7 @@ def run_configuration(config: Configuration, experiment: Experiment, device: Dev
     outcome.source_info = dict(getattr(session.source, "info", {}))
     try:
         session.meter.start()  # the sampler, and the idle baseline before the first frame
-        _measure(config, experiment, session, outcome, run_dir)
+        _measure(config, experiment, session, outcome, run_dir, plan)
     finally:
         files = [*session.pipeline.ocr.model_files(), *session.pipeline.mt.model_files()]
         outcome.model_files = [str(p) for p in files]
@@ -157,21 +194,48 @@ def run_configuration(config: Configuration, experiment: Experiment, device: Dev
     return outcome
 
 
+def merge_rounds(before: Outcome, now: Outcome) -> Outcome:
+    """One configuration's outcome over its rounds so far: counts and times add up, minimums must hold in each.
+
+    Energy and telemetry are the worse round's (partial beats available, throttled beats not).
+    """
+    stops = list(dict.fromkeys(r for r in (before.stop_reason, now.stop_reason) if r))
+    worse_energy = ENERGY_RANK.get(now.energy.get("status"), 0) > ENERGY_RANK.get(before.energy.get("status"), 0)
+    newly_throttled = bool(now.telemetry.get("throttled")) and not before.telemetry.get("throttled")
+    return dataclasses.replace(
+        now,
+        status="complete" if now.status == "complete" else now.status,
+        reason=now.reason or before.reason,
+        warmup_frames=before.warmup_frames + now.warmup_frames,
+        measured_frames=before.measured_frames + now.measured_frames,
+        failed_frames=before.failed_frames + now.failed_frames,
+        stop_reason="; ".join(stops) or None,
+        validity={k: bool(before.validity.get(k, True) and v) for k, v in now.validity.items()},
+        setup_s=before.setup_s + now.setup_s,
+        measured_s=before.measured_s + now.measured_s,
+        rss_start_mb=before.rss_start_mb if before.rss_start_mb is not None else now.rss_start_mb,
+        peak_rss_mb=max((m for m in (before.peak_rss_mb, now.peak_rss_mb) if m is not None), default=None),
+        source_info=before.source_info or now.source_info,
+        energy=now.energy if worse_energy else before.energy or now.energy,
+        telemetry=now.telemetry if newly_throttled else before.telemetry or now.telemetry,
+    )
+
+
 def _failed(outcome: Outcome, reason: str) -> Outcome:
     outcome.status, outcome.reason = "failed", reason
     return outcome
 
 
-def _measure(config: Configuration, experiment: Experiment, session: _Session, outcome: Outcome, run_dir: Path) -> None:
+def _measure(config: Configuration, experiment: Experiment, session: _Session, outcome: Outcome, run_dir: Path, plan: RoundPlan) -> None:
     settings = experiment.run
-    progress = Progress(config.config_id, settings)
+    label = f"{config.config_id} [round {plan.index + 1}/{settings.rounds}]" if settings.rounds > 1 else config.config_id
+    progress = Progress(label, settings)
     seq, consecutive_failures, measure_start = 0, 0, None
     kept: list[FrameResult] = []  # overlay images to save, written after measurement so PNG encoding is not timed
     while True:
         warmup = outcome.warmup_frames < settings.warmup_frames
         if not warmup and measure_start is None:
-            if settings.all_frames and outcome.warmup_frames:  # measure every frame once, the warm-up ones included
-                session.restart()
+            session.begin_measurement(settings.all_frames and outcome.warmup_frames > 0, plan.skip_frames)
             measure_start = time.monotonic()
         elapsed = time.monotonic() - measure_start if measure_start is not None else 0.0
         reason = None if warmup else stop_reason(settings, outcome.measured_frames, elapsed)
@@ -189,13 +253,15 @@ def _measure(config: Configuration, experiment: Experiment, session: _Session, o
             outcome.stop_reason = "source_exhausted"
             break
         record = frame_record(config.config_id, seq, warmup, tracer.spans, result, error)
+        if settings.rounds > 1:
+            record["round"] = plan.index
         if result is not None:
             session.scenario.annotate(record)
         session.writer.write(record)
         seq += 1
         consecutive_failures = consecutive_failures + 1 if error else 0
         _count(outcome, warmup, error)
-        if result is not None and result.image is not None and not warmup and len(kept) < settings.save_overlays:
+        if result is not None and result.image is not None and not warmup and plan.index == 0 and len(kept) < settings.save_overlays:
             kept.append(result)
         if consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
             _failed(outcome, f"{consecutive_failures} frames failed in a row; last: {error}")

@@ -106,3 +106,69 @@ def test_optional_components_missing_here_are_skipped_with_their_reason(write_ex
     with pytest.raises(ConfigError, match="set loop = false on source 'synth'"):
         looping = base.replace("min_frames = 5", "all_frames = true\nmin_frames = 1") + '[[ocr]]\nid = "null"\nbackend = "null"\n'
         preflight(load_experiment(write_experiment(looping)), load_device("laptop"))
+
+
+ROUNDS = """
+[run]
+warmup_frames = 1
+min_frames = 3
+min_duration_s = 0.0
+max_frames = 3
+isolate = false
+rounds = 3
+
+[stages]
+overlay = false
+
+[[sources]]
+id = "synth"
+kind = "synthetic"
+n = 4
+
+[[ocr]]
+id = "null"
+backend = "null"
+
+[[mt]]
+id = "a"
+backend = "null"
+
+[[mt]]
+id = "b"
+backend = "null"
+"""
+
+
+def test_rounds_alternate_the_order_and_pool_each_configurations_frames(tmp_path: Path, write_experiment) -> None:
+    import pandas as pd
+
+    from harness.orchestrate import round_order, run_experiment
+
+    assert [round_order(3, r) for r in range(3)] == [[0, 1, 2], [2, 1, 0], [0, 1, 2]]
+    experiment = load_experiment(write_experiment(ROUNDS))
+    run_dir = run_experiment(experiment, load_device("laptop"), tmp_path / "results")
+    records = [json.loads(line) for line in (run_dir / "frames.jsonl").read_text().splitlines()]
+    ran = [(r["round"], r["config_id"].rsplit("/", 1)[1]) for r in records if r["seq"] == 0]
+    assert ran == [(0, "a"), (0, "b"), (1, "b"), (1, "a"), (2, "a"), (2, "b")]  # forward, backward, forward
+    measured = [(r["round"], r["frame_id"]) for r in records if r["config_id"] == "synth/null/a" and not r["warmup"]]
+    assert measured == [(0, 1), (0, 2), (0, 3), (1, 4), (1, 5), (1, 6), (2, 7), (2, 8), (2, 9)]  # rounds go on through the source
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    for outcome in manifest["configurations"]:
+        assert (outcome["status"], outcome["warmup_frames"], outcome["measured_frames"]) == ("complete", 3, 9)
+        assert outcome["stop_reason"] == "max_frames" and all(outcome["validity"].values())
+    summary = pd.read_csv(run_dir / "summary.csv").set_index(["config_id", "stage"])
+    e2e = summary.loc[("synth/null/a", "e2e")]
+    assert e2e["n"] == 9
+    harness_gaps = summary.loc[("synth/null/a", "harness"), "n"]
+    assert harness_gaps == 3 * 2  # gaps within each round's three measured frames, never across rounds
+    assert e2e["throughput_fps"] < 1e5  # the minutes between rounds are not part of it
+    assert e2e["p50_round_spread_pct"] >= 0.0
+
+
+def test_rounds_need_a_stretchable_scenario(tmp_path: Path, write_experiment) -> None:
+    from harness.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="rounds = 2 needs scenario single-stream or offline"):
+        load_experiment(write_experiment(ROUNDS.replace("rounds = 3", 'rounds = 2\nscenario = "camera-paced"\nsource_fps = 5.0')))
+    with pytest.raises(ConfigError, match="rounds must be 1 or more"):
+        load_experiment(write_experiment(ROUNDS.replace("rounds = 3", "rounds = 0")))

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from harness.errors import DataMissing
@@ -122,3 +123,12 @@ def test_tail_percentiles_need_frames_above_them() -> None:
     assert np.isnan(ten.p99_ms)
     hundred = latency_stats(np.arange(1.0, 101.0))
     assert hundred.p99_ms == pytest.approx(99.01) and hundred.p99_ms < 100.0  # below the slowest frame
+
+
+def test_round_spread_is_warned_about_above_ten_percent() -> None:
+    from harness.report.checks import _ci_warnings
+
+    tight = {"stage": "e2e", "p50_ms": 100.0, "p50_ci_low_ms": 99.0, "p50_ci_high_ms": 101.0}
+    rows = [{"config_id": "steady", **tight, "p50_round_spread_pct": 4.0}, {"config_id": "drifty", **tight, "p50_round_spread_pct": 17.0}]
+    [line] = _ci_warnings(pd.DataFrame(rows))
+    assert line.startswith("drifty: the median moved 17% between rounds")

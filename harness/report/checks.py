@@ -47,6 +47,12 @@ def _ci_warnings(summary: pd.DataFrame) -> list[str]:
                 f"{row['config_id']}: wide CI: p50 {p50:.1f} ms, 95% CI {low:.1f}–{high:.1f} ms "
                 f"({100 * (high - low) / p50:.0f}% of the median)"
             )
+        spread = row.get("p50_round_spread_pct")
+        if not is_missing(spread) and spread > 100 * WIDE_CI:
+            lines.append(
+                f"{row['config_id']}: the median moved {spread:.0f}% between rounds (the machine drifted): "
+                "differences between configurations smaller than that are not resolved"
+            )
     return lines
 
 

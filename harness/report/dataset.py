@@ -136,7 +136,7 @@ class Dataset:
                         f"{config_id}: {outcome.get('status')}, no measured frame ({outcome.get('reason') or 'no reason given'})"
                     )
                     continue
-                records = sorted(by_config[config_id], key=lambda r: r["seq"])
+                records = sorted(by_config[config_id], key=lambda r: (r.get("round", 0), r["seq"]))
                 entries.append((run, config_id, records, summary[summary["config_id"] == config_id]))
         labels, shared = short_labels([config_id for _, config_id, _, _ in entries])
         prefixes = _run_prefixes(runs)

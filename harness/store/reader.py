@@ -56,6 +56,7 @@ def _spans_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
         {
             "config_id": r["config_id"],
             "seq": r["seq"],
+            "round": r.get("round", 0),
             "warmup": r["warmup"],
             "ok": r["ok"],
             "name": s["name"],
@@ -66,7 +67,7 @@ def _spans_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
         for r in records
         for s in r.get("spans", [])
     ]
-    columns = ["config_id", "seq", "warmup", "ok", "name", "start_ns", "end_ns", "duration_ms"]
+    columns = ["config_id", "seq", "round", "warmup", "ok", "name", "start_ns", "end_ns", "duration_ms"]
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -10,7 +10,8 @@ Stages are the span names found in the records plus derived ones:
 Only measured (non-warm-up), successful frames count; ``failed_frames`` on the ``e2e`` row says how many
 measured frames failed and are therefore missing from every figure. The ``e2e`` row also carries
 ``throughput_fps`` ((n - 1) frame intervals over the time from the first measured frame's start to the
-last one's), accuracy figures, and for camera-paced runs ``frames_offered``, ``frames_dropped`` and
+last one's, summed over ``[run] rounds``), ``p50_round_spread_pct`` (with rounds: how far the rounds' median
+end-to-end times lie apart, % of the pooled median), accuracy figures, and for camera-paced runs ``frames_offered``, ``frames_dropped`` and
 ``deadline_misses``, and from the manifest ``model_mb`` (model files on disk, 10^6 bytes) and
 ``peak_rss_mb`` (the isolated worker's peak resident set, MiB; empty when ``run.isolate`` is off).
 ``fps`` (1000 / mean) is left empty on rows that are not stages (wait, harness,
@@ -65,6 +66,7 @@ MEAN_COLUMNS = ["ocr_cer", "ocr_word_recall", "mt_chrf"]
 COUNT_KEYS = ["det_gt_care", "det_det_care", "det_matched", "e2e_correct", "rec_words", "rec_correct", "rec_edits", "rec_label_chars"]
 RATE_COLUMNS = [
     "throughput_fps",
+    "p50_round_spread_pct",
     "failed_frames",
     "frames_offered",
     "frames_dropped",
@@ -92,10 +94,10 @@ def _frame_durations(records: list[dict[str, Any]]) -> dict[str, list[float]]:
             continue
         for span in record["spans"]:
             durations[span["name"]].append((span["end_ns"] - span["start_ns"]) / 1e6)
-        stages = stage_spans(record["spans"])
-        if not stages:
+        e2e = _e2e_ms(record)
+        if e2e is None:
             continue
-        durations["e2e"].append((max(s["end_ns"] for s in stages) - stages[0]["start_ns"]) / 1e6)
+        durations["e2e"].append(e2e)
         following = records[index + 1] if index + 1 < len(records) else None
         if following and following["spans"] and following["seq"] == record["seq"] + 1:
             top = top_spans(record["spans"])
@@ -109,13 +111,47 @@ def _measured(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _throughput(records: list[dict[str, Any]]) -> dict[str, float | None]:
-    """Frames per second from frame start to frame start: (n - 1) intervals over their total length."""
-    measured = _measured(records)
+    """Frames per second from frame start to frame start: (n - 1) intervals over their total length, per round.
+
+    With ``[run] rounds`` a configuration's frames come in several stretches; the time between them
+    (other configurations ran) is not the configuration's.
+    """
     failed = sum(1 for r in records if not r["warmup"] and not r["ok"])
-    if len(measured) < 2:
+    intervals, wall_ns = 0, 0
+    for stretch in _by_round(_measured(records)):
+        if len(stretch) >= 2:
+            intervals += len(stretch) - 1
+            wall_ns += stage_spans(stretch[-1]["spans"])[0]["start_ns"] - stage_spans(stretch[0]["spans"])[0]["start_ns"]
+    if not intervals or wall_ns <= 0:
         return {"throughput_fps": None, "failed_frames": failed}
-    wall_ns = stage_spans(measured[-1]["spans"])[0]["start_ns"] - stage_spans(measured[0]["spans"])[0]["start_ns"]
-    return {"throughput_fps": (len(measured) - 1) / (wall_ns / 1e9), "failed_frames": failed}
+    return {"throughput_fps": intervals / (wall_ns / 1e9), "failed_frames": failed}
+
+
+def _round_spread(records: list[dict[str, Any]]) -> dict[str, float | None]:
+    """How far the rounds' median end-to-end times lie apart, in % of the pooled median (``[run] rounds`` > 1).
+
+    The machine's drift between rounds, which the pooled frames' CI does not show: configurations
+    whose medians differ by less than this are not told apart by the run.
+    """
+    stretches = [[e2e for r in stretch if (e2e := _e2e_ms(r)) is not None] for stretch in _by_round(_measured(records))]
+    medians = [float(np.median(values)) for values in stretches if values]
+    if len(medians) < 2:
+        return {"p50_round_spread_pct": None}
+    pooled = float(np.median([v for values in stretches for v in values]))
+    return {"p50_round_spread_pct": 100.0 * (max(medians) - min(medians)) / pooled if pooled > 0 else None}
+
+
+def _e2e_ms(record: dict[str, Any]) -> float | None:
+    stages = stage_spans(record["spans"])
+    return (max(s["end_ns"] for s in stages) - stages[0]["start_ns"]) / 1e6 if stages else None
+
+
+def _by_round(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Records split by their ``round`` (absent: one round), in order."""
+    rounds: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for record in records:
+        rounds[record.get("round", 0)].append(record)
+    return [rounds[k] for k in sorted(rounds)]
 
 
 def _mt_counts(records: list[dict[str, Any]]) -> dict[str, float | None]:
@@ -221,10 +257,11 @@ def summarize(records: list[dict[str, Any]], outcomes: list[dict[str, Any]]) -> 
     rows = []
     for outcome in outcomes:
         config_id = outcome["config_id"]
-        config_records = sorted(by_config.get(config_id, []), key=lambda r: r["seq"])
+        config_records = sorted(by_config.get(config_id, []), key=lambda r: (r.get("round", 0), r["seq"]))
         durations = _frame_durations(config_records)
         energy = _energy(config_records)
-        rates = {**_throughput(config_records), **_pacing(config_records, durations), **_mt_counts(config_records)}
+        rates = {**_throughput(config_records), **_round_spread(config_records), **_pacing(config_records, durations)}
+        rates |= _mt_counts(config_records)
         rates |= ar_columns(config_records, durations)  # AR mode only (harness.ar.summary)
         resources = {name: outcome.get(name) for name in RESOURCE_COLUMNS}
         accuracy = {**_accuracy(config_records), **rates, **resources, **offload_columns(config_records)}
