@@ -47,9 +47,9 @@ class RunSettings:
     once instead: after the warm-up the source starts again from its first frame, and measurement
     stops when it runs out (sources need ``loop = false``). ``isolate`` runs each configuration in its
     own process. ``rounds`` runs the whole matrix that many times, forward then backward in turn, each
-    configuration measured by the rule above in every round and its frames pooled: a slow or noisy
-    stretch of the machine then spreads over all configurations instead of landing on whichever ran
-    during it (single-stream and offline scenarios only).
+    configuration measured by the rule above on the same frames in every round and its times pooled: a
+    slow or noisy stretch of the machine then spreads over all configurations instead of landing on
+    whichever ran during it (single-stream and offline scenarios only; accuracy counts each frame once).
     """
 
     warmup_frames: int = 3

@@ -26,7 +26,7 @@ from harness.errors import BackendUnavailable, ConfigError, DataMissing, RunInte
 from harness.isolation import run_guarded, run_isolated
 from harness.metrics.text import chrf_signature, corpus_signatures
 from harness.registry import plugin
-from harness.runner import Outcome, RoundPlan, describe, merge_rounds
+from harness.runner import Outcome, describe, merge_rounds
 from harness.store.reader import read_frames
 from harness.store.schema import FRAMES, MANIFEST, SCHEMA_VERSION, SUMMARY
 from harness.store.summary import summarize
@@ -141,8 +141,7 @@ def run_experiment(experiment: Experiment, device: DeviceProfile, out_root: Path
                     if round_index and before.status != "complete":
                         continue  # failed in an earlier round: not run again
                     outcomes[index] = dataclasses.replace(before, status="running")
-                    plan = RoundPlan(round_index, before.measured_frames + before.failed_frames if round_index else 0)
-                    now = run_one(configs[index], experiment, device, run_dir, plan)
+                    now = run_one(configs[index], experiment, device, run_dir, round_index)
                     outcomes[index] = merge_rounds(before, now) if round_index else now
                     manifest["configurations"] = [dataclasses.asdict(o) for o in outcomes]
                     write_json_atomic(run_dir / MANIFEST, manifest)

@@ -32,27 +32,12 @@ from harness.store.writer import FrameWriter
 from harness.trace import Tracer
 from harness.types import Frame
 
-__all__ = ["FIRST_ROUND", "Outcome", "RoundPlan", "describe", "merge_rounds", "run_configuration"]
+__all__ = ["Outcome", "describe", "merge_rounds", "run_configuration"]
 
 MAX_CONSECUTIVE_FAILURES = 3
 
 
 ENERGY_RANK = {"available": 0, "partial": 1, "unavailable": 2}
-
-
-@dataclass(frozen=True)
-class RoundPlan:
-    """Which round of ``[run] rounds`` this is, and how many source frames earlier rounds measured.
-
-    A later round warms up on the source's first frames again, then passes over the frames earlier
-    rounds measured, so the rounds together measure as many different frames as one long round would.
-    """
-
-    index: int = 0
-    skip_frames: int = 0
-
-
-FIRST_ROUND = RoundPlan()
 
 
 @dataclass
@@ -150,19 +135,6 @@ class _Session:
         self.scenario = self._new_scenario()  # a camera-paced clock starts again with the source
         self.frames = self.scenario.frames(self._source_frames())
 
-    def begin_measurement(self, from_first: bool, skip_frames: int) -> None:
-        """Where measured frames start: the first frame again, or past what earlier rounds measured.
-
-        ``from_first`` (``all_frames``): the warm-up frames are measured too. ``skip_frames``: frames earlier
-        rounds measured are passed over unmeasured (a finite source may run out).
-        """
-        if from_first:
-            self.restart()
-            return
-        for _ in range(skip_frames):
-            if next(self.frames, None) is None:
-                return
-
     def close(self) -> None:
         self.writer.close()
         self.pipeline.close()
@@ -170,10 +142,8 @@ class _Session:
         self.meter.stop()
 
 
-def run_configuration(
-    config: Configuration, experiment: Experiment, device: DeviceProfile, run_dir: Path, plan: RoundPlan = FIRST_ROUND
-) -> Outcome:
-    """Run one configuration to its stopping rule (in round ``plan.index``); never raises for a backend's or a frame's failure."""
+def run_configuration(config: Configuration, experiment: Experiment, device: DeviceProfile, run_dir: Path, round_index: int = 0) -> Outcome:
+    """Run one configuration to its stopping rule (round ``round_index``); never raises for a backend's or a frame's failure."""
     outcome = Outcome(config.config_id, status="running")
     started = time.monotonic()
     try:
@@ -184,7 +154,7 @@ def run_configuration(
     outcome.source_info = dict(getattr(session.source, "info", {}))
     try:
         session.meter.start()  # the sampler, and the idle baseline before the first frame
-        _measure(config, experiment, session, outcome, run_dir, plan)
+        _measure(config, experiment, session, outcome, run_dir, round_index)
     finally:
         files = [*session.pipeline.ocr.model_files(), *session.pipeline.mt.model_files()]
         outcome.model_files = [str(p) for p in files]
@@ -226,16 +196,17 @@ def _failed(outcome: Outcome, reason: str) -> Outcome:
     return outcome
 
 
-def _measure(config: Configuration, experiment: Experiment, session: _Session, outcome: Outcome, run_dir: Path, plan: RoundPlan) -> None:
+def _measure(config: Configuration, experiment: Experiment, session: _Session, outcome: Outcome, run_dir: Path, round_index: int) -> None:
     settings = experiment.run
-    label = f"{config.config_id} [round {plan.index + 1}/{settings.rounds}]" if settings.rounds > 1 else config.config_id
+    label = f"{config.config_id} [round {round_index + 1}/{settings.rounds}]" if settings.rounds > 1 else config.config_id
     progress = Progress(label, settings)
     seq, consecutive_failures, measure_start = 0, 0, None
     kept: list[FrameResult] = []  # overlay images to save, written after measurement so PNG encoding is not timed
     while True:
         warmup = outcome.warmup_frames < settings.warmup_frames
         if not warmup and measure_start is None:
-            session.begin_measurement(settings.all_frames and outcome.warmup_frames > 0, plan.skip_frames)
+            if settings.all_frames and outcome.warmup_frames:  # measure every frame once, the warm-up ones included
+                session.restart()
             measure_start = time.monotonic()
         elapsed = time.monotonic() - measure_start if measure_start is not None else 0.0
         reason = None if warmup else stop_reason(settings, outcome.measured_frames, elapsed)
@@ -254,14 +225,14 @@ def _measure(config: Configuration, experiment: Experiment, session: _Session, o
             break
         record = frame_record(config.config_id, seq, warmup, tracer.spans, result, error)
         if settings.rounds > 1:
-            record["round"] = plan.index
+            record["round"] = round_index
         if result is not None:
             session.scenario.annotate(record)
         session.writer.write(record)
         seq += 1
         consecutive_failures = consecutive_failures + 1 if error else 0
         _count(outcome, warmup, error)
-        if result is not None and result.image is not None and not warmup and plan.index == 0 and len(kept) < settings.save_overlays:
+        if result is not None and result.image is not None and not warmup and round_index == 0 and len(kept) < settings.save_overlays:
             kept.append(result)
         if consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
             _failed(outcome, f"{consecutive_failures} frames failed in a row; last: {error}")

@@ -184,7 +184,8 @@ def test_quantized_pairs_come_from_resolved_options_or_ids(tmp_path):
 
 
 def _series(label: str, frames: dict[int, dict]) -> Series:
-    records = [{"frame_id": i, "source": "synthetic:easy", "accuracy": a, "spans": []} for i, a in frames.items()]
+    measured = {"source": "synthetic:easy", "spans": [], "warmup": False, "ok": True}
+    records = [{**measured, "frame_id": i, "accuracy": a} for i, a in frames.items()]
     return Series(label, label, None, "laptop", records, pd.DataFrame())  # type: ignore[arg-type]
 
 

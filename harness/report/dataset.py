@@ -19,6 +19,7 @@ from harness.report.tables import run_summary
 from harness.store.reader import Run, read_frames
 from harness.store.schema import FRAMES
 from harness.store.spans import stage_spans
+from harness.store.summary import once_per_frame
 
 __all__ = ["MIN_CI_FRAMES", "Dataset", "Series", "short_labels"]
 
@@ -59,14 +60,14 @@ class Series:
         )
 
     def accuracy(self) -> list[dict[str, Any]]:
-        """The ``accuracy`` objects of measured frames that have one."""
-        return [r["accuracy"] for r in self.records if isinstance(r.get("accuracy"), dict)]
+        """The ``accuracy`` objects of measured frames that have one, each source frame once (rounds repeat frames)."""
+        return [r["accuracy"] for r in once_per_frame(self.records) if isinstance(r.get("accuracy"), dict)]
 
     def accuracy_by_frame(self) -> dict[tuple[str, int], dict[str, Any]]:
         """The ``accuracy`` objects of measured frames keyed by (source, frame_id), for paired comparisons."""
         return {
             (str(r.get("source")), int(r["frame_id"])): r["accuracy"]
-            for r in self.records
+            for r in once_per_frame(self.records)
             if isinstance(r.get("accuracy"), dict) and r.get("frame_id") is not None
         }
 

@@ -35,7 +35,7 @@ from harness.metrics.text import corpus_scores
 from harness.offload.stats import OFFLOAD_COLUMNS, offload_columns
 from harness.store.spans import stage_spans, top_spans
 
-__all__ = ["ACCURACY_COLUMNS", "ENERGY_COLUMNS", "RATE_COLUMNS", "RESOURCE_COLUMNS", "SUMMARY_COLUMNS", "summarize"]
+__all__ = ["ACCURACY_COLUMNS", "ENERGY_COLUMNS", "RATE_COLUMNS", "RESOURCE_COLUMNS", "SUMMARY_COLUMNS", "once_per_frame", "summarize"]
 
 SUMMARY_COLUMNS = [
     "config_id",
@@ -201,9 +201,29 @@ def _overlay_ages(pacing: list[dict[str, Any]]) -> list[float]:
     return ages
 
 
+def once_per_frame(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Measured, successful records with each source frame once (the first reading of it).
+
+    ``[run] rounds`` measure the same frames again; counting a frame's score once per round would make
+    the accuracy's sample look larger than it is. Records without a frame id are all kept.
+    """
+    seen: set[tuple[Any, Any]] = set()
+    kept = []
+    for record in records:
+        if record["warmup"] or not record["ok"]:
+            continue
+        key = (record.get("source"), record.get("frame_id"))
+        if record.get("frame_id") is not None and key in seen:
+            continue
+        seen.add(key)
+        kept.append(record)
+    return kept
+
+
 def _accuracy(records: list[dict[str, Any]]) -> dict[str, float | None]:
-    """Means of per-frame scores, and protocol figures from summed per-frame counts."""
-    measured = [r.get("accuracy") or {} for r in records if not r["warmup"] and r["ok"]]
+    """Means of per-frame scores, and protocol figures from summed per-frame counts, each frame once."""
+    records = once_per_frame(records)
+    measured = [r.get("accuracy") or {} for r in records]
     result: dict[str, float | None] = {}
     for column in MEAN_COLUMNS:
         values = [a[column] for a in measured if a.get(column) is not None]
@@ -213,7 +233,7 @@ def _accuracy(records: list[dict[str, Any]]) -> dict[str, float | None]:
         detection = scores(total["det_matched"], total["det_gt_care"], total["det_det_care"])
         result.update(det_precision=detection.precision, det_recall=detection.recall, det_hmean=detection.hmean)
         result["e2e_hmean"] = scores(total["e2e_correct"], total["det_gt_care"], total["det_det_care"]).hmean
-    translated = [r for r in records if not r["warmup"] and r["ok"] and "reference" in r and r.get("targets") is not None]
+    translated = [r for r in records if "reference" in r and r.get("targets") is not None]
     if translated:
         result.update(corpus_scores([" ".join(t for t in r["targets"] if t) for r in translated], [r["reference"] for r in translated]))
     if total["rec_words"]:
