@@ -132,3 +132,6 @@ def test_round_spread_is_warned_about_above_ten_percent() -> None:
     rows = [{"config_id": "steady", **tight, "p50_round_spread_pct": 4.0}, {"config_id": "drifty", **tight, "p50_round_spread_pct": 17.0}]
     [line] = _ci_warnings(pd.DataFrame(rows))
     assert line.startswith("drifty: the median moved 17% between rounds")
+    many = [{"config_id": f"c{i}", **tight, "p50_round_spread_pct": 11.0 + i} for i in range(4)]
+    [line] = _ci_warnings(pd.DataFrame([*rows, *many]))
+    assert line.startswith("the median moved 11–17% between rounds for 5 of 6 configurations") and "worst: drifty" in line

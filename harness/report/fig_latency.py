@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from harness.metrics.latency import estimable, min_frames
 from harness.report.columns import is_missing
@@ -98,6 +99,7 @@ def stage_latency(data: Dataset) -> Drawn:
     axes.set_ylabel("Configuration")
     axes.grid(axis="y", visible=False)
     axes.set_xlim(0, np.nanmax([*cis[:, 1], *left]) * 1.05)  # a CI is NaN with too few frames
+    axes.xaxis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]))  # a narrow axis still gets 3-5 ticks
     figure_legend(figure, *axes.get_legend_handles_labels(), SINGLE_IN)
     table = Table(
         f"Mean time per frame by stage (ms), end-to-end mean with 95% bootstrap CI{data.caption_note()}.",
