@@ -68,7 +68,7 @@ def _manifest(experiment: Experiment, device: DeviceProfile, run_id: str, outcom
             "skipped": [{"id": component_id, "reason": why} for component_id, why in experiment.skipped],
         },
         "device": dataclasses.asdict(device),
-        "environment": capture_environment(repo_dir=project_root()),
+        "environment": capture_environment(root=Path(experiment.energy.root), repo_dir=project_root()),
         "system": show_system(Path(experiment.energy.root)),
         "metrics": {
             "mt_chrf": chrf_signature(),
@@ -189,8 +189,9 @@ def _finish(run_dir: Path, manifest: dict[str, Any], outcomes: list[Outcome], st
     manifest["configurations"] = [dataclasses.asdict(o) for o in outcomes]
     manifest["status"] = status
     manifest["finished_at_utc"] = _utc()
-    manifest["environment_end"] = {"cpu": capture_cpu(), "thermal": [dict(z) for z in capture_thermal()[0]]}
-    manifest["system_end"] = show_system(Path(manifest["experiment"]["resolved"]["energy"]["root"]))
+    root = Path(manifest["experiment"]["resolved"]["energy"]["root"])  # where /sys and /proc are read, as at the start
+    manifest["environment_end"] = {"cpu": capture_cpu(root), "thermal": [dict(z) for z in capture_thermal(root)[0]]}
+    manifest["system_end"] = show_system(root)
     manifest["energy"] = energy_manifest(outcomes)
     manifest["validity"] = _validity(outcomes, bad, status, manifest["device"]["name"] == manifest["environment"]["device"])
     write_json_atomic(run_dir / MANIFEST, manifest)

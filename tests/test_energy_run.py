@@ -73,6 +73,7 @@ def test_energy_per_stage_in_records_summary_and_manifest(tmp_path: Path, write_
     manifest, records, summary = run(tmp_path, write_experiment, root, isolate)
     assert manifest["status"] == "complete" and manifest["validity"]["energy"] == "available"
     assert manifest["energy"]["sensors"] == ["ina3221"] and manifest["energy"]["total_from"] == ["ina3221"]
+    assert "Orin NX" in (manifest["environment"]["device_model"] or "")  # the environment is read under [energy] root too
     assert manifest["energy"]["channels"]["ina3221"] == ["VDD_IN", "VDD_CPU_GPU_CV", "VDD_SOC"]
     [config] = manifest["configurations"]
     assert config["energy"]["idle_baseline_w"] == pytest.approx(6.0) and config["energy"]["sensors"][0]["sample_hz"] == 50.0
