@@ -7,6 +7,7 @@ import math
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import types
 from pathlib import Path
@@ -327,3 +328,32 @@ def test_a_jetson_sensor_keeps_its_rail_files_open_between_samples(tmp_path: Pat
         sensor.read()
     sensor.close()
     assert sensor.open_files._fds == {}
+
+
+PYRAPL_PROBE = (
+    "import json; from harness.energy import pyrapl; p = pyrapl.probe(); s = p.sensors[0] if p.found else None; "
+    "print(json.dumps({'reason': p.reason, 'channels': list(s.channels) if s else [], 'read': s.read() if s else {}}))"
+)
+
+
+def test_pyrapl_reads_the_same_joules_as_the_rapl_reader_from_a_server_tree(tmp_path: Path) -> None:
+    # pyRAPL reads the real /sys only, so a private mount namespace puts the fake tree there (root needed).
+    pytest.importorskip("pyRAPL")
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare to mount a fake /sys in a private mount namespace")
+    from harness.testing import build_fake_system_tree
+
+    root = build_fake_system_tree(tmp_path / "root", cpus=4)
+    build_fake_rapl_tree(root, subzones=("dram",), psys=False, energy_mode=0o444)
+    script = f'mount --bind "{root}/sys" /sys && exec "{sys.executable}" -c "{PYRAPL_PROBE}"'
+    command = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script]
+    done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=60)
+    if done.returncode != 0 and "mount" in done.stderr:
+        pytest.skip(f"cannot mount in a private namespace here: {done.stderr.strip()[-200:]}")
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["channels"] == ["package-0", "dram-0"] and "wrap-around" in seen["reason"]
+    [ours] = rapl.probe(root).sensors
+    expected = ours.read()
+    assert seen["read"]["package-0"] == pytest.approx(expected["package-0"])
+    assert seen["read"]["dram-0"] == pytest.approx(expected["package-0.dram"])
