@@ -23,25 +23,29 @@ from pathlib import Path
 
 from harness.config import Configuration, Experiment
 from harness.devices import DeviceProfile
-from harness.runner import Outcome, run_configuration
+from harness.runner import FIRST_ROUND, Outcome, RoundPlan, run_configuration
 
 __all__ = ["run_guarded", "run_isolated"]
 
 
-def run_guarded(config: Configuration, experiment: Experiment, device: DeviceProfile, run_dir: Path, round_index: int = 0) -> Outcome:
+def run_guarded(
+    config: Configuration, experiment: Experiment, device: DeviceProfile, run_dir: Path, plan: RoundPlan = FIRST_ROUND
+) -> Outcome:
     """Run a configuration in this process; a bug fails the configuration (traceback on stderr)."""
     try:
-        return run_configuration(config, experiment, device, run_dir, round_index)
+        return run_configuration(config, experiment, device, run_dir, plan)
     except Exception as exc:  # noqa: BLE001 - a bug: fail this configuration with its reason, show the traceback, go on
         traceback.print_exc()
         return Outcome(config.config_id, status="failed", reason=f"internal error: {type(exc).__name__}: {exc}")
 
 
-def run_isolated(config: Configuration, experiment: Experiment, device: DeviceProfile, run_dir: Path, round_index: int = 0) -> Outcome:
+def run_isolated(
+    config: Configuration, experiment: Experiment, device: DeviceProfile, run_dir: Path, plan: RoundPlan = FIRST_ROUND
+) -> Outcome:
     """Run a configuration in a forked worker and return its outcome, or a failure if it died or hung."""
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
-    worker = context.Process(target=_worker, args=(sender, os.getpid(), config, experiment, device, run_dir, round_index))
+    worker = context.Process(target=_worker, args=(sender, os.getpid(), config, experiment, device, run_dir, plan))
     worker.start()
     sender.close()
     try:
@@ -70,13 +74,13 @@ def _await(receiver: Connection, worker: multiprocessing.process.BaseProcess, co
 
 
 def _worker(
-    sender: Connection, parent: int, config: Configuration, experiment: Experiment, device: DeviceProfile, run_dir: Path, round_index: int
+    sender: Connection, parent: int, config: Configuration, experiment: Experiment, device: DeviceProfile, run_dir: Path, plan: RoundPlan
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _die_with_parent(parent)
     start_mb = _rss_mb()
-    outcome = run_guarded(config, experiment, device, run_dir, round_index)
+    outcome = run_guarded(config, experiment, device, run_dir, plan)
     outcome.rss_start_mb = start_mb
     outcome.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kB
     sender.send(outcome)

@@ -26,7 +26,7 @@ from harness.errors import BackendUnavailable, ConfigError, DataMissing, RunInte
 from harness.isolation import run_guarded, run_isolated
 from harness.metrics.text import chrf_signature, corpus_signatures
 from harness.registry import plugin
-from harness.runner import Outcome, describe, merge_rounds
+from harness.runner import Outcome, RoundPlan, describe, merge_rounds
 from harness.store.reader import read_frames
 from harness.store.schema import FRAMES, MANIFEST, SCHEMA_VERSION, SUMMARY
 from harness.store.summary import summarize
@@ -135,14 +135,18 @@ def run_experiment(experiment: Experiment, device: DeviceProfile, out_root: Path
     status = "crashed"
     try:
         with _sigterm_as_interrupt():
+            first_round_frames: dict[int, int] = {}
             for round_index in range(experiment.run.rounds):
                 for index in round_order(len(configs), round_index):
                     before = outcomes[index]
                     if round_index and before.status != "complete":
                         continue  # failed in an earlier round: not run again
                     outcomes[index] = dataclasses.replace(before, status="running")
-                    now = run_one(configs[index], experiment, device, run_dir, round_index)
+                    frames = first_round_frames.get(index) if round_index else None  # later rounds: as many as round 1
+                    now = run_one(configs[index], experiment, device, run_dir, RoundPlan(round_index, frames))
                     outcomes[index] = merge_rounds(before, now) if round_index else now
+                    if not round_index:
+                        first_round_frames[index] = now.measured_frames + now.failed_frames
                     manifest["configurations"] = [dataclasses.asdict(o) for o in outcomes]
                     write_json_atomic(run_dir / MANIFEST, manifest)
         status = "complete"

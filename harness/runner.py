@@ -17,7 +17,7 @@ from typing import Any
 
 import cv2
 
-from harness.config import Configuration, Experiment
+from harness.config import Configuration, Experiment, RunSettings
 from harness.context import BackendContext
 from harness.devices import DeviceProfile
 from harness.energy.meter import EnergyMeter
@@ -32,12 +32,28 @@ from harness.store.writer import FrameWriter
 from harness.trace import Tracer
 from harness.types import Frame
 
-__all__ = ["Outcome", "describe", "merge_rounds", "run_configuration"]
+__all__ = ["FIRST_ROUND", "Outcome", "RoundPlan", "describe", "merge_rounds", "run_configuration"]
 
 MAX_CONSECUTIVE_FAILURES = 3
 
 
 ENERGY_RANK = {"available": 0, "partial": 1, "unavailable": 2}
+SAME_FRAMES = "same_frames_as_round_1"  # the stop reason of later rounds
+
+
+@dataclass(frozen=True)
+class RoundPlan:
+    """Round ``index`` of ``[run] rounds``; later rounds measure ``frames`` frames, as many as the first did.
+
+    So every round reads the same frames, whatever the machine's speed in it: the rounds' medians then
+    differ only by the machine's drift, and no fast stretch weighs more in the pooled times.
+    """
+
+    index: int = 0
+    frames: int | None = None  # None: the stopping rule decides (the first round)
+
+
+FIRST_ROUND = RoundPlan()
 
 
 @dataclass
@@ -142,8 +158,10 @@ class _Session:
         self.meter.stop()
 
 
-def run_configuration(config: Configuration, experiment: Experiment, device: DeviceProfile, run_dir: Path, round_index: int = 0) -> Outcome:
-    """Run one configuration to its stopping rule (round ``round_index``); never raises for a backend's or a frame's failure."""
+def run_configuration(
+    config: Configuration, experiment: Experiment, device: DeviceProfile, run_dir: Path, plan: RoundPlan = FIRST_ROUND
+) -> Outcome:
+    """Run one configuration to its stopping rule (round ``plan.index``); never raises for a backend's or a frame's failure."""
     outcome = Outcome(config.config_id, status="running")
     started = time.monotonic()
     try:
@@ -154,7 +172,7 @@ def run_configuration(config: Configuration, experiment: Experiment, device: Dev
     outcome.source_info = dict(getattr(session.source, "info", {}))
     try:
         session.meter.start()  # the sampler, and the idle baseline before the first frame
-        _measure(config, experiment, session, outcome, run_dir, round_index)
+        _measure(config, experiment, session, outcome, run_dir, plan)
     finally:
         files = [*session.pipeline.ocr.model_files(), *session.pipeline.mt.model_files()]
         outcome.model_files = [str(p) for p in files]
@@ -165,22 +183,22 @@ def run_configuration(config: Configuration, experiment: Experiment, device: Dev
 
 
 def merge_rounds(before: Outcome, now: Outcome) -> Outcome:
-    """One configuration's outcome over its rounds so far: counts and times add up, minimums must hold in each.
+    """One configuration's outcome over its rounds so far: counts and times add up.
 
-    Energy and telemetry are the worse round's (partial beats available, throttled beats not).
+    The stopping rule and its minimums belong to the first round (later ones repeat its frames); energy
+    and telemetry are the worse round's (partial beats available, throttled beats not), so the energy's
+    sampler cost and idle baseline are one round's, not totals.
     """
-    stops = list(dict.fromkeys(r for r in (before.stop_reason, now.stop_reason) if r))
     worse_energy = ENERGY_RANK.get(now.energy.get("status"), 0) > ENERGY_RANK.get(before.energy.get("status"), 0)
     newly_throttled = bool(now.telemetry.get("throttled")) and not before.telemetry.get("throttled")
     return dataclasses.replace(
         now,
-        status="complete" if now.status == "complete" else now.status,
         reason=now.reason or before.reason,
         warmup_frames=before.warmup_frames + now.warmup_frames,
         measured_frames=before.measured_frames + now.measured_frames,
         failed_frames=before.failed_frames + now.failed_frames,
-        stop_reason="; ".join(stops) or None,
-        validity={k: bool(before.validity.get(k, True) and v) for k, v in now.validity.items()},
+        stop_reason=before.stop_reason if now.stop_reason == SAME_FRAMES else now.stop_reason,
+        validity=before.validity,
         setup_s=before.setup_s + now.setup_s,
         measured_s=before.measured_s + now.measured_s,
         rss_start_mb=before.rss_start_mb if before.rss_start_mb is not None else now.rss_start_mb,
@@ -196,9 +214,9 @@ def _failed(outcome: Outcome, reason: str) -> Outcome:
     return outcome
 
 
-def _measure(config: Configuration, experiment: Experiment, session: _Session, outcome: Outcome, run_dir: Path, round_index: int) -> None:
+def _measure(config: Configuration, experiment: Experiment, session: _Session, outcome: Outcome, run_dir: Path, plan: RoundPlan) -> None:
     settings = experiment.run
-    label = f"{config.config_id} [round {round_index + 1}/{settings.rounds}]" if settings.rounds > 1 else config.config_id
+    label = f"{config.config_id} [round {plan.index + 1}/{settings.rounds}]" if settings.rounds > 1 else config.config_id
     progress = Progress(label, settings)
     seq, consecutive_failures, measure_start = 0, 0, None
     kept: list[FrameResult] = []  # overlay images to save, written after measurement so PNG encoding is not timed
@@ -209,7 +227,7 @@ def _measure(config: Configuration, experiment: Experiment, session: _Session, o
                 session.restart()
             measure_start = time.monotonic()
         elapsed = time.monotonic() - measure_start if measure_start is not None else 0.0
-        reason = None if warmup else stop_reason(settings, outcome.measured_frames, elapsed)
+        reason = None if warmup else _stop(settings, plan, outcome, elapsed)
         if reason:
             outcome.stop_reason = reason
             break
@@ -225,14 +243,14 @@ def _measure(config: Configuration, experiment: Experiment, session: _Session, o
             break
         record = frame_record(config.config_id, seq, warmup, tracer.spans, result, error)
         if settings.rounds > 1:
-            record["round"] = round_index
+            record["round"] = plan.index
         if result is not None:
             session.scenario.annotate(record)
         session.writer.write(record)
         seq += 1
         consecutive_failures = consecutive_failures + 1 if error else 0
         _count(outcome, warmup, error)
-        if result is not None and result.image is not None and not warmup and round_index == 0 and len(kept) < settings.save_overlays:
+        if result is not None and result.image is not None and not warmup and plan.index == 0 and len(kept) < settings.save_overlays:
             kept.append(result)
         if consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
             _failed(outcome, f"{consecutive_failures} frames failed in a row; last: {error}")
@@ -248,6 +266,13 @@ def _measure(config: Configuration, experiment: Experiment, session: _Session, o
     progress.finish(
         f"{outcome.status}: {outcome.measured_frames} frames in {outcome.measured_s:.1f}s ({outcome.stop_reason or outcome.reason})"
     )
+
+
+def _stop(settings: RunSettings, plan: RoundPlan, outcome: Outcome, elapsed_s: float) -> str | None:
+    """Why measurement stops now: a later round after as many frames as the first, else the stopping rule."""
+    if plan.frames is not None:
+        return SAME_FRAMES if outcome.measured_frames + outcome.failed_frames >= plan.frames else None
+    return stop_reason(settings, outcome.measured_frames, elapsed_s)
 
 
 def _count(outcome: Outcome, warmup: bool, error: str | None) -> None:

@@ -155,7 +155,7 @@ def test_rounds_alternate_the_order_and_pool_each_configurations_frames(tmp_path
     manifest = json.loads((run_dir / "manifest.json").read_text())
     for outcome in manifest["configurations"]:
         assert (outcome["status"], outcome["warmup_frames"], outcome["measured_frames"]) == ("complete", 3, 9)
-        assert outcome["stop_reason"] == "max_frames" and all(outcome["validity"].values())
+        assert outcome["stop_reason"] == "max_frames" and all(outcome["validity"].values())  # the first round's rule
     summary = pd.read_csv(run_dir / "summary.csv").set_index(["config_id", "stage"])
     e2e = summary.loc[("synth/null/a", "e2e")]
     assert e2e["n"] == 9
@@ -167,6 +167,20 @@ def test_rounds_alternate_the_order_and_pool_each_configurations_frames(tmp_path
 
     mine = [r for r in records if r["config_id"] == "synth/null/a"]
     assert [(r["round"], r["frame_id"]) for r in once_per_frame(mine)] == [(0, 1), (0, 2), (0, 3)]  # accuracy: each frame once
+
+
+def test_later_rounds_read_as_many_frames_as_the_first_whatever_their_speed(tmp_path: Path, write_experiment) -> None:
+    from harness.orchestrate import run_experiment
+
+    text = ROUNDS.replace("min_frames = 3", "min_frames = 1").replace("min_duration_s = 0.0", "min_duration_s = 0.3")
+    experiment = load_experiment(write_experiment(text.replace("max_frames = 3", "max_frames = 100000")))
+    run_dir = run_experiment(experiment, load_device("laptop"), tmp_path / "results")
+    records = [json.loads(line) for line in (run_dir / "frames.jsonl").read_text().splitlines()]
+    for config in ("synth/null/a", "synth/null/b"):
+        ids = [[r["frame_id"] for r in records if r["config_id"] == config and r["round"] == n and not r["warmup"]] for n in range(3)]
+        assert len(ids[0]) > 1 and ids[0] == ids[1] == ids[2]  # the first round's duration rule, then its frames exactly
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert {o["stop_reason"] for o in manifest["configurations"]} == {"minimums_met"}
 
 
 def test_rounds_need_a_stretchable_scenario(tmp_path: Path, write_experiment) -> None:

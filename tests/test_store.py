@@ -118,6 +118,7 @@ def test_tail_percentiles_need_frames_above_them() -> None:
     from harness.metrics.latency import latency_stats, min_frames
 
     assert (min_frames(50), min_frames(90), min_frames(99)) == (2, 10, 100)
+    assert latency_stats(np.array([5.0])).p50_ms == 5.0  # the median needs no frame above it
     nine, ten = latency_stats(np.arange(1.0, 10.0)), latency_stats(np.arange(1.0, 11.0))
     assert np.isnan(nine.p90_ms) and ten.p90_ms == pytest.approx(np.percentile(np.arange(1.0, 11.0), 90))
     assert np.isnan(ten.p99_ms)

@@ -132,6 +132,8 @@ class EnergyMeter:
     def stop(self) -> None:
         """Stop the sampler and close the sensors; safe to call twice."""
         self.sampler.stop()
+        if self.sampler.running:  # stuck in a read past the join timeout: closing its files under it would leak reopened ones
+            return
         if self.telemetry is not None and not self._closed:
             self.telemetry.end()
         if not self._closed:

@@ -74,14 +74,16 @@ class Sampler:
     def _loop(self) -> None:
         self._clock = time.pthread_getcpuclockid(threading.get_ident())
         due = [self._started] * len(self.tasks)
-        while not self._stop.is_set():
-            now = time.monotonic()
-            for index, task in enumerate(self.tasks):
-                if now >= due[index]:
-                    task.run()
-                    due[index] += task.period_s
-                    if due[index] <= now:  # fell behind: skip the missed ticks
-                        due[index] = now + task.period_s
-            self.ticks += 1
-            self._stop.wait(max(min(due) - time.monotonic(), 0.0))
-        self._cpu_s, self._wall_s = time.thread_time(), time.monotonic() - self._started
+        try:
+            while not self._stop.is_set():
+                now = time.monotonic()
+                for index, task in enumerate(self.tasks):
+                    if now >= due[index]:
+                        task.run()
+                        due[index] += task.period_s
+                        if due[index] <= now:  # fell behind: skip the missed ticks
+                            due[index] = now + task.period_s
+                self.ticks += 1
+                self._stop.wait(max(min(due) - time.monotonic(), 0.0))
+        finally:  # also when a task raised: the thread's cost stays known
+            self._cpu_s, self._wall_s = time.thread_time(), time.monotonic() - self._started

@@ -56,17 +56,21 @@ def min_frames(q: float) -> int:
 
 
 def estimable(q: float, n: int) -> bool:
-    """Whether n frames estimate the q-th percentile; below ``min_frames(q)`` it is just the slowest frame."""
-    return n >= min_frames(q)
+    """Whether n frames estimate the q-th percentile; a tail percentile below ``min_frames(q)`` is just the slowest frame.
+
+    The median is always given (one frame's median is that frame).
+    """
+    return n >= 1 if q <= 50 else n >= min_frames(q)
 
 
 def latency_stats(values_ms: np.ndarray) -> LatencyStats:
-    """Statistics of a sample of durations in ms (linear-interpolated percentiles; NaN where not ``estimable``)."""
+    """Statistics of a sample of durations in ms (linear-interpolated percentiles; p90/p99 NaN where not ``estimable``)."""
     values = np.asarray(values_ms, dtype=float)
     if len(values) == 0:
         nan = float("nan")
         return LatencyStats(0, nan, nan, nan, nan, nan, nan, nan)
-    p50, p90, p99 = (float(np.percentile(values, q)) if estimable(q, len(values)) else float("nan") for q in (50, 90, 99))
+    p50 = float(np.percentile(values, 50))
+    p90, p99 = (float(np.percentile(values, q)) if estimable(q, len(values)) else float("nan") for q in (90, 99))
     low, high = median_ci(values)
     mean = float(values.mean())
     return LatencyStats(len(values), mean, float(p50), float(p90), float(p99), low, high, 1000.0 / mean if mean > 0 else float("inf"))

@@ -215,10 +215,11 @@ def _accuracy_change(pair: Pair) -> _AccuracyChange:
     """
     full, quant = pair.full.accuracy_by_frame(), pair.quant.accuracy_by_frame()
     common = sorted(full.keys() & quant.keys())
-    paired = len(common) >= 2
-    a, b = ([full[k] for k in common], [quant[k] for k in common]) if paired else (pair.full.accuracy(), pair.quant.accuracy())
+    both = ([full[k] for k in common], [quant[k] for k in common]) if len(common) >= 2 else ([], [])
     for column in STAGE_METRICS.get(pair.stage, ()):
         metric = next(m for m in ACCURACY_METRICS if m.column == column)
+        paired = has_metric(both[0], metric) and has_metric(both[1], metric)
+        a, b = both if paired else (pair.full.accuracy(), pair.quant.accuracy())  # unpaired only when no shared frame has it
         if not (has_metric(a, metric) and has_metric(b, metric)):
             continue
         scale = metric.points * (1.0 if metric.higher_is_better else -1.0)
@@ -230,7 +231,7 @@ def _accuracy_change(pair: Pair) -> _AccuracyChange:
         ends = sorted((low * scale, high * scale))
         return _AccuracyChange(metric, ((score(b) - score(a)) * scale, *ends), len(a), paired)
     missing = "reference translation" if pair.stage == "mt" else "ground truth"
-    return _AccuracyChange(None, (NAN, NAN, NAN), 0, paired, f"no {missing}")
+    return _AccuracyChange(None, (NAN, NAN, NAN), 0, len(common) >= 2, f"no {missing}")
 
 
 def _pair_numbers(pair: Pair) -> dict[str, tuple[float, float, float]]:

@@ -31,14 +31,22 @@ def iterate_files(
     truth: Callable[[Path, np.ndarray], GroundTruth | None],
     word_crop: bool = False,
 ) -> Iterator[Frame]:
-    """Yield one frame per file, decoded when asked for; cycle through the list when ``loop``.
+    """Frames, one per file, decoded when asked for; cycle through the list when ``loop``.
 
     ``word_crop``: the files are single-word crops (frames say so, and OCR backends skip detection).
 
     A file that cannot be decoded gives a frame with no image and its ``error`` set, so the run records
-    it as a failed frame and goes on with the next file.
+    it as a failed frame and goes on with the next file. The files are read into the page cache here,
+    when the frames are asked for (setup, or a restart between warm-up and measurement), never inside a
+    frame's capture.
     """
     _into_page_cache(paths)
+    return _decoded(paths, name, loop, truth, word_crop)
+
+
+def _decoded(
+    paths: Sequence[Path], name: str, loop: bool, truth: Callable[[Path, np.ndarray], GroundTruth | None], word_crop: bool
+) -> Iterator[Frame]:
     frame_id = 0
     while True:
         for path in paths:
