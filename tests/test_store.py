@@ -136,3 +136,20 @@ def test_round_spread_is_warned_about_above_ten_percent() -> None:
     many = [{"config_id": f"c{i}", **tight, "p50_round_spread_pct": 11.0 + i} for i in range(4)]
     [line] = _ci_warnings(pd.DataFrame([*rows, *many]))
     assert line.startswith("the median moved 11–17% between rounds for 5 of 6 configurations") and "worst: drifty" in line
+
+
+def test_the_median_ci_resamples_frames_not_readings_when_rounds_repeat_them() -> None:
+    from harness.metrics.latency import clustered_median_ci, latency_stats, median_ci
+
+    rng = np.random.default_rng(1)
+    per_frame = rng.normal(300.0, 40.0, 20)  # photos differ a lot; one photo's readings barely
+    readings = np.concatenate([per_frame + rng.normal(0.0, 2.0, 20) for _ in range(3)])
+    frames = list(range(20)) * 3
+    low, high = clustered_median_ci(readings, frames)
+    naive_low, naive_high = median_ci(readings)
+    assert high - low > 1.1 * (naive_high - naive_low)  # 60 readings are not 60 independent photos
+    assert low < float(np.median(readings)) < high
+    stats = latency_stats(readings, frames)
+    assert (stats.p50_ci_low_ms, stats.p50_ci_high_ms) == (low, high)
+    assert latency_stats(readings, list(range(60))).p50_ci_low_ms == naive_low  # no repeats: the order-statistic interval
+    assert np.isnan(clustered_median_ci(readings[:15], [0, 1, 2, 3, 4] * 3)[0])  # too few frames for an interval

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LatencyStats", "estimable", "latency_stats", "median_ci", "min_frames"]
+__all__ = ["LatencyStats", "clustered_median_ci", "estimable", "latency_stats", "median_ci", "min_frames"]
 
 
 @dataclass(frozen=True)
@@ -63,14 +64,47 @@ def estimable(q: float, n: int) -> bool:
     return n >= 1 if q <= 50 else n >= min_frames(q)
 
 
-def latency_stats(values_ms: np.ndarray) -> LatencyStats:
-    """Statistics of a sample of durations in ms (linear-interpolated percentiles; p90/p99 NaN where not ``estimable``)."""
+def clustered_median_ci(
+    values_ms: np.ndarray, clusters: Sequence[Hashable], confidence: float = 0.95, resamples: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile-bootstrap CI of the median when values come in clusters (several readings of one frame).
+
+    Whole clusters are resampled, so readings of the same frame count as one draw: the interval then
+    covers frame-to-frame variation as an independent sample of frames would. Seeded; NaN below 6 clusters,
+    as the order-statistic interval is below 6 values.
+    """
+    values = np.asarray(values_ms, dtype=float)
+    index = {key: i for i, key in enumerate(dict.fromkeys(clusters))}
+    if len(index) < 6:
+        return float("nan"), float("nan")
+    order = np.argsort(values, kind="stable")
+    sorted_values, member = values[order], np.array([index[c] for c in clusters])[order]
+    rng = np.random.default_rng(seed)
+    medians = []
+    for start in range(0, resamples, 250):  # in chunks: resamples × values weights at once would be large
+        draws = rng.integers(0, len(index), size=(min(250, resamples - start), len(index)))
+        counts = np.apply_along_axis(np.bincount, 1, draws, minlength=len(index))  # times each frame was drawn
+        cumulative = np.cumsum(counts[:, member], axis=1)  # weights of the sorted readings, summed
+        medians.append(sorted_values[np.argmax(cumulative >= cumulative[:, -1:] / 2, axis=1)])
+    tail = 100 * (1 - confidence) / 2
+    low, high = np.percentile(np.concatenate(medians), [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def latency_stats(values_ms: np.ndarray, clusters: Sequence[Hashable] | None = None) -> LatencyStats:
+    """Statistics of a sample of durations in ms (linear-interpolated percentiles; p90/p99 NaN where not ``estimable``).
+
+    ``clusters`` (one key per value, e.g. the source frame): where a key repeats, the median's CI is a
+    bootstrap over keys (``clustered_median_ci``) instead of the order-statistic interval, which assumes
+    independent values.
+    """
     values = np.asarray(values_ms, dtype=float)
     if len(values) == 0:
         nan = float("nan")
         return LatencyStats(0, nan, nan, nan, nan, nan, nan, nan)
     p50 = float(np.percentile(values, 50))
     p90, p99 = (float(np.percentile(values, q)) if estimable(q, len(values)) else float("nan") for q in (90, 99))
-    low, high = median_ci(values)
+    repeated = clusters is not None and len(set(clusters)) < len(values)
+    low, high = clustered_median_ci(values, clusters) if repeated else median_ci(values)  # type: ignore[arg-type]
     mean = float(values.mean())
     return LatencyStats(len(values), mean, float(p50), float(p90), float(p99), low, high, 1000.0 / mean if mean > 0 else float("inf"))

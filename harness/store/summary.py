@@ -86,23 +86,33 @@ STAGE_ORDER = [
 ]  # fmt: skip
 
 
-def _frame_durations(records: list[dict[str, Any]]) -> dict[str, list[float]]:
-    """Durations in ms per stage over consecutive records of one configuration."""
+def _frame_durations(records: list[dict[str, Any]], frames: dict[str, list[Any]] | None = None) -> dict[str, list[float]]:
+    """Durations in ms per stage over consecutive records of one configuration.
+
+    ``frames``, when given, gets per stage the source frame (source, frame_id) of each duration, in the
+    same order: ``[run] rounds`` read each frame several times, and its readings are not independent.
+    """
     durations: dict[str, list[float]] = defaultdict(list)
     for index, record in enumerate(records):
         if record["warmup"] or not record["ok"]:
             continue
+        seen: list[str] = []
         for span in record["spans"]:
             durations[span["name"]].append((span["end_ns"] - span["start_ns"]) / 1e6)
+            seen.append(span["name"])
         e2e = _e2e_ms(record)
-        if e2e is None:
-            continue
-        durations["e2e"].append(e2e)
-        following = records[index + 1] if index + 1 < len(records) else None
-        if following and following["spans"] and following["seq"] == record["seq"] + 1:
-            top = top_spans(record["spans"])
-            covered = sum(s["end_ns"] - s["start_ns"] for s in top)
-            durations["harness"].append((following["spans"][0]["start_ns"] - top[0]["start_ns"] - covered) / 1e6)
+        if e2e is not None:
+            durations["e2e"].append(e2e)
+            seen.append("e2e")
+            following = records[index + 1] if index + 1 < len(records) else None
+            if following and following["spans"] and following["seq"] == record["seq"] + 1:
+                top = top_spans(record["spans"])
+                covered = sum(s["end_ns"] - s["start_ns"] for s in top)
+                durations["harness"].append((following["spans"][0]["start_ns"] - top[0]["start_ns"] - covered) / 1e6)
+                seen.append("harness")
+        if frames is not None:
+            for stage in seen:
+                frames[stage].append((record.get("source"), record.get("frame_id", record["seq"])))
     return durations
 
 
@@ -278,7 +288,8 @@ def summarize(records: list[dict[str, Any]], outcomes: list[dict[str, Any]]) -> 
     for outcome in outcomes:
         config_id = outcome["config_id"]
         config_records = sorted(by_config.get(config_id, []), key=lambda r: (r.get("round", 0), r["seq"]))
-        durations = _frame_durations(config_records)
+        frames: dict[str, list[Any]] | None = defaultdict(list) if any("round" in r for r in config_records) else None
+        durations = _frame_durations(config_records, frames)
         energy = _energy(config_records)
         rates = {**_throughput(config_records), **_round_spread(config_records), **_pacing(config_records, durations)}
         rates |= _mt_counts(config_records)
@@ -290,7 +301,7 @@ def summarize(records: list[dict[str, Any]], outcomes: list[dict[str, Any]]) -> 
             rows.append({"config_id": config_id, "stage": "-", "n": 0, **base})
             continue
         for stage in sorted(durations, key=_order):
-            stats = asdict(latency_stats(np.array(durations[stage])))
+            stats = asdict(latency_stats(np.array(durations[stage]), frames.get(stage) if frames is not None else None))
             if stage in DERIVED:  # not a stage a frame passes through: no rate; overlay ages are not independent samples
                 stats["fps"] = None
             if stage in ("overlay_age", "staleness"):  # runs of samples from one overlay / one reading
