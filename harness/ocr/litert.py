@@ -31,7 +31,7 @@ from harness.config import project_root
 from harness.context import BackendContext
 from harness.errors import BackendUnavailable, ConfigError, DataMissing
 from harness.models import find_model, load_manifest, verify_model
-from harness.ocr.rapidocr import PpOcrSteps
+from harness.ocr.rapidocr import PpOcrOptions, PpOcrSteps
 
 __all__ = ["LiteRt", "LiteRtOptions", "default_model_path", "preflight", "resolve_model_paths"]
 
@@ -43,25 +43,13 @@ INSTALL = "run `pip install 'arbench[tflite]'` (ai-edge-litert)"
 
 
 @dataclass(frozen=True)
-class LiteRtOptions:
-    """Options of the PP-OCR pipeline on LiteRT.
+class LiteRtOptions(PpOcrOptions):
+    """PP-OCR on LiteRT.
 
-    ``precision``: "fp32", "fp16" or "int8", for det, cls and rec alike (built by ``arbench models
-    build``); ``det_model`` / ``cls_model`` / ``rec_model`` point at other .tflite files instead.
-    ``threads``: XNNPACK threads per interpreter, 0 = the device profile's. ``use_det`` off treats every
-    frame as one word crop, as frames flagged ``word_crop`` always are. ``det_limit_side_len``:
-    RapidOCR's det resize target (short side, px), within the det model's fixed input. ``text_score``: regions below it are dropped.
+    ``precision`` "fp32", "fp16" or "int8", for det, cls and rec alike (built by ``arbench models build``);
+    the ``*_model`` paths name .tflite files; ``threads`` are XNNPACK threads per interpreter;
+    ``det_limit_side_len`` stays within the det model's fixed input.
     """
-
-    precision: str = "fp32"
-    det_model: str | None = None
-    cls_model: str | None = None
-    rec_model: str | None = None
-    use_det: bool = True
-    use_cls: bool = True
-    threads: int = 0
-    det_limit_side_len: int = 736
-    text_score: float = 0.5
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:

@@ -20,22 +20,21 @@ from harness.models import check_onnx_file, find_model, load_manifest, verify_mo
 from harness.trace import Tracer
 from harness.types import Frame, TextRegion, quad_from_array
 
-__all__ = ["PpOcrSteps", "RapidOcr", "RapidOcrOptions", "packaged_model_dir"]
+__all__ = ["PpOcrOptions", "PpOcrSteps", "RapidOcr", "RapidOcrOptions", "packaged_model_dir"]
 
 
 @dataclass(frozen=True)
-class RapidOcrOptions:
-    """Options of the PP-OCR pipeline.
+class PpOcrOptions:
+    """What every PP-OCR backend (``PpOcrSteps``) takes, whatever runs the models.
 
-    ``precision`` picks the det and rec models from models/manifest.toml (fp32 ships in the package,
-    int8 is built by ``arbench models build``); the direction classifier is tiny and stays at
-    ``cls_precision``. ``det_model`` / ``cls_model`` / ``rec_model`` point at other files instead.
-    ``threads`` 0 means the device profile's thread count. ``use_det`` off treats every frame as one word
-    crop; frames that say they are word crops (IC15 word crops, IIIT5K) are treated so anyway.
+    ``precision`` picks the models; ``det_model`` / ``cls_model`` / ``rec_model`` point at other files
+    instead. ``threads`` 0 means the device profile's thread count. ``use_det`` off treats every frame as
+    one word crop; frames that say they are word crops (IC15 word crops, IIIT5K) are treated so anyway.
+    ``det_limit_side_len``: RapidOCR's det resize target (short side, px). ``text_score``: regions below it
+    are dropped.
     """
 
     precision: str = "fp32"
-    cls_precision: str = "fp32"
     det_model: str | None = None
     cls_model: str | None = None
     rec_model: str | None = None
@@ -44,6 +43,17 @@ class RapidOcrOptions:
     threads: int = 0
     det_limit_side_len: int = 736
     text_score: float = 0.5
+
+
+@dataclass(frozen=True)
+class RapidOcrOptions(PpOcrOptions):
+    """PP-OCR on ONNX Runtime.
+
+    ``precision`` picks the det and rec models from models/manifest.toml (fp32 ships in the package, int8
+    is built by ``arbench models build``); the direction classifier is tiny and stays at ``cls_precision``.
+    """
+
+    cls_precision: str = "fp32"
 
 
 def packaged_model_dir() -> Path:
@@ -89,7 +99,7 @@ class PpOcrSteps:
     recognized whole and keeps every answer, as recognition benchmarks score them.
     """
 
-    options: Any
+    options: PpOcrOptions
     _paths: dict[str, Path]
     _engine: Any
 

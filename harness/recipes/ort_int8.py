@@ -31,12 +31,10 @@ versions give the same bytes.
 from __future__ import annotations
 
 import fnmatch
-import hashlib
-import json
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -44,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import ConfigError, DataMissing
+from harness.recipes.record import inputs_record, write_record
 
 __all__ = ["MODEL_FILES", "Int8Settings", "PartSettings", "build_default", "build_ppocr_int8", "calibration_feeds", "inputs_key"]
 
@@ -278,23 +277,15 @@ def _quantize(source: Path, target: Path, part: PartSettings, feeds: list[Feed],
     )
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _record(out_dir: Path, settings: Int8Settings, sources: dict[str, Path], built: dict[str, Path]) -> None:
+def _versions() -> dict[str, str]:
     import onnx
     import onnxruntime
 
-    record = {
-        "recipe": "ppocr-ort-int8",
-        "recipe_version": RECIPE_VERSION,
-        "settings": asdict(settings),
-        "sources": {part: {"file": path.name, "sha256": _sha256(path)} for part, path in sources.items()},
-        "outputs": {part: {"file": path.name, "sha256": _sha256(path), "size_bytes": path.stat().st_size} for part, path in built.items()},
-        "versions": {"onnxruntime": onnxruntime.__version__, "onnx": onnx.__version__},
-    }
-    (out_dir / "ppocr_int8.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return {"onnxruntime": onnxruntime.__version__, "onnx": onnx.__version__}
+
+
+def _record(out_dir: Path, settings: Int8Settings, sources: dict[str, Path], built: dict[str, Path]) -> None:
+    write_record(out_dir / "ppocr_int8.json", "ppocr-ort-int8", RECIPE_VERSION, settings, sources, built, _versions())
 
 
 def build_ppocr_int8(source_dir: Path, out_dir: Path, settings: Int8Settings) -> dict[str, Path]:
@@ -393,19 +384,10 @@ def _channel_absmax(model: Any, feeds: list[Feed]) -> dict[str, np.ndarray]:
 
 def inputs_key(settings: Int8Settings | None = None) -> dict[str, Any]:
     """What a default build depends on: recipe version, settings, source hashes and library versions."""
-    import onnx
-    import onnxruntime
-
     from harness.ocr.rapidocr import packaged_model_dir
 
-    chosen = settings or Int8Settings()
     sources = {part: Path(packaged_model_dir()) / name for part, name in MODEL_FILES.items()}
-    return {
-        "recipe_version": RECIPE_VERSION,
-        "settings": asdict(chosen),
-        "sources": {part: _sha256(path) if path.is_file() else None for part, path in sources.items()},
-        "versions": {"onnxruntime": onnxruntime.__version__, "onnx": onnx.__version__},
-    }
+    return inputs_record(RECIPE_VERSION, settings or Int8Settings(), sources, _versions())
 
 
 def build_default(out_dir: Path) -> dict[str, Path]:

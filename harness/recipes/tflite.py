@@ -29,15 +29,13 @@ them: settings, sha256 of sources and outputs, library versions.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from types import MappingProxyType
@@ -47,6 +45,7 @@ import numpy as np
 
 from harness.errors import BackendUnavailable, ConfigError, DataMissing
 from harness.recipes.ort_int8 import MODEL_FILES, Int8Settings, calibration_feeds
+from harness.recipes.record import inputs_record, write_record
 
 __all__ = ["PRECISIONS", "TfliteSettings", "build_default", "build_ppocr_tflite", "inputs_key", "output_name"]
 
@@ -188,10 +187,6 @@ def _onnx2tf(source: Path, work: Path, part: str, settings: TfliteSettings, cali
     return out
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _versions() -> dict[str, str]:
     names = ("onnx2tf", "tensorflow", "tf_keras", "onnx", "onnxruntime", "onnxsim", "onnx_graphsurgeon", "sng4onnx", "numpy")
     found = {}
@@ -204,15 +199,7 @@ def _versions() -> dict[str, str]:
 
 
 def _record(out_dir: Path, settings: TfliteSettings, sources: dict[str, Path], built: dict[str, Path]) -> None:
-    record = {
-        "recipe": "ppocr-tflite",
-        "recipe_version": RECIPE_VERSION,
-        "settings": asdict(settings),
-        "sources": {part: {"file": path.name, "sha256": _sha256(path)} for part, path in sources.items()},
-        "outputs": {key: {"file": path.name, "sha256": _sha256(path), "size_bytes": path.stat().st_size} for key, path in built.items()},
-        "versions": _versions(),
-    }
-    (out_dir / "ppocr_tflite.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    write_record(out_dir / "ppocr_tflite.json", "ppocr-tflite", RECIPE_VERSION, settings, sources, built, _versions())
 
 
 def _check_tools() -> None:
@@ -266,9 +253,4 @@ def inputs_key(settings: TfliteSettings | None = None) -> dict[str, Any]:
     from harness.ocr.rapidocr import packaged_model_dir
 
     sources = {part: Path(packaged_model_dir()) / name for part, name in MODEL_FILES.items()}
-    return {
-        "recipe_version": RECIPE_VERSION,
-        "settings": asdict(settings or TfliteSettings()),
-        "sources": {part: _sha256(path) if path.is_file() else None for part, path in sources.items()},
-        "versions": _versions(),
-    }
+    return inputs_record(RECIPE_VERSION, settings or TfliteSettings(), sources, _versions())

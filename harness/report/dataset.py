@@ -18,7 +18,7 @@ import pandas as pd
 from harness.report.tables import run_summary
 from harness.store.reader import Run, read_frames
 from harness.store.schema import FRAMES
-from harness.store.spans import stage_spans
+from harness.store.spans import e2e_ms, stage_spans
 from harness.store.summary import once_per_frame
 
 __all__ = ["MIN_CI_FRAMES", "Dataset", "Series", "short_labels"]
@@ -45,7 +45,7 @@ class Series:
     def stage_ms(self, stage: str) -> np.ndarray:
         """Durations (ms) of ``stage`` over measured frames that have it; ``e2e`` as in summary.csv."""
         if stage == "e2e":
-            values = [_e2e_ms(r) for r in self.records]
+            values = [e2e_ms(r) for r in self.records]
             return np.array([v for v in values if v is not None], dtype=float)
         return np.array([(s["end_ns"] - s["start_ns"]) / 1e6 for r in self.records for s in r["spans"] if s["name"] == stage], dtype=float)
 
@@ -75,13 +75,6 @@ class Series:
         """The manifest's resolved components (source, ocr, mt with options) of this configuration."""
         configurations = self.run.manifest.get("experiment", {}).get("resolved", {}).get("configurations", {})
         return configurations.get(self.config_id, {})
-
-
-def _e2e_ms(record: dict[str, Any]) -> float | None:
-    stages = stage_spans(record["spans"])
-    if not stages:
-        return None
-    return (max(s["end_ns"] for s in stages) - stages[0]["start_ns"]) / 1e6
 
 
 def _parts(config_id: str) -> list[str]:

@@ -33,7 +33,7 @@ from harness.metrics.detection import scores
 from harness.metrics.latency import latency_stats
 from harness.metrics.text import corpus_scores
 from harness.offload.stats import OFFLOAD_COLUMNS, offload_columns
-from harness.store.spans import stage_spans, top_spans
+from harness.store.spans import e2e_ms, stage_spans, top_spans
 
 __all__ = ["ACCURACY_COLUMNS", "ENERGY_COLUMNS", "RATE_COLUMNS", "RESOURCE_COLUMNS", "SUMMARY_COLUMNS", "once_per_frame", "summarize"]
 
@@ -100,7 +100,7 @@ def _frame_durations(records: list[dict[str, Any]], frames: dict[str, list[Any]]
         for span in record["spans"]:
             durations[span["name"]].append((span["end_ns"] - span["start_ns"]) / 1e6)
             seen.append(span["name"])
-        e2e = _e2e_ms(record)
+        e2e = e2e_ms(record)
         if e2e is not None:
             durations["e2e"].append(e2e)
             seen.append("e2e")
@@ -143,17 +143,12 @@ def _round_spread(records: list[dict[str, Any]]) -> dict[str, float | None]:
     The machine's drift between rounds, which the pooled frames' CI does not show: configurations
     whose medians differ by less than this are not told apart by the run.
     """
-    stretches = [[e2e for r in stretch if (e2e := _e2e_ms(r)) is not None] for stretch in _by_round(_measured(records))]
+    stretches = [[e2e for r in stretch if (e2e := e2e_ms(r)) is not None] for stretch in _by_round(_measured(records))]
     medians = [float(np.median(values)) for values in stretches if values]
     if len(medians) < 2:
         return {"p50_round_spread_pct": None}
     pooled = float(np.median([v for values in stretches for v in values]))
     return {"p50_round_spread_pct": 100.0 * (max(medians) - min(medians)) / pooled if pooled > 0 else None}
-
-
-def _e2e_ms(record: dict[str, Any]) -> float | None:
-    stages = stage_spans(record["spans"])
-    return (max(s["end_ns"] for s in stages) - stages[0]["start_ns"]) / 1e6 if stages else None
 
 
 def _by_round(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
