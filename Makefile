@@ -6,14 +6,17 @@ DEVICE ?= auto
 EXP    ?= experiments/default.toml
 OUT    ?= results
 # Debian packages the default experiment needs: Apertium eng<->spa for MT, DejaVu fonts for overlays
-# and synthetic signs; Tesseract's English and Spanish data for the tesseract OCR backend. `make setup` installs them when apt-get is there and we are root (or sudo works).
-APT_PACKAGES := apertium apertium-eng-spa fonts-dejavu-core fonts-dejavu-extra tesseract-ocr-eng tesseract-ocr-spa
+# and synthetic signs; Tesseract's English and Spanish data for the tesseract OCR backend; a C compiler and
+# Python's headers for the C sampler thread of file-backed power sensors (harness/energy/_filesampler.c).
+# `make setup` installs them when apt-get is there and we are root (or sudo works), before the venv, so the
+# C sampler is built.
+APT_PACKAGES := apertium apertium-eng-spa fonts-dejavu-core fonts-dejavu-extra tesseract-ocr-eng tesseract-ocr-spa gcc python3-dev
 
 .PHONY: setup apt bench test lint smoke models convert-venv train-nmt figures clean
 
-setup: $(BIN)/arbench apt
+setup: apt $(BIN)/arbench
 
-$(BIN)/arbench: pyproject.toml
+$(BIN)/arbench: pyproject.toml setup.py harness/energy/_filesampler.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
@@ -72,4 +75,4 @@ lint: $(BIN)/arbench
 	$(BIN)/ruff check harness tests
 
 clean:
-	rm -rf $(VENV) build *.egg-info harness/__pycache__ .pytest_cache
+	rm -rf $(VENV) build *.egg-info harness/__pycache__ .pytest_cache harness/energy/_filesampler*.so

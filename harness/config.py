@@ -113,7 +113,9 @@ class EnergySettings:
     ina2xx, pi5_pmic, pyrapl). ``sample_hz``: power-sensor sampling rate, 0 for what each sensor refreshes
     at (at most 100 Hz). ``idle_s``: idle baseline measured before each configuration (0: none, so no net
     energy). ``telemetry_hz``: frequency/utilization/temperature/RSS samples (0: off). ``root``: where
-    /sys and /proc are read, a fake tree in tests (harness.testing).
+    /sys and /proc are read, a fake tree in tests (harness.testing). ``native_sampler``: read file-backed
+    power sensors (INA3221, INA2xx) from the C thread of harness.energy.native where it is built (false:
+    the Python sampler thread, as every other sensor).
     """
 
     enabled: bool = True
@@ -122,6 +124,7 @@ class EnergySettings:
     idle_s: float = 3.0
     telemetry_hz: float = 2.0
     root: str = "/"
+    native_sampler: bool = True
 
     def __post_init__(self) -> None:
         from harness.energy.registry import SENSOR_PROBES

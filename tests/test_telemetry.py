@@ -76,6 +76,7 @@ def test_sensors_command_lists_found_and_absent(tmp_path: Path, capsys: pytest.C
     assert main(["sensors", "--root", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "* found   ina3221" in out and "POM_5V_IN, POM_5V_GPU, POM_5V_CPU (total: POM_5V_IN" in out
+    assert "sampler: C thread (harness.energy.native)" in out or "sampler: Python thread: the C sampler is not built" in out
     assert "absent  rapl" in out and "absent  pi5_pmic    no vcgencmd" in out
 
 

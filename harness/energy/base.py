@@ -16,12 +16,13 @@ the meter knows which sensors may be added together.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-__all__ = ["SCOPES", "OpenFiles", "Probe", "Sensor", "SensorBase", "SensorError", "read_number"]
+__all__ = ["SCOPES", "SYSFS_DEV", "FileChannel", "FileSensor", "OpenFiles", "Probe", "Sensor", "SensorBase", "SensorError", "read_number"]
 
 Kind = Literal["counter", "power"]
 # What a sensor's total covers. cpu + gpu are disjoint and add up; a board's rails (Jetson INA3221, Pi 5
@@ -94,6 +95,34 @@ class SensorBase:
         self.open_files.close()
 
 
+@dataclass(frozen=True)
+class FileChannel:
+    """A rail read straight from files: watts = ``scale`` × the product of the numbers in ``files``."""
+
+    files: tuple[Path, ...]
+    scale: float
+
+
+@dataclass
+class FileSensor(SensorBase):
+    """A power sensor whose rails are plain sysfs files (INA3221, INA2xx).
+
+    ``file_plan`` says which files and in what units, for this ``read`` and for the C sampler thread
+    (harness.energy.native), which reads them without Python.
+    """
+
+    def file_plan(self) -> tuple[FileChannel, ...]:
+        """One FileChannel per channel, in ``channels`` order."""
+        raise NotImplementedError
+
+    def read(self) -> dict[str, float]:
+        number = self.open_files.number
+        return {
+            channel: plan.scale * math.prod(number(path) for path in plan.files)
+            for channel, plan in zip(self.channels, self.file_plan(), strict=True)
+        }
+
+
 @dataclass
 class Probe:
     """What probing one sensor kind found: readers (possibly several devices) or why there are none."""
@@ -137,7 +166,7 @@ class OpenFiles:
 
     def _open(self, path: Path) -> tuple[int, bool]:
         fd = os.open(path, os.O_RDONLY)
-        self._fds[path] = entry = (fd, os.fstat(fd).st_dev != _SYSFS_DEV)
+        self._fds[path] = entry = (fd, os.fstat(fd).st_dev != SYSFS_DEV)
         return entry
 
     def _drop(self, path: Path) -> None:
@@ -157,7 +186,7 @@ def _sysfs_dev() -> int:
         return -1
 
 
-_SYSFS_DEV = _sysfs_dev()
+SYSFS_DEV = _sysfs_dev()  # files on this device are sysfs attributes: a removed one answers ENODEV
 
 
 def read_number(path: Path) -> float:

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.energy.base import Probe, SensorBase, read_number
+from harness.energy.base import FileChannel, FileSensor, Probe, read_number
 from harness.system._files import under
 
 __all__ = ["CHIPS", "Ina2xxSensor", "probe"]
@@ -23,13 +23,13 @@ INA219_REFRESH_S = 0.0011
 
 
 @dataclass
-class Ina2xxSensor(SensorBase):
+class Ina2xxSensor(FileSensor):
     """``power1_input`` of each meter (µW → W)."""
 
     files: dict[str, Path] = field(default_factory=dict)
 
-    def read(self) -> dict[str, float]:
-        return {rail: self.open_files.number(path) / 1e6 for rail, path in self.files.items()}
+    def file_plan(self) -> tuple[FileChannel, ...]:
+        return tuple(FileChannel((self.files[channel],), 1e-6) for channel in self.channels)
 
 
 def probe(root: Path = Path("/")) -> Probe:

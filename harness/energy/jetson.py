@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.energy.base import Probe, SensorBase, read_number
+from harness.energy.base import FileChannel, FileSensor, Probe, read_number
 from harness.system._files import under
 
 __all__ = ["INPUT_RAILS", "Ina3221Sensor", "probe"]
@@ -29,18 +29,17 @@ JP4_REFRESH_S = 0.422  # 64 averages × (1.1 ms bus + 1.1 ms shunt) × 3 channel
 
 
 @dataclass
-class Ina3221Sensor(SensorBase):
+class Ina3221Sensor(FileSensor):
     """Rails of one or more INA3221s: ``power`` files (mW, JP4) or (mV file, mA file) pairs (JP5+)."""
 
     power_files: dict[str, Path] = field(default_factory=dict)
     vi_files: dict[str, tuple[Path, Path]] = field(default_factory=dict)
     limits_ma: dict[str, float] = field(default_factory=dict)
 
-    def read(self) -> dict[str, float]:
-        values = {rail: self.open_files.number(path) / 1e3 for rail, path in self.power_files.items()}
-        for rail, (volt, curr) in self.vi_files.items():
-            values[rail] = self.open_files.number(volt) * self.open_files.number(curr) / 1e6
-        return values
+    def file_plan(self) -> tuple[FileChannel, ...]:
+        plan = {rail: FileChannel((path,), 1e-3) for rail, path in self.power_files.items()}  # mW
+        plan |= {rail: FileChannel(pair, 1e-6) for rail, pair in self.vi_files.items()}  # mV × mA
+        return tuple(plan[channel] for channel in self.channels)
 
     def describe(self) -> dict[str, object]:
         extra = {"crit_current_limit_ma": self.limits_ma} if self.limits_ma else {}

@@ -3,7 +3,7 @@
 ``EnergyMeter`` is what the runner wires in, once per configuration::
 
     meter = EnergyMeter(settings)          # probes the sensors (null meter when none: energy unavailable)
-    meter.start()                          # sampler thread, then the idle baseline (settings.idle_s)
+    meter.start()                          # sampling threads, then the idle baseline (settings.idle_s)
     Tracer(listeners=meter.listeners)      # counters read at every span edge
     meter.frame_energy(record["spans"])    # {span name | "e2e": {gross_j, net_j, coverage, domains}}
     meter.stop(); meter.describe()         # sensors, channels, rates, idle baseline, status
@@ -21,7 +21,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.energy.base import SCOPES, Probe, Sensor, SensorError
+from harness.energy.base import SCOPES, FileSensor, Probe, Sensor, SensorError
+from harness.energy.native import NativeReader, unavailable_reason
 from harness.energy.registry import probe_sensors
 from harness.energy.sampler import Sampler, Task
 from harness.energy.series import CounterTrack, PowerSeries, Window
@@ -33,14 +34,27 @@ ASSUMED_MAX_POWER_W = 500.0  # counters are polled often enough to see every wra
 
 
 class _PowerSource:
-    """A power sensor, its series and its sampling task."""
+    """A power sensor, its series, and who samples it.
 
-    def __init__(self, sensor: Sensor, hz: float) -> None:
+    The C thread samples file-backed sensors where it is built and ``native`` is set; a task of the Python
+    sampler thread samples every other sensor.
+    """
+
+    def __init__(self, sensor: Sensor, hz: float, native: bool) -> None:
         self.sensor, self.hz = sensor, hz
         self.series = PowerSeries(len(sensor.channels), int(3e9 / hz))
         self.errors, self.first_error = 0, None
+        plan = sensor.file_plan() if isinstance(sensor, FileSensor) else None
+        self.native = NativeReader(plan, hz) if native and plan and not unavailable_reason() else None
+        if self.native is not None:
+            self.sampler = "C thread"
+        elif plan and native:
+            self.sampler = f"Python thread: {unavailable_reason()}"
+        else:
+            self.sampler = "Python thread"
 
     def sample(self) -> None:
+        """One reading, by the Python sampler thread."""
         t0 = time.monotonic_ns()
         try:
             values = self.sensor.read()
@@ -51,6 +65,13 @@ class _PowerSource:
             row = None
         stamped = getattr(self.sensor, "sample_ns", 0)
         self.series.append(stamped if stamped and row is not None else (t0 + time.monotonic_ns()) // 2, row)
+
+    def sync(self) -> None:
+        """Move what the C thread has sampled into the series (nothing to do for the Python thread)."""
+        if self.native is not None:
+            for t_ns, row in self.native.drain():
+                self.series.append(t_ns, row)
+            self.errors, self.first_error = self.native.counts()
 
 
 class _EdgeListener:
@@ -79,7 +100,8 @@ class EnergyMeter:
             probes = probe_sensors(settings.sensors, Path(settings.root)) if settings.enabled else []
         self.probes = probes
         sensors = [s for p in probes for s in p.sensors]
-        self.power = [_PowerSource(s, self._hz(s)) for s in sensors if s.kind == "power"]
+        native = getattr(settings, "native_sampler", True)
+        self.power = [_PowerSource(s, self._hz(s), native) for s in sensors if s.kind == "power"]
         self.counters = [CounterTrack(s, self._poll_s(s)) for s in sensors if s.kind == "counter"]
         self._listener = _EdgeListener(self.counters)
         self.in_total = _total_sensors([*(p.sensor for p in self.power), *(c.sensor for c in self.counters)])
@@ -87,7 +109,7 @@ class EnergyMeter:
         self.idle_domain_w: dict[str, float | None] = {}
         self.unresolved = 0
         self.telemetry = _telemetry(settings)
-        tasks = [Task(p.sensor.name, 1 / p.hz, p.sample) for p in self.power]
+        tasks = [Task(p.sensor.name, 1 / p.hz, p.sample) for p in self.power if p.native is None]
         tasks += [Task(f"{c.sensor.name}-wrap", c.poll_s, c.read) for c in self.counters]
         if self.telemetry is not None:
             tasks.append(Task("telemetry", 1 / settings.telemetry_hz, self.telemetry.sample))
@@ -111,9 +133,12 @@ class EnergyMeter:
         return (self._listener,) if self.counters else ()
 
     def start(self) -> None:
-        """Start the sampler, then measure the idle baseline (blocks ``settings.idle_s`` seconds with sensors)."""
+        """Start sampling, then measure the idle baseline (blocks ``settings.idle_s`` seconds with sensors)."""
         if self.telemetry is not None:
             self.telemetry.begin()
+        for source in self.power:
+            if source.native is not None:
+                source.native.start()
         self.sampler.start()
         self.wait_ready(time.monotonic_ns())  # a first sample, so every later window starts after one
         if self.available and self.settings.idle_s > 0:
@@ -121,7 +146,9 @@ class EnergyMeter:
 
     def ready(self, end_ns: int) -> bool:
         """Whether every power sensor has a sample at or after ``end_ns`` (windows up to there can be integrated)."""
-        return not self.sampler.running or all(p.series.last_ns >= end_ns for p in self.power)
+        for source in self.power:
+            source.sync()
+        return all(p.series.last_ns >= end_ns or not self._sampling(p) for p in self.power)
 
     def wait_ready(self, end_ns: int) -> None:
         """Wait (at most three sampling periods) until windows ending at ``end_ns`` can be integrated."""
@@ -129,10 +156,19 @@ class EnergyMeter:
         while not self.ready(end_ns) and time.monotonic() < limit:
             time.sleep(0.002)
 
-    def stop(self) -> None:
-        """Stop the sampler and close the sensors; safe to call twice."""
+    def stop_sampling(self) -> bool:
+        """Stop every sampling thread and keep what they sampled; False when one is stuck in a read."""
         self.sampler.stop()
-        if self.sampler.running:  # stuck in a read past the join timeout: closing its files under it would leak reopened ones
+        ended = not self.sampler.running
+        for source in self.power:
+            if source.native is not None:
+                ended = source.native.stop() and ended
+            source.sync()
+        return ended
+
+    def stop(self) -> None:
+        """Stop sampling and close the sensors; safe to call twice."""
+        if not self.stop_sampling():  # stuck in a read past the join timeout: closing its files under it would leak reopened ones
             return
         if self.telemetry is not None and not self._closed:
             self.telemetry.end()
@@ -141,11 +177,26 @@ class EnergyMeter:
                 sensor.close()
         self._closed = True
 
+    def _sampling(self, source: _PowerSource) -> bool:
+        return source.native.running if source.native is not None else self.sampler.running
+
+    @property
+    def sampling_cpu_s(self) -> float:
+        """CPU seconds every sampling thread has used (the harness's own sampling cost)."""
+        return self.sampler.cpu_s + sum(p.native.cpu_s for p in self.power if p.native is not None)
+
+    @property
+    def sampling_wall_s(self) -> float:
+        """Seconds sampling has run (the longest-running sampling thread)."""
+        return max([self.sampler.wall_s, *(p.native.wall_s for p in self.power if p.native is not None)])
+
     # --- attribution --------------------------------------------------------------------------------
 
     def frame_energy(self, spans: Sequence[Any]) -> dict[str, dict[str, Any]]:
         """Energy of each span of one frame (stored span dicts or Span objects), plus ``e2e``: joules."""
         items = [_edges(s) for s in spans]
+        for source in self.power:
+            source.sync()
         result = {name: self._window(name, start, name, end) for name, start, end in items}
         stages = [i for i in items if "." not in i[0] and i[0] != "wait"]
         if stages:
@@ -189,7 +240,7 @@ class EnergyMeter:
         start_ns, before = time.monotonic_ns(), [c.read() for c in self.counters]
         time.sleep(idle_s)
         end_ns, after = time.monotonic_ns(), [c.read() for c in self.counters]
-        self.wait_ready(end_ns)
+        self.wait_ready(end_ns)  # also moves the C thread's samples into the series
         windows = [(p.sensor, p.series.integrate(start_ns, end_ns)) for p in self.power]
         windows += [(c.sensor, _counter_window(b, a)) for c, b, a in zip(self.counters, before, after, strict=True)]
         seconds = (end_ns - start_ns) / 1e9
@@ -223,13 +274,18 @@ class EnergyMeter:
 
     def describe(self) -> dict[str, Any]:
         """Sensors and channels used, which make up the total, rates, idle baseline, status: for the manifest."""
+        for source in self.power:
+            source.sync()
         status, reason = self.status()
-        sensors = [{**p.sensor.describe(), "sample_hz": p.hz, "errors": p.errors, "first_error": p.first_error} for p in self.power]
+        sensors = [
+            {**p.sensor.describe(), "sample_hz": p.hz, "sampler": p.sampler, "errors": p.errors, "first_error": p.first_error}
+            for p in self.power
+        ]
         sensors += [
             {**c.sensor.describe(), "wrap_poll_s": c.poll_s, "errors": c.errors, "first_error": c.first_error} for c in self.counters
         ]
         used = [*(p.sensor for p in self.power), *(c.sensor for c in self.counters)]
-        wall = self.sampler.wall_s
+        wall, cpu = self.sampling_wall_s, self.sampling_cpu_s
         return {
             "status": status,
             "reason": reason,
@@ -239,9 +295,9 @@ class EnergyMeter:
             "idle_s": self.settings.idle_s if self.available else 0.0,
             "idle_baseline_w": _round(self.idle_w),
             "idle_baseline_domain_w": self.idle_domain_w,
-            "sampler_cpu_s": round(self.sampler.cpu_s, 4),
+            "sampler_cpu_s": round(cpu, 4),
             "sampler_wall_s": round(wall, 3),
-            "sampler_cpu_share": round(self.sampler.cpu_s / wall, 5) if wall > 0 else None,
+            "sampler_cpu_share": round(cpu / wall, 5) if wall > 0 else None,
         }
 
     def telemetry_summary(self) -> dict[str, Any]:

@@ -2,15 +2,16 @@
 
     python -m harness.energy.overhead [--seconds 4] [--repeats 2] [--out results/energy-overhead]
 
-A frame-like workload (NumPy plus Python bookkeeping, a few ms) runs in the main thread with spans, while the
-sampler reads a fake Jetson Orin NX INA3221 tree (three rails, six sysfs files per sample) and, separately,
-a fake RAPL tree read at every span edge. A third set of rows samples a replay sensor that reads no file:
-the cost of waking the thread and storing a sample, the floor under any sensor on this machine (a virtual
-machine's timer wake-ups are dearer than bare metal's). Reported per rate: the sampler thread's CPU time
-over wall time (share of one core), the median frame time against no sampler, and the attribution cost per
-frame. Files on a fake tree are read from the page cache; a real sysfs read goes through the driver (an I2C
-transfer on an INA3221), which can cost more. Output: a JSON file under --out (results/ is not in git) and
-a table.
+A frame-like workload (NumPy plus Python bookkeeping, a few ms) runs in the main thread with spans, while a
+sampler reads a fake Jetson Orin NX INA3221 tree (three rails, six sysfs files per sample): the C thread
+(harness.energy.native, the default where it is built) and the Python sampler thread; separately, a fake
+RAPL tree is read at every span edge. Another set of rows samples a replay sensor that reads no file in the
+Python thread: the cost of waking it and storing a sample, the floor under any Python sampler on this
+machine (a virtual machine's timer wake-ups are dearer than bare metal's). Reported per rate: the sampling
+threads' CPU time over wall time (share of one core), the median frame time against no sampler, and the
+attribution cost per frame (which includes moving the C thread's samples into Python). Files on a fake
+tree are read from the page cache; a real sysfs read goes through the driver (an I2C transfer on an
+INA3221), which can cost more. Output: a JSON file under --out (results/ is not in git) and a table.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class _Settings:
     enabled: bool = True
     idle_s: float = 0.0
     telemetry_hz: float = 0.0
+    native_sampler: bool = True
 
 
 def _frame(tracer: Tracer, matrix: np.ndarray) -> None:
@@ -72,9 +74,9 @@ def _frame(tracer: Tracer, matrix: np.ndarray) -> None:
         float(image.sum()) + sum(boxes)
 
 
-def _measure(sensors: tuple[str, ...], root: Path, hz: float, seconds: float) -> dict[str, Any]:
+def _measure(sensors: tuple[str, ...], root: Path, hz: float, seconds: float, native: bool) -> dict[str, Any]:
     matrix = np.random.default_rng(0).standard_normal((64, 64))
-    settings = _Settings(sensors if hz else (), str(root), hz)
+    settings = _Settings(sensors if hz else (), str(root), hz, native_sampler=native)
     replay = sensors == ("replay",) and hz
     meter = EnergyMeter(settings, [Probe("replay", [replay_power(lambda t: 5.0, hz=hz)])] if replay else None)
     writer = EnergyWriter(_Discard(), meter)  # the runner's path: records wait for the samples, then get energy
@@ -91,14 +93,15 @@ def _measure(sensors: tuple[str, ...], root: Path, hz: float, seconds: float) ->
         attribution.append(time.perf_counter() - before)
     writer.close()
     meter.stop()
-    wall = meter.sampler.wall_s
+    wall = meter.sampling_wall_s
     return {
         "hz": hz,
         "frames": len(frames),
         "frame_ms_mean": statistics.fmean(frames) * 1e3,
         "frame_ms_median": statistics.median(frames) * 1e3,
         "frame_ms_min": min(frames) * 1e3,
-        "sampler_core_share": meter.sampler.cpu_s / wall if wall else 0.0,
+        "sampler_core_share": meter.sampling_cpu_s / wall if wall else 0.0,
+        "sampler": meter.power[0].sampler if meter.power else "",
         "samples": sum(len(p.series) for p in meter.power),
         "wall_s": wall,
         "attribution_ms_per_frame": statistics.fmean(attribution) * 1e3 if attribution else 0.0,
@@ -106,17 +109,20 @@ def _measure(sensors: tuple[str, ...], root: Path, hz: float, seconds: float) ->
     }
 
 
-def _rows(sensors: tuple[str, ...], root: Path, seconds: float, repeats: int, rates: tuple[float, ...] = RATES) -> list[dict[str, Any]]:
+def _rows(
+    sensors: tuple[str, ...], root: Path, seconds: float, repeats: int, rates: tuple[float, ...] = RATES, native: bool = True
+) -> list[dict[str, Any]]:
     runs: dict[float, list[dict[str, Any]]] = {hz: [] for hz in rates}
     for _ in range(repeats):  # interleaved, so drift hits every rate alike
         for hz in rates:
-            runs[hz].append(_measure(sensors, root, hz, seconds))
+            runs[hz].append(_measure(sensors, root, hz, seconds, native))
     base = statistics.median(r["frame_ms_median"] for r in runs[0.0])
     rows = []
     for hz, results in runs.items():
         frame = statistics.median(r["frame_ms_median"] for r in results)
         rows.append({
             "sensors": ",".join(sensors) if hz else "none",
+            "sampler": results[0]["sampler"] if hz else "",
             "hz": hz,
             "frames": sum(r["frames"] for r in results),
             "frame_ms_median": round(frame, 4),
@@ -142,15 +148,16 @@ def main(argv: list[str] | None = None) -> int:
         jetson, laptop = Path(tmp, "jetson"), Path(tmp, "laptop")
         build_fake_jetson_hwmon_tree(jetson)
         build_fake_rapl_tree(laptop, energy_mode=0o444)
-        rows = _rows(("ina3221",), jetson, args.seconds, args.repeats)
-        rows += [r for r in _rows(("replay",), jetson, args.seconds, args.repeats) if r["hz"]]  # no file: the floor
+        rows = _rows(("ina3221",), jetson, args.seconds, args.repeats)  # the C thread, where built
+        rows += [r for r in _rows(("ina3221",), jetson, args.seconds, args.repeats, native=False) if r["hz"]]
+        rows += [r for r in _rows(("replay",), jetson, args.seconds, args.repeats) if r["hz"]]  # no file: the Python floor
         rapl = _rows(("rapl",), laptop, args.seconds, args.repeats, rates=(0.0, 1.0))  # counters: read at span edges, any rate
         rows.append({**rapl[1], "hz": 0.0, "note": "counter read at every span edge; the sampler only polls for wraps (1 s)"})
-    header = f"{'sensors':9} {'Hz':>6} {'got Hz':>7} {'frames':>7} {'median ms':>9} {'min ms':>7} {'Δ median %':>10}"
+    header = f"{'sensors':9} {'sampler':14} {'Hz':>6} {'got Hz':>7} {'frames':>7} {'median ms':>9} {'min ms':>7} {'Δ median %':>10}"
     print(f"{header} {'core %':>7} {'attrib ms':>9}")
     for r in rows:
         print(
-            f"{r['sensors']:9} {r['hz']:6.0f} {r['achieved_hz']:7.1f} {r['frames']:7d} "
+            f"{r['sensors']:9} {r['sampler'][:14]:14} {r['hz']:6.0f} {r['achieved_hz']:7.1f} {r['frames']:7d} "
             f"{r['frame_ms_median']:9.3f} {r['frame_ms_min']:7.3f} "
             f"{r['frame_time_change_pct']:10.2f} "
             f"{r['sampler_core_share_pct']:7.3f} {r['attribution_ms_per_frame']:9.4f}"

@@ -42,7 +42,7 @@ class EnergyWriter:
         """Let the sampler pass the last frame, stop the meter's sampling, write what is left, close."""
         if self._pending:
             self.meter.wait_ready(_end_ns(self._pending[-1]))
-        self.meter.sampler.stop()
+        self.meter.stop_sampling()
         self._drain(final=True)
         self.writer.close()
 

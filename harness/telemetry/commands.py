@@ -12,6 +12,7 @@ __all__ = ["sensor_lines", "system_lines", "tune_lines"]
 
 def sensor_lines(root: Path, names: tuple[str, ...] = ("auto",)) -> list[str]:
     """One line per sensor kind: what was found (channels, what makes the total, refresh) or why not."""
+    from harness.energy.base import FileSensor
     from harness.energy.registry import probe_sensors
 
     lines = []
@@ -26,8 +27,17 @@ def sensor_lines(root: Path, names: tuple[str, ...] = ("auto",)) -> list[str]:
                 f"(total: {total}; refresh {sensor.refresh_s * 1e3:g} ms; {sensor.source})"
             )
             lines += [f"          {'':11} note: {note}" for note in sensor.notes]
+            if isinstance(sensor, FileSensor):
+                lines.append(f"          {'':11} sampler: {_file_sampler()}")
             sensor.close()
     return [*lines, "(* = read during runs unless [energy] enabled = false; a run without any sensor records energy as unavailable)"]
+
+
+def _file_sampler() -> str:
+    from harness.energy.native import unavailable_reason
+
+    reason = unavailable_reason()
+    return f"Python thread: {reason}" if reason else "C thread (harness.energy.native), unless [energy] native_sampler = false"
 
 
 def _policy(name: str, policy: dict[str, Any]) -> str:
