@@ -14,9 +14,9 @@ APT_PACKAGES := apertium apertium-eng-spa fonts-dejavu-core fonts-dejavu-extra t
 
 .PHONY: setup apt bench test lint smoke models convert-venv train-nmt figures clean
 
-setup: apt $(BIN)/arbench
+setup: $(BIN)/arbench
 
-$(BIN)/arbench: pyproject.toml setup.py harness/energy/_filesampler.c
+$(BIN)/arbench: pyproject.toml setup.py harness/energy/_filesampler.c | apt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -111,16 +112,17 @@ class FileSensor(SensorBase):
     (harness.energy.native), which reads them without Python.
     """
 
+    _plan: tuple[tuple[str, FileChannel], ...] = field(default=(), init=False, repr=False, compare=False)
+
     def file_plan(self) -> tuple[FileChannel, ...]:
         """One FileChannel per channel, in ``channels`` order."""
         raise NotImplementedError
 
     def read(self) -> dict[str, float]:
+        if len(self._plan) != len(self.channels):  # built at the first read, once the probe has set the channels
+            self._plan = tuple(zip(self.channels, self.file_plan(), strict=True))
         number = self.open_files.number
-        return {
-            channel: plan.scale * math.prod(number(path) for path in plan.files)
-            for channel, plan in zip(self.channels, self.file_plan(), strict=True)
-        }
+        return {channel: plan.scale * math.prod(number(path) for path in plan.files) for channel, plan in self._plan}
 
 
 @dataclass
@@ -158,7 +160,7 @@ class OpenFiles:
             if check and os.fstat(fd).st_nlink == 0:
                 self._drop(path)
                 fd, check = self._open(path)
-            raw = os.pread(fd, 64, 0)
+            raw = os.pread(fd, READ_BYTES, 0)
         except OSError as exc:
             self._drop(path)
             raise SensorError(f"cannot read {path}: {exc.strerror or exc}") from None
@@ -179,6 +181,11 @@ class OpenFiles:
             self._drop(path)
 
 
+READ_BYTES = 64  # a sysfs number is far shorter: a file this long or longer does not hold one
+_BLANKS = b" \t\n\r\v\f\x00"
+_NUMBER = re.compile(rb"[ \t\n\r\v\f\x00]*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(?:[ \t\n\r\v\f\x00]|$)")
+
+
 def _sysfs_dev() -> int:
     try:
         return os.stat("/sys/class").st_dev
@@ -194,7 +201,7 @@ def read_number(path: Path) -> float:
     try:
         fd = os.open(path, os.O_RDONLY)
         try:
-            raw = os.read(fd, 64)
+            raw = os.read(fd, READ_BYTES)
         finally:
             os.close(fd)
     except OSError as exc:
@@ -203,9 +210,15 @@ def read_number(path: Path) -> float:
 
 
 def parse_number(path: Path, raw: bytes) -> float:
-    """The first number in a sysfs file's bytes; tolerates the units some drivers append (JetPack 4's ``"350 ma"``)."""
-    text = raw.decode("ascii", "replace").strip().strip("\x00").split()
-    try:
-        return float(text[0])
-    except (IndexError, ValueError):
-        raise SensorError(f"{path} holds {raw[:40]!r}, not a number") from None
+    """The decimal number that starts a sysfs file's bytes; raises SensorError when there is none.
+
+    Blanks and NULs around it are skipped and a unit may follow after a blank (JetPack 4's ``"350 ma"``);
+    hexadecimal, ``inf``/``nan`` and files of ``READ_BYTES`` or more (cut short) are not numbers. The C
+    sampler (harness/energy/_filesampler.c) accepts exactly the same.
+    """
+    match = _NUMBER.match(raw) if len(raw) < READ_BYTES else None
+    value = float(match.group(1)) if match else math.nan
+    if not math.isfinite(value):
+        text = raw[:40].decode("ascii", "replace").strip(_BLANKS.decode())
+        raise SensorError(f"{path} holds {text!r}, not a number")
+    return value

@@ -156,19 +156,18 @@ class EnergyMeter:
         while not self.ready(end_ns) and time.monotonic() < limit:
             time.sleep(0.002)
 
-    def stop_sampling(self) -> bool:
-        """Stop every sampling thread and keep what they sampled; False when one is stuck in a read."""
+    def stop_sampling(self) -> None:
+        """Stop every sampling thread and keep what they sampled (a thread stuck in a read is left running)."""
         self.sampler.stop()
-        ended = not self.sampler.running
         for source in self.power:
             if source.native is not None:
-                ended = source.native.stop() and ended
+                source.native.stop()  # joined: its own descriptors are closed; stuck: it is left, never freed
             source.sync()
-        return ended
 
     def stop(self) -> None:
         """Stop sampling and close the sensors; safe to call twice."""
-        if not self.stop_sampling():  # stuck in a read past the join timeout: closing its files under it would leak reopened ones
+        self.stop_sampling()
+        if self.sampler.running:  # the Python thread is stuck in a read: closing its files under it would leak reopened ones
             return
         if self.telemetry is not None and not self._closed:
             self.telemetry.end()
