@@ -66,11 +66,18 @@ class _PowerSource:
         stamped = getattr(self.sensor, "sample_ns", 0)
         self.series.append(stamped if stamped and row is not None else (t0 + time.monotonic_ns()) // 2, row)
 
-    def sync(self) -> None:
-        """Move what the C thread has sampled into the series (nothing to do for the Python thread)."""
-        if self.native is not None:
-            for t_ns, row in self.native.drain():
-                self.series.append(t_ns, row)
+    def sync(self, until_ns: int | None = None) -> None:
+        """Move what the C thread has sampled into the series (nothing to do for the Python thread).
+
+        With ``until_ns``, only when the series does not reach it yet: attribution calls this for every record.
+        """
+        if self.native is None or (until_ns is not None and self.series.last_ns >= until_ns):
+            return
+        failed = False
+        for t_ns, row in self.native.drain():
+            self.series.append(t_ns, row)
+            failed = failed or row is None
+        if failed or until_ns is None:  # the counts change with a failed read (or a full buffer: checked at the end)
             self.errors, self.first_error = self.native.counts()
 
 
@@ -147,7 +154,7 @@ class EnergyMeter:
     def ready(self, end_ns: int) -> bool:
         """Whether every power sensor has a sample at or after ``end_ns`` (windows up to there can be integrated)."""
         for source in self.power:
-            source.sync()
+            source.sync(end_ns)
         return all(p.series.last_ns >= end_ns or not self._sampling(p) for p in self.power)
 
     def wait_ready(self, end_ns: int) -> None:
@@ -195,7 +202,7 @@ class EnergyMeter:
         """Energy of each span of one frame (stored span dicts or Span objects), plus ``e2e``: joules."""
         items = [_edges(s) for s in spans]
         for source in self.power:
-            source.sync()
+            source.sync(max((i[2] for i in items), default=0))
         result = {name: self._window(name, start, name, end) for name, start, end in items}
         stages = [i for i in items if "." not in i[0] and i[0] != "wait"]
         if stages:
