@@ -16,6 +16,7 @@ from harness.energy.series import PowerSeries
 from harness.energy.writer import EnergyWriter
 from harness.testing import CounterFileReplay, SinePower, build_fake_rapl_tree, replay_counter, replay_power
 from harness.trace import Tracer
+from tests.energy_spans import one_span, true_joules
 
 
 @dataclass(frozen=True)
@@ -127,14 +128,9 @@ def test_power_sampled_at_10_hz_by_the_sampler_thread_with_idle_baseline_and_net
     meter.start()
     assert meter.idle_w == pytest.approx(2.0, rel=0.01)
     time.sleep(max(begin - time.monotonic(), 0) + 0.2)
-    tracer = Tracer(listeners=meter.listeners)
-    with tracer.span("ocr"):
-        time.sleep(1.5)
-    [span] = tracer.spans
-    meter.wait_ready(span.end_ns)
-    energy = meter.frame_energy(tracer.spans)["ocr"]
+    span, energy = one_span(meter, 1.5)
     meter.stop()
-    truth = sum(power(t) for t in np.linspace(span.start_ns / 1e9, span.end_ns / 1e9, 20001)) / 20001 * (span.end_ns - span.start_ns) / 1e9
+    truth = true_joules(power, span)
     assert energy["gross_j"] == pytest.approx(truth, rel=0.02)
     assert energy["net_j"] == pytest.approx(truth - 2.0 * (span.end_ns - span.start_ns) / 1e9, rel=0.03)
     assert energy["coverage"] > 0.95

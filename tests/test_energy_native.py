@@ -26,7 +26,7 @@ from harness.testing import (
     build_fake_jetson_iio_tree,
     replay_power,
 )
-from harness.trace import Tracer
+from tests.energy_spans import one_span, true_joules
 
 # Where a C compiler exists the install builds the extension, so these tests must run (and fail if it is missing).
 pytestmark = pytest.mark.skipif(
@@ -201,16 +201,12 @@ def test_in_a_forked_child_the_sampler_is_stopped_and_freeing_it_does_not_hang(t
 
 def test_the_meter_samples_a_jetson_from_the_c_thread_and_says_so(tmp_path: Path) -> None:
     build_fake_jetson_hwmon_tree(tmp_path)  # VDD_IN 5 V × 1.2 A = 6 W, constant
-    for native, sampler in ((True, "C thread"), (False, "Python thread")):
+    for native, sampler in ((True, "C thread"), (False, "Python thread: [energy] native_sampler = false")):
         meter = EnergyMeter(Settings(("ina3221",), str(tmp_path), sample_hz=20.0, native_sampler=native, idle_s=0.2))
         meter.start()
-        tracer = Tracer(listeners=meter.listeners)
-        with tracer.span("ocr"):
-            time.sleep(0.3)
-        meter.wait_ready(tracer.spans[-1].end_ns)
-        energy = meter.frame_energy(tracer.spans)["ocr"]
+        span, energy = one_span(meter, 0.3)
         meter.stop()
-        seconds = (tracer.spans[-1].end_ns - tracer.spans[-1].start_ns) / 1e9
+        seconds = (span.end_ns - span.start_ns) / 1e9
         assert energy["gross_j"] == pytest.approx(6.0 * seconds, rel=1e-6)
         assert energy["net_j"] == pytest.approx(0.0, abs=1e-6) and energy["coverage"] > 0.9
         described = meter.describe()
@@ -232,17 +228,11 @@ def test_power_from_files_at_10_hz_through_the_c_thread_within_two_percent(tmp_p
         meter = EnergyMeter(Settings(("ina2xx",), str(tmp_path), sample_hz=10.0, idle_s=0.4))
         meter.start()
         time.sleep(max(begin - time.monotonic(), 0) + 0.2)
-        tracer = Tracer(listeners=meter.listeners)
-        with tracer.span("ocr"):
-            time.sleep(1.5)
-        [span] = tracer.spans
-        meter.wait_ready(span.end_ns)
-        energy = meter.frame_energy(tracer.spans)["ocr"]
+        span, energy = one_span(meter, 1.5)
         meter.stop()
         assert replay.written_s[-1] > span.end_ns / 1e9
     assert meter.idle_w == pytest.approx(2.0, rel=0.01)
-    grid = np.linspace(span.start_ns / 1e9, span.end_ns / 1e9, 20001)
-    truth = float(np.mean([watts(t) for t in grid])) * (span.end_ns - span.start_ns) / 1e9
+    truth = true_joules(watts, span)
     assert energy["gross_j"] == pytest.approx(truth, rel=0.02)
     assert energy["net_j"] == pytest.approx(truth - 2.0 * (span.end_ns - span.start_ns) / 1e9, rel=0.03)
     assert meter.describe()["sensors"][0]["sampler"] == "C thread"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -105,7 +106,7 @@ class FileChannel:
 
 
 @dataclass
-class FileSensor(SensorBase):
+class FileSensor(SensorBase, ABC):
     """A power sensor whose rails are plain sysfs files (INA3221, INA2xx).
 
     ``file_plan`` says which files and in what units, for this ``read`` and for the C sampler thread
@@ -114,9 +115,9 @@ class FileSensor(SensorBase):
 
     _plan: tuple[tuple[str, FileChannel], ...] = field(default=(), init=False, repr=False, compare=False)
 
+    @abstractmethod
     def file_plan(self) -> tuple[FileChannel, ...]:
         """One FileChannel per channel, in ``channels`` order."""
-        raise NotImplementedError
 
     def read(self) -> dict[str, float]:
         if len(self._plan) != len(self.channels):  # built at the first read, once the probe has set the channels

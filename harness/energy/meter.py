@@ -48,8 +48,8 @@ class _PowerSource:
         self.native = NativeReader(plan, hz) if native and plan and not unavailable_reason() else None
         if self.native is not None:
             self.sampler = "C thread"
-        elif plan and native:
-            self.sampler = f"Python thread: {unavailable_reason()}"
+        elif plan:
+            self.sampler = f"Python thread: {unavailable_reason()}" if native else "Python thread: [energy] native_sampler = false"
         else:
             self.sampler = "Python thread"
 

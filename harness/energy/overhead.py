@@ -101,7 +101,7 @@ def _measure(sensors: tuple[str, ...], root: Path, hz: float, seconds: float, na
         "frame_ms_median": statistics.median(frames) * 1e3,
         "frame_ms_min": min(frames) * 1e3,
         "sampler_core_share": meter.sampling_cpu_s / wall if wall else 0.0,
-        "sampler": meter.power[0].sampler if meter.power else "",
+        "sampler": meter.power[0].sampler.split(":")[0] if meter.power else "",  # "C thread" or "Python thread"
         "samples": sum(len(p.series) for p in meter.power),
         "wall_s": wall,
         "attribution_ms_per_frame": statistics.fmean(attribution) * 1e3 if attribution else 0.0,
