@@ -256,7 +256,7 @@ def load_experiment(path: Path) -> Experiment:
         run=from_table(RunSettings, table.get("run", {}), f"{where} [run]"),
         stages=from_table(StageSwitches, table.get("stages", {}), f"{where} [stages]"),
         overlay=from_table(OverlayOptions, table.get("overlay", {}), f"{where} [overlay]"),
-        sources=_components(table, "sources", "source", "kind", where),
+        sources=_rounds_without_camera(_components(table, "sources", "source", "kind", where), table, where),
         ocr=_components(table, "ocr", "ocr", "backend", where, default="null"),
         mt=_components(table, "mt", "mt", "backend", where, default="null"),
         raw=table,
@@ -264,6 +264,17 @@ def load_experiment(path: Path) -> Experiment:
         energy=from_table(EnergySettings, table.get("energy", {}), f"{where} [energy]"),
         ar=_rounds_without_ar(_ar_entries(table, where), table, where),
     )
+
+
+def _rounds_without_camera(sources: tuple[Component, ...], table: dict[str, Any], where: str) -> tuple[Component, ...]:
+    rounds = table.get("run", {}).get("rounds", 1)
+    live = [s.id for s in sources if s.backend == "camera"]
+    if live and rounds != 1:
+        raise ConfigError(
+            f"{where}: [run] rounds = {rounds} reads the same frames again, which a live camera ({live[0]}) cannot; "
+            "use rounds = 1 or a recorded source (video, images)"
+        )
+    return sources
 
 
 def _rounds_without_ar(entries: tuple[ArEntry, ...], table: dict[str, Any], where: str) -> tuple[ArEntry, ...]:

@@ -61,6 +61,28 @@ def test_mann_whitney_and_bootstrap_on_skewed_samples():
     assert mann_whitney_p(a, a) > 0.9
 
 
+def test_with_rounds_a_frames_readings_count_once_in_every_interval_and_test():
+    from harness.report.stats import bootstrap_ci
+
+    rng = np.random.default_rng(2)
+    photos_a = rng.normal(300.0, 40.0, 15)  # photos differ a lot; one photo's readings barely
+    photos_b = photos_a * 1.04
+    a = np.concatenate([photos_a + rng.normal(0.0, 1.0, 15) for _ in range(4)])  # four rounds of the same 15 photos
+    b = np.concatenate([photos_b + rng.normal(0.0, 1.0, 15) for _ in range(4)])
+    frames = [("s", i) for i in range(15)] * 4
+    single = [("s", i) for i in range(60)]
+    for statistic in ("mean", "median"):
+        low, high = bootstrap_ci(a, statistic, frames=frames)
+        naive = bootstrap_ci(a, statistic)
+        assert high - low > 1.4 * (naive[1] - naive[0])  # 60 readings of 15 photos are not 60 photos
+        assert bootstrap_ci(a, statistic, frames=single) == naive  # no repeats: as before
+    low, high = ratio_of_medians_ci(a, b, frames=(frames, frames))
+    naive = ratio_of_medians_ci(a, b)
+    assert high - low > 1.2 * (naive[1] - naive[0]) and low < 1.04 < high
+    assert mann_whitney_p(a, b, (frames, frames)) > 2 * mann_whitney_p(a, b)  # one value per photo, not four
+    assert np.isnan(bootstrap_ci(a[:4], "mean", frames=[("s", 0)] * 4)[0])  # one photo: no interval
+
+
 def test_cli_compare_markdown_names_its_test(tmp_path, capsys):
     slow = scaled_copy("quant-tiny", tmp_path / "slow", 1.25)
     assert main(["compare", str(RUNS / "quant-tiny"), str(slow), "--markdown"]) == 0

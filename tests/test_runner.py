@@ -167,6 +167,13 @@ def test_rounds_alternate_the_order_and_pool_each_configurations_frames(tmp_path
 
     mine = [r for r in records if r["config_id"] == "synth/null/a"]
     assert [(r["round"], r["frame_id"]) for r in once_per_frame(mine)] == [(0, 1), (0, 2), (0, 3)]  # accuracy: each frame once
+    from harness.report.dataset import Dataset
+    from harness.store.reader import load_run
+
+    [series] = [s for s in Dataset.from_runs([load_run(run_dir)]).series if s.config_id == "synth/null/a"]
+    for stage in ("e2e", "mt"):  # the figures' bootstraps draw a frame's readings together
+        assert len(series.stage_frames(stage)) == len(series.stage_ms(stage)) == 9
+        assert sorted({frame for _, frame in series.stage_frames(stage)}) == [1, 2, 3] and len(set(series.stage_frames(stage))) == 3
 
 
 def test_later_rounds_read_as_many_frames_as_the_first_whatever_their_speed(tmp_path: Path, write_experiment) -> None:
@@ -190,3 +197,6 @@ def test_rounds_need_a_stretchable_scenario(tmp_path: Path, write_experiment) ->
         load_experiment(write_experiment(ROUNDS.replace("rounds = 3", 'rounds = 2\nscenario = "camera-paced"\nsource_fps = 5.0')))
     with pytest.raises(ConfigError, match="rounds must be 1 or more"):
         load_experiment(write_experiment(ROUNDS.replace("rounds = 3", "rounds = 0")))
+    camera = ROUNDS.replace('id = "synth"\nkind = "synthetic"\nn = 4', 'id = "cam"\nkind = "camera"')
+    with pytest.raises(ConfigError, match=r"reads the same frames again, which a live camera \(cam\) cannot"):
+        load_experiment(write_experiment(camera))

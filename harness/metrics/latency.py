@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LatencyStats", "clustered_median_ci", "estimable", "latency_stats", "median_ci", "min_frames"]
+__all__ = ["LatencyStats", "cluster_bootstrap", "clustered_median_ci", "estimable", "latency_stats", "median_ci", "min_frames", "repeats"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,37 @@ def estimable(q: float, n: int) -> bool:
     return n >= 1 if q <= 50 else n >= min_frames(q)
 
 
+def cluster_bootstrap(
+    values: np.ndarray, clusters: Sequence[Hashable], statistic: str = "median", resamples: int = 2000, seed: int = 0
+) -> np.ndarray:
+    """Bootstrap estimates of the median or mean of ``values`` drawing whole clusters (all readings of one frame).
+
+    Each resample draws as many clusters as there are, with replacement; a reading counts as often as its
+    cluster was drawn. The median is the lower weighted median. Seeded: the same input gives the same estimates.
+    """
+    values = np.asarray(values, dtype=float)
+    index = {key: i for i, key in enumerate(dict.fromkeys(clusters))}
+    order = np.argsort(values, kind="stable")
+    sorted_values, member = values[order], np.array([index[c] for c in clusters], dtype=int)[order]
+    rng = np.random.default_rng(seed)
+    estimates = []
+    for start in range(0, resamples, 250):  # in chunks: resamples × values weights at once would be large
+        draws = rng.integers(0, len(index), size=(min(250, resamples - start), len(index)))
+        counts = np.apply_along_axis(np.bincount, 1, draws, minlength=len(index))  # times each frame was drawn
+        weights = counts[:, member]  # of the sorted readings
+        if statistic == "mean":
+            estimates.append(weights @ sorted_values / weights.sum(axis=1))
+        else:
+            cumulative = np.cumsum(weights, axis=1)
+            estimates.append(sorted_values[np.argmax(cumulative >= cumulative[:, -1:] / 2, axis=1)])
+    return np.concatenate(estimates)
+
+
+def repeats(clusters: Sequence[Hashable] | None) -> bool:
+    """Whether some cluster holds more than one reading (so readings are not independent)."""
+    return clusters is not None and len(set(clusters)) < len(clusters)
+
+
 def clustered_median_ci(
     values_ms: np.ndarray, clusters: Sequence[Hashable], confidence: float = 0.95, resamples: int = 2000, seed: int = 0
 ) -> tuple[float, float]:
@@ -73,21 +104,10 @@ def clustered_median_ci(
     covers frame-to-frame variation as an independent sample of frames would. Seeded; NaN below 6 clusters,
     as the order-statistic interval is below 6 values.
     """
-    values = np.asarray(values_ms, dtype=float)
-    index = {key: i for i, key in enumerate(dict.fromkeys(clusters))}
-    if len(index) < 6:
+    if len(set(clusters)) < 6:
         return float("nan"), float("nan")
-    order = np.argsort(values, kind="stable")
-    sorted_values, member = values[order], np.array([index[c] for c in clusters])[order]
-    rng = np.random.default_rng(seed)
-    medians = []
-    for start in range(0, resamples, 250):  # in chunks: resamples × values weights at once would be large
-        draws = rng.integers(0, len(index), size=(min(250, resamples - start), len(index)))
-        counts = np.apply_along_axis(np.bincount, 1, draws, minlength=len(index))  # times each frame was drawn
-        cumulative = np.cumsum(counts[:, member], axis=1)  # weights of the sorted readings, summed
-        medians.append(sorted_values[np.argmax(cumulative >= cumulative[:, -1:] / 2, axis=1)])
     tail = 100 * (1 - confidence) / 2
-    low, high = np.percentile(np.concatenate(medians), [tail, 100 - tail])
+    low, high = np.percentile(cluster_bootstrap(values_ms, clusters, "median", resamples, seed), [tail, 100 - tail])
     return float(low), float(high)
 
 
@@ -104,7 +124,6 @@ def latency_stats(values_ms: np.ndarray, clusters: Sequence[Hashable] | None = N
         return LatencyStats(0, nan, nan, nan, nan, nan, nan, nan)
     p50 = float(np.percentile(values, 50))
     p90, p99 = (float(np.percentile(values, q)) if estimable(q, len(values)) else float("nan") for q in (90, 99))
-    repeated = clusters is not None and len(set(clusters)) < len(values)
-    low, high = clustered_median_ci(values, clusters) if repeated else median_ci(values)  # type: ignore[arg-type]
+    low, high = clustered_median_ci(values, clusters) if repeats(clusters) else median_ci(values)  # type: ignore[arg-type]
     mean = float(values.mean())
     return LatencyStats(len(values), mean, float(p50), float(p90), float(p99), low, high, 1000.0 / mean if mean > 0 else float("inf"))

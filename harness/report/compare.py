@@ -54,6 +54,7 @@ def method_line() -> str:
     """How changes are tested and flagged, for the output and the docs."""
     return (
         f"ratio = median(B) / median(A), 95% CI by percentile bootstrap; test: two-sided Mann–Whitney U (scipy); "
+        f"with rounds, a frame's readings are drawn together and tested as their median; "
         f"flagged when p < {ALPHA} and |ratio − 1| > {MIN_CHANGE:.0%}"
     )
 
@@ -76,11 +77,11 @@ def compare_runs(run_a: Run, run_b: Run) -> tuple[list[Change], list[str]]:
             continue
         for stage in _stages(a, b):
             x, y = a.stage_ms(stage), b.stage_ms(stage)
+            frames = (a.stage_frames(stage), b.stage_frames(stage))  # rounds: a frame's readings go together
             ratio = float(np.median(y) / np.median(x)) if np.median(x) > 0 else float("nan")
-            low, high = ratio_of_medians_ci(x, y)
-            changes.append(
-                Change(config_id, stage, len(x), len(y), float(np.median(x)), float(np.median(y)), ratio, low, high, mann_whitney_p(x, y))
-            )
+            low, high = ratio_of_medians_ci(x, y, frames=frames)
+            p = mann_whitney_p(x, y, frames)
+            changes.append(Change(config_id, stage, len(x), len(y), float(np.median(x)), float(np.median(y)), ratio, low, high, p))
     unmatched = [f"only in A: {c}" for c in a_series if c not in b_series] + [f"only in B: {c}" for c in b_series if c not in a_series]
     return changes, unmatched
 

@@ -19,7 +19,7 @@ from harness.report.tables import run_summary
 from harness.store.reader import Run, read_frames
 from harness.store.schema import FRAMES
 from harness.store.spans import e2e_ms, stage_spans
-from harness.store.summary import once_per_frame
+from harness.store.summary import frame_key, once_per_frame
 
 __all__ = ["MIN_CI_FRAMES", "Dataset", "Series", "short_labels"]
 
@@ -48,6 +48,15 @@ class Series:
             values = [e2e_ms(r) for r in self.records]
             return np.array([v for v in values if v is not None], dtype=float)
         return np.array([(s["end_ns"] - s["start_ns"]) / 1e6 for r in self.records for s in r["spans"] if s["name"] == stage], dtype=float)
+
+    def stage_frames(self, stage: str) -> list[tuple[Any, Any]]:
+        """The source frame of each of ``stage_ms(stage)``'s values, in order.
+
+        With ``[run] rounds`` a frame's readings repeat, and bootstraps draw them together (harness.report.stats).
+        """
+        if stage == "e2e":
+            return [frame_key(r) for r in self.records if e2e_ms(r) is not None]
+        return [frame_key(r) for r in self.records for s in r["spans"] if s["name"] == stage]
 
     def stage_ms_per_frame(self, stage: str) -> np.ndarray:
         """Time (ms) each measured frame spent in ``stage``, 0 where a frame has no such span.

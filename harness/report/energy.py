@@ -16,8 +16,9 @@ import numpy as np
 from harness.report.columns import ENERGY_GROSS, ENERGY_NET, FRAME_ENERGY, GROSS, NET, is_missing
 from harness.report.dataset import Series
 from harness.report.stats import bootstrap_ci
+from harness.store.summary import frame_key
 
-__all__ = ["frame_energies", "frame_energy_j", "has_energy", "stage_energy_j"]
+__all__ = ["energy_frames", "frame_energies", "frame_energy_j", "has_energy", "stage_energy_j"]
 
 NAN = float("nan")
 SUMMARY_COLUMN = {GROSS: ENERGY_GROSS, NET: ENERGY_NET}
@@ -25,13 +26,21 @@ SUMMARY_COLUMN = {GROSS: ENERGY_GROSS, NET: ENERGY_NET}
 
 def _per_frame(series: Series, stage: str, key: str) -> np.ndarray:
     """Joules of ``stage`` in each measured frame whose e2e energy is known (0 where the frame has no such span)."""
-    values = []
-    for record in series.records:
-        energy = record.get(FRAME_ENERGY)
-        if not isinstance(energy, dict) or (energy.get("e2e") or {}).get(key) is None:
-            continue
-        values.append(float((energy.get(stage) or {}).get(key) or 0.0))
-    return np.array(values, dtype=float)
+    return np.array([float((energy.get(stage) or {}).get(key) or 0.0) for energy, _ in _with_energy(series, key)], dtype=float)
+
+
+def _with_energy(series: Series, key: str) -> list[tuple[dict, tuple]]:
+    """(energy, source frame) of each measured record whose end-to-end ``key`` energy is known."""
+    return [
+        (record[FRAME_ENERGY], frame_key(record))
+        for record in series.records
+        if isinstance(record.get(FRAME_ENERGY), dict) and (record[FRAME_ENERGY].get("e2e") or {}).get(key) is not None
+    ]
+
+
+def energy_frames(series: Series, key: str = GROSS) -> list[tuple]:
+    """The source frame of each of ``frame_energies``' values (rounds repeat frames: bootstraps draw them together)."""
+    return [frame for _, frame in _with_energy(series, key)]
 
 
 def frame_energies(series: Series, key: str = GROSS) -> np.ndarray:
@@ -48,7 +57,7 @@ def frame_energy_j(series: Series, key: str = GROSS) -> tuple[float, float, floa
     """Mean energy per frame (J) with its 95% bootstrap CI; the summary's value (no CI) or NaN without frames."""
     values = _per_frame(series, "e2e", key)
     if len(values):
-        return (float(values.mean()), *bootstrap_ci(values, "mean"))
+        return (float(values.mean()), *bootstrap_ci(values, "mean", frames=energy_frames(series, key)))
     stored = (series.row("e2e") or {}).get(SUMMARY_COLUMN[key])
     return (NAN if is_missing(stored) else float(stored)), NAN, NAN
 

@@ -91,7 +91,7 @@ def stage_latency(data: Dataset) -> Drawn:
         widths = np.array([m[part] for m in means])
         axes.barh(y, widths, left=left, height=0.6, color=STAGE_COLORS.get(part, "#999999"), label=part, edgecolor="white", linewidth=0.3)
         left += widths
-    cis = np.array([bootstrap_ci(t, "mean") for t in totals])
+    cis = np.array([bootstrap_ci(t, "mean", frames=one.stage_frames("e2e")) for t, one in zip(totals, data.series, strict=True)])
     centres = np.array([t.mean() for t in totals])
     ci_bars(axes, centres, y, cis[:, 0], cis[:, 1])
     axes.set_yticks(y, [one.label for one in data.series])

@@ -12,7 +12,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
 from harness.report.columns import ACCURACY_METRICS, STAGE_METRICS, AccuracyMetric, is_missing
 from harness.report.dataset import Dataset, Series
-from harness.report.energy import frame_energies, frame_energy_j
+from harness.report.energy import energy_frames, frame_energies, frame_energy_j
 from harness.report.export import Table, fmt, fmt_ci
 from harness.report.figures import Drawn, Skip
 from harness.report.pairs import Pair, precision_pairs
@@ -239,10 +239,11 @@ def _pair_numbers(pair: Pair) -> dict[str, tuple[float, float, float]]:
     numbers = {}
     for stage in ("e2e", pair.stage):
         full, quant = pair.full.stage_ms(stage), pair.quant.stage_ms(stage)
-        low, high = ratio_of_medians_ci(quant, full)
+        low, high = ratio_of_medians_ci(quant, full, frames=(pair.quant.stage_frames(stage), pair.full.stage_frames(stage)))
         numbers[stage] = (float(np.median(full) / np.median(quant)), low, high)
     (e_full, _, _), (e_quant, _, _) = frame_energy_j(pair.full), frame_energy_j(pair.quant)
-    low, high = ratio_of_medians_ci(frame_energies(pair.full), frame_energies(pair.quant), statistic="mean")
+    energy_frames_of = (energy_frames(pair.full), energy_frames(pair.quant))
+    low, high = ratio_of_medians_ci(frame_energies(pair.full), frame_energies(pair.quant), statistic="mean", frames=energy_frames_of)
     numbers["energy"] = (100.0 * (1.0 - e_quant / e_full), 100.0 * (1.0 - high), 100.0 * (1.0 - low)) if e_full > 0 else (NAN, NAN, NAN)
     return numbers
 

@@ -6,11 +6,12 @@ so a figure drawn twice from the same run is the same figure.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import numpy as np
 
+from harness.metrics.latency import cluster_bootstrap, repeats
 from harness.report.columns import AccuracyMetric
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "metric_ci",
     "metric_value",
     "paired_difference_ci",
+    "per_frame_medians",
     "ratio_of_medians_ci",
 ]
 
@@ -43,24 +45,49 @@ def _interval(estimates: np.ndarray) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def bootstrap_ci(values: Sequence[float] | np.ndarray, statistic: str = "mean", seed: int = 0) -> tuple[float, float]:
-    """95% percentile-bootstrap interval of the mean or median of ``values``; NaNs below 2 values."""
+def _estimates(values: np.ndarray, statistic: str, seed: int, frames: Sequence[Hashable] | None) -> np.ndarray:
+    """Bootstrap estimates of the statistic: readings drawn singly, or by frame where a frame has several (rounds)."""
+    if repeats(frames):
+        return cluster_bootstrap(values, frames, statistic, BOOTSTRAP_RESAMPLES, seed)  # type: ignore[arg-type]
+    reduce = np.median if statistic == "median" else np.mean
+    return reduce(_resamples(values, seed), axis=1)
+
+
+def _units(values: np.ndarray, frames: Sequence[Hashable] | None) -> int:
+    """How many independent draws a sample has: its frames where they repeat, else its readings."""
+    return len(set(frames)) if repeats(frames) else len(values)  # type: ignore[arg-type]
+
+
+def bootstrap_ci(
+    values: Sequence[float] | np.ndarray, statistic: str = "mean", seed: int = 0, frames: Sequence[Hashable] | None = None
+) -> tuple[float, float]:
+    """95% percentile-bootstrap interval of the mean or median of ``values``; NaNs below 2 values.
+
+    ``frames`` (one key per value): where a key repeats (``[run] rounds`` read each frame again), whole
+    frames are drawn, as readings of one frame are not independent.
+    """
     data = np.asarray(values, dtype=float)
-    if len(data) < 2:
+    if _units(data, frames) < 2:
         return NAN, NAN
-    reduce = np.median if statistic == "median" else np.mean
-    return _interval(reduce(_resamples(data, seed), axis=1))
+    return _interval(_estimates(data, statistic, seed, frames))
 
 
-def ratio_of_medians_ci(a: np.ndarray, b: np.ndarray, seed: int = 0, statistic: str = "median") -> tuple[float, float]:
-    """95% bootstrap interval of median(b) / median(a) (or of means), the two samples resampled independently."""
-    if len(a) < 2 or len(b) < 2:
+def ratio_of_medians_ci(
+    a: np.ndarray,
+    b: np.ndarray,
+    seed: int = 0,
+    statistic: str = "median",
+    frames: tuple[Sequence[Hashable] | None, Sequence[Hashable] | None] = (None, None),
+) -> tuple[float, float]:
+    """95% bootstrap interval of median(b) / median(a) (or of means).
+
+    The two samples are resampled independently, each by frame where its ``frames`` repeat (``bootstrap_ci``).
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if _units(a, frames[0]) < 2 or _units(b, frames[1]) < 2:
         return NAN, NAN
-    reduce = np.median if statistic == "median" else np.mean
-    med_a = reduce(_resamples(np.asarray(a, dtype=float), seed), axis=1)
-    med_b = reduce(_resamples(np.asarray(b, dtype=float), seed + 1), axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return _interval(med_b / med_a)
+        return _interval(_estimates(b, statistic, seed + 1, frames[1]) / _estimates(a, statistic, seed, frames[0]))
 
 
 def _item_estimates(items: Sequence[Any], statistic: Callable[[Sequence[Any]], float], rng: np.random.Generator) -> np.ndarray:
@@ -98,13 +125,31 @@ def paired_difference_ci(
     return _interval(np.array(estimates))
 
 
-def mann_whitney_p(a: np.ndarray, b: np.ndarray) -> float:
-    """Two-sided Mann–Whitney U p-value (scipy; asymptotic with tie correction above small n)."""
+def mann_whitney_p(
+    a: np.ndarray, b: np.ndarray, frames: tuple[Sequence[Hashable] | None, Sequence[Hashable] | None] = (None, None)
+) -> float:
+    """Two-sided Mann–Whitney U p-value (scipy; asymptotic with tie correction above small n).
+
+    Where a side's ``frames`` repeat (rounds), that side is tested as one value per frame, the median of its
+    readings: the test assumes independent values.
+    """
     from scipy.stats import mannwhitneyu
 
+    a, b = per_frame_medians(a, frames[0]), per_frame_medians(b, frames[1])
     if len(a) < 2 or len(b) < 2:
         return NAN
     return float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
+
+
+def per_frame_medians(values: np.ndarray, frames: Sequence[Hashable] | None) -> np.ndarray:
+    """One value per frame (the median of its readings) where frames repeat; else the values as they are."""
+    values = np.asarray(values, dtype=float)
+    if not repeats(frames):
+        return values
+    groups: dict[Hashable, list[float]] = {}
+    for value, frame in zip(values, frames, strict=True):  # type: ignore[arg-type]
+        groups.setdefault(frame, []).append(float(value))
+    return np.array([np.median(v) for v in groups.values()])
 
 
 def metric_value(frames: Sequence[dict[str, Any]], metric: AccuracyMetric) -> float:

@@ -35,7 +35,16 @@ from harness.metrics.text import corpus_scores
 from harness.offload.stats import OFFLOAD_COLUMNS, offload_columns
 from harness.store.spans import e2e_ms, stage_spans, top_spans
 
-__all__ = ["ACCURACY_COLUMNS", "ENERGY_COLUMNS", "RATE_COLUMNS", "RESOURCE_COLUMNS", "SUMMARY_COLUMNS", "once_per_frame", "summarize"]
+__all__ = [
+    "ACCURACY_COLUMNS",
+    "ENERGY_COLUMNS",
+    "RATE_COLUMNS",
+    "RESOURCE_COLUMNS",
+    "SUMMARY_COLUMNS",
+    "frame_key",
+    "once_per_frame",
+    "summarize",
+]
 
 SUMMARY_COLUMNS = [
     "config_id",
@@ -112,7 +121,7 @@ def _frame_durations(records: list[dict[str, Any]], frames: dict[str, list[Any]]
                 seen.append("harness")
         if frames is not None:
             for stage in seen:
-                frames[stage].append((record.get("source"), record.get("frame_id", record["seq"])))
+                frames[stage].append(frame_key(record))
     return durations
 
 
@@ -204,6 +213,11 @@ def _overlay_ages(pacing: list[dict[str, Any]]) -> list[float]:
         first = -(-(ready - start) // period)  # arrivals at or after the overlay is ready
         ages += [k * period / 1e6 for k in range(first, (replaced - start - 1) // period + 1)]
     return ages
+
+
+def frame_key(record: dict[str, Any]) -> tuple[Any, Any]:
+    """The source frame a record read: (source, frame_id). ``[run] rounds`` read each frame once per round."""
+    return (record.get("source"), record.get("frame_id", record["seq"]))
 
 
 def once_per_frame(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
