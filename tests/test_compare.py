@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from harness.cli import main
 from harness.report.compare import ALPHA, MIN_CHANGE, Change, compare_runs
@@ -44,8 +45,8 @@ def test_a_large_slowdown_is_flagged_and_a_small_one_is_not(tmp_path):
     changes, _ = compare_runs(base, slow)
     e2e = [c for c in changes if c.stage == "e2e"]
     assert all(abs(c.ratio - 1.5) < 0.01 for c in e2e)
-    # four frames per configuration: even a 50% shift cannot reach p < 0.01 with Mann–Whitney U
-    assert all(c.verdict == "same" and c.p_value > ALPHA for c in e2e)
+    # four frames per configuration, the same in both runs: even a 50% shift on every one cannot reach p < 0.01
+    assert all(c.verdict == "same" and c.p_value > ALPHA and c.test == "Wilcoxon" for c in e2e)
     assert Change("c", "e2e", 100, 100, 100.0, 150.0, 1.5, 1.4, 1.6, 1e-9).verdict == "slower"
     assert Change("c", "e2e", 100, 100, 100.0, 101.0, 1.0 + MIN_CHANGE / 2, 1.0, 1.02, 1e-9).verdict == "same"
     assert Change("c", "e2e", 100, 100, 100.0, 80.0, 0.8, 0.7, 0.9, 1e-9).verdict == "faster"
@@ -61,26 +62,47 @@ def test_mann_whitney_and_bootstrap_on_skewed_samples():
     assert mann_whitney_p(a, a) > 0.9
 
 
-def test_with_rounds_a_frames_readings_count_once_in_every_interval_and_test():
-    from harness.report.stats import bootstrap_ci
+def test_cluster_bootstrap_is_the_statistic_of_the_drawn_frames_readings():
+    from harness.metrics.latency import cluster_bootstrap
+
+    values = np.array([5.0, 1.0, 9.0, 4.0, 4.5, 7.0, 2.0, 8.0])
+    frames = ["a", "b", "b", "c", "c", "c", "d", "e"]  # unequal clusters
+    for statistic, reduce in (("median", np.median), ("mean", np.mean)):
+        [estimates] = cluster_bootstrap([(values, frames)], statistic, resamples=50, seed=3)
+        draws = np.random.default_rng(3).integers(0, 5, size=(50, 5))  # the same draws: frames in order of appearance
+        order = list(dict.fromkeys(frames))
+        brute = [reduce([v for k in row for v, f in zip(values, frames, strict=True) if f == order[k]]) for row in draws]
+        assert np.allclose(estimates, brute)
+
+
+def test_with_rounds_a_frames_readings_count_once_and_shared_frames_are_paired():
+    from harness.report.stats import bootstrap_ci, change_p
 
     rng = np.random.default_rng(2)
     photos_a = rng.normal(300.0, 40.0, 15)  # photos differ a lot; one photo's readings barely
-    photos_b = photos_a * 1.04
+    photos_b = photos_a * 1.04  # B is 4% slower on every photo
     a = np.concatenate([photos_a + rng.normal(0.0, 1.0, 15) for _ in range(4)])  # four rounds of the same 15 photos
     b = np.concatenate([photos_b + rng.normal(0.0, 1.0, 15) for _ in range(4)])
     frames = [("s", i) for i in range(15)] * 4
-    single = [("s", i) for i in range(60)]
     for statistic in ("mean", "median"):
         low, high = bootstrap_ci(a, statistic, frames=frames)
         naive = bootstrap_ci(a, statistic)
         assert high - low > 1.4 * (naive[1] - naive[0])  # 60 readings of 15 photos are not 60 photos
-        assert bootstrap_ci(a, statistic, frames=single) == naive  # no repeats: as before
+        assert low < (np.mean(a) if statistic == "mean" else np.median(a)) < high
+        assert bootstrap_ci(a, statistic, frames=[("s", i) for i in range(60)]) == naive  # no repeats: as before
     low, high = ratio_of_medians_ci(a, b, frames=(frames, frames))
-    naive = ratio_of_medians_ci(a, b)
-    assert high - low > 1.2 * (naive[1] - naive[0]) and low < 1.04 < high
-    assert mann_whitney_p(a, b, (frames, frames)) > 2 * mann_whitney_p(a, b)  # one value per photo, not four
-    assert np.isnan(bootstrap_ci(a[:4], "mean", frames=[("s", 0)] * 4)[0])  # one photo: no interval
+    assert 1.0 < low < 1.04 < high < 1.08  # the same photos on both sides: their differences cancel
+    other = [("t", i) for i in range(15)] * 4  # B read other photos: nothing to pair
+    low, high = ratio_of_medians_ci(a, b, frames=(frames, other))
+    assert low < 1.0 and high > 1.04  # independent draws: which photos each side drew swamps a 4% change
+    paired, unpaired = change_p(a, b, (frames, frames)), change_p(a, b, (frames, other))
+    assert paired[1] == "Wilcoxon" and unpaired[1] == "Mann–Whitney" and paired[0] < 1e-3 < unpaired[0]
+    assert mann_whitney_p(a, b, (frames, other)) > 2 * mann_whitney_p(a, b)  # one value per photo, not four
+    assert np.isnan(bootstrap_ci(a[:20], "mean", frames=frames[:5] * 4)[0])  # 5 photos: too few to draw from
+    with pytest.raises(ValueError, match="60 values but 59 frames"):
+        bootstrap_ci(a, "mean", frames=frames[:59])
+    with pytest.raises(ValueError, match="statistic must be one of"):
+        bootstrap_ci(a, "Mean", frames=frames)
 
 
 def test_cli_compare_markdown_names_its_test(tmp_path, capsys):

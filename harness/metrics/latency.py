@@ -8,7 +8,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LatencyStats", "cluster_bootstrap", "clustered_median_ci", "estimable", "latency_stats", "median_ci", "min_frames", "repeats"]
+__all__ = [
+    "STATISTICS",
+    "LatencyStats",
+    "cluster_bootstrap",
+    "clustered_median_ci",
+    "estimable",
+    "latency_stats",
+    "median_ci",
+    "min_frames",
+    "repeats",
+]
 
 
 @dataclass(frozen=True)
@@ -64,30 +74,48 @@ def estimable(q: float, n: int) -> bool:
     return n >= 1 if q <= 50 else n >= min_frames(q)
 
 
-def cluster_bootstrap(
-    values: np.ndarray, clusters: Sequence[Hashable], statistic: str = "median", resamples: int = 2000, seed: int = 0
-) -> np.ndarray:
-    """Bootstrap estimates of the median or mean of ``values`` drawing whole clusters (all readings of one frame).
+STATISTICS = ("mean", "median")
 
-    Each resample draws as many clusters as there are, with replacement; a reading counts as often as its
-    cluster was drawn. The median is the lower weighted median. Seeded: the same input gives the same estimates.
+
+def cluster_bootstrap(
+    samples: Sequence[tuple[np.ndarray, Sequence[Hashable]]], statistic: str = "median", resamples: int = 2000, seed: int = 0
+) -> list[np.ndarray]:
+    """Bootstrap estimates of the median or mean of each sample, drawing whole clusters (all readings of one frame).
+
+    ``samples``: (values, cluster of each value). Each resample draws as many clusters as the samples hold
+    together, with replacement, and every sample is weighted by the same draw: samples that read the same
+    frames (two configurations, two runs) are thus resampled in step, and a frame's readings count as often
+    as the frame was drawn. The median is that of the readings repeated by their weights (the midpoint of
+    the two middle ones, as ``np.median``). Seeded: the same input gives the same estimates.
     """
-    values = np.asarray(values, dtype=float)
-    index = {key: i for i, key in enumerate(dict.fromkeys(clusters))}
-    order = np.argsort(values, kind="stable")
-    sorted_values, member = values[order], np.array([index[c] for c in clusters], dtype=int)[order]
+    if statistic not in STATISTICS:
+        raise ValueError(f"statistic must be one of {STATISTICS}, not {statistic!r}")
+    index: dict[Hashable, int] = {}
+    prepared = []
+    for given, clusters in samples:
+        values = np.asarray(given, dtype=float)
+        if len(clusters) != len(values):
+            raise ValueError(f"{len(values)} values but {len(clusters)} clusters")
+        order = np.argsort(values, kind="stable")
+        member = np.array([index.setdefault(c, len(index)) for c in clusters], dtype=int)[order]
+        prepared.append((values[order], member))
     rng = np.random.default_rng(seed)
-    estimates = []
+    estimates: list[list[np.ndarray]] = [[] for _ in prepared]
     for start in range(0, resamples, 250):  # in chunks: resamples × values weights at once would be large
         draws = rng.integers(0, len(index), size=(min(250, resamples - start), len(index)))
         counts = np.apply_along_axis(np.bincount, 1, draws, minlength=len(index))  # times each frame was drawn
-        weights = counts[:, member]  # of the sorted readings
-        if statistic == "mean":
-            estimates.append(weights @ sorted_values / weights.sum(axis=1))
-        else:
-            cumulative = np.cumsum(weights, axis=1)
-            estimates.append(sorted_values[np.argmax(cumulative >= cumulative[:, -1:] / 2, axis=1)])
-    return np.concatenate(estimates)
+        for out, (sorted_values, member) in zip(estimates, prepared, strict=True):
+            weights = counts[:, member]  # of the sorted readings
+            total = weights.sum(axis=1)
+            with np.errstate(divide="ignore", invalid="ignore"):  # a resample that drew none of this sample's frames: NaN
+                if statistic == "mean":
+                    out.append(np.where(total > 0, weights @ sorted_values / total, np.nan))
+                    continue
+                cumulative = np.cumsum(weights, axis=1)
+                low = np.argmax(cumulative >= total[:, None] / 2, axis=1)
+                high = np.argmax(cumulative > total[:, None] / 2, axis=1)
+                out.append(np.where(total > 0, (sorted_values[low] + sorted_values[high]) / 2, np.nan))
+    return [np.concatenate(out) for out in estimates]
 
 
 def repeats(clusters: Sequence[Hashable] | None) -> bool:
@@ -107,7 +135,8 @@ def clustered_median_ci(
     if len(set(clusters)) < 6:
         return float("nan"), float("nan")
     tail = 100 * (1 - confidence) / 2
-    low, high = np.percentile(cluster_bootstrap(values_ms, clusters, "median", resamples, seed), [tail, 100 - tail])
+    [estimates] = cluster_bootstrap([(np.asarray(values_ms, dtype=float), clusters)], "median", resamples, seed)
+    low, high = np.percentile(estimates, [tail, 100 - tail])
     return float(low), float(high)
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from harness.errors import UserError
 from harness.report.dataset import Dataset, Series
 from harness.report.export import Table, fmt, fmt_ci
-from harness.report.stats import mann_whitney_p, ratio_of_medians_ci
+from harness.report.stats import change_p, ratio_of_medians_ci
 from harness.store.reader import Run, load_run
 
 __all__ = ["ALPHA", "MIN_CHANGE", "Change", "compare_report", "compare_runs", "compare_table", "method_line", "terminal_text"]
@@ -29,7 +29,7 @@ STAGES_FIRST = ["e2e", "capture", "ocr", "ocr.det", "ocr.cls", "ocr.rec", "mt", 
 
 @dataclass(frozen=True)
 class Change:
-    """One configuration and stage in both runs: medians (ms), ratio B/A with its CI, p-value, verdict."""
+    """One configuration and stage in both runs: medians (ms), ratio B/A with its CI, p-value and its test, verdict."""
 
     config_id: str
     stage: str
@@ -41,6 +41,7 @@ class Change:
     ratio_low: float
     ratio_high: float
     p_value: float
+    test: str = "Mann–Whitney"  # or "Wilcoxon": paired by frame, where both runs read the same frames
 
     @property
     def verdict(self) -> str:
@@ -53,8 +54,9 @@ class Change:
 def method_line() -> str:
     """How changes are tested and flagged, for the output and the docs."""
     return (
-        f"ratio = median(B) / median(A), 95% CI by percentile bootstrap; test: two-sided Mann–Whitney U (scipy); "
-        f"with rounds, a frame's readings are drawn together and tested as their median; "
+        "ratio = median(B) / median(A), 95% CI by percentile bootstrap; test (two-sided, scipy): Wilcoxon signed-rank "
+        "on each frame's change where both runs read the same frames (resampled in step), else Mann–Whitney U; "
+        "a frame read in several rounds counts once (its readings drawn together, tested as their median); "
         f"flagged when p < {ALPHA} and |ratio − 1| > {MIN_CHANGE:.0%}"
     )
 
@@ -80,8 +82,8 @@ def compare_runs(run_a: Run, run_b: Run) -> tuple[list[Change], list[str]]:
             frames = (a.stage_frames(stage), b.stage_frames(stage))  # rounds: a frame's readings go together
             ratio = float(np.median(y) / np.median(x)) if np.median(x) > 0 else float("nan")
             low, high = ratio_of_medians_ci(x, y, frames=frames)
-            p = mann_whitney_p(x, y, frames)
-            changes.append(Change(config_id, stage, len(x), len(y), float(np.median(x)), float(np.median(y)), ratio, low, high, p))
+            p, test = change_p(x, y, frames)
+            changes.append(Change(config_id, stage, len(x), len(y), float(np.median(x)), float(np.median(y)), ratio, low, high, p, test))
     unmatched = [f"only in A: {c}" for c in a_series if c not in b_series] + [f"only in B: {c}" for c in b_series if c not in a_series]
     return changes, unmatched
 
@@ -90,7 +92,7 @@ def compare_table(changes: list[Change], run_a: Run, run_b: Run) -> Table:
     """The comparison as a Table (terminal, Markdown or LaTeX)."""
     caption = f"A = {run_a.manifest.get('run_id')} ({run_a.path}), B = {run_b.manifest.get('run_id')} ({run_b.path}); {method_line()}."
     table = Table(
-        caption, ["configuration", "stage", "n A", "n B", "A p50 ms", "B p50 ms", "B/A", "95% CI", "p", "change"], label_columns=2
+        caption, ["configuration", "stage", "n A", "n B", "A p50 ms", "B p50 ms", "B/A", "95% CI", "p", "test", "change"], label_columns=2
     )
     for c in changes:
         mark = c.verdict if c.verdict == "same" else f"**{c.verdict} ({c.ratio - 1:+.1%})**"
@@ -106,6 +108,7 @@ def compare_table(changes: list[Change], run_a: Run, run_b: Run) -> Table:
                 fmt(c.ratio, 3),
                 fmt_ci(c.ratio_low, c.ratio_high, 3),
                 p,
+                c.test,
                 mark,
             ]
         )

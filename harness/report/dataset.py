@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -55,8 +56,22 @@ class Series:
         With ``[run] rounds`` a frame's readings repeat, and bootstraps draw them together (harness.report.stats).
         """
         if stage == "e2e":
-            return [frame_key(r) for r in self.records if e2e_ms(r) is not None]
-        return [frame_key(r) for r in self.records for s in r["spans"] if s["name"] == stage]
+            return [self.frame_of(r) for r in self.records if e2e_ms(r) is not None]
+        return [self.frame_of(r) for r in self.records for s in r["spans"] if s["name"] == stage]
+
+    def frame_of(self, record: dict[str, Any]) -> tuple[Any, ...]:
+        """The source frame a record read, as the statistics pair and group readings: (source, frame_id).
+
+        A live camera's frames are new images each time, whatever their numbers: each record is its own.
+        """
+        if self.live:
+            return (record.get("source"), "live", record.get("round", 0), record["seq"])
+        return frame_key(record)
+
+    @cached_property
+    def live(self) -> bool:
+        """Whether the source is a live camera (its frames cannot be read twice)."""
+        return self.resolved().get("source", {}).get("backend") == "camera"
 
     def stage_ms_per_frame(self, stage: str) -> np.ndarray:
         """Time (ms) each measured frame spent in ``stage``, 0 where a frame has no such span.

@@ -16,7 +16,6 @@ import numpy as np
 from harness.report.columns import ENERGY_GROSS, ENERGY_NET, FRAME_ENERGY, GROSS, NET, is_missing
 from harness.report.dataset import Series
 from harness.report.stats import bootstrap_ci
-from harness.store.summary import frame_key
 
 __all__ = ["energy_frames", "frame_energies", "frame_energy_j", "has_energy", "stage_energy_j"]
 
@@ -32,7 +31,7 @@ def _per_frame(series: Series, stage: str, key: str) -> np.ndarray:
 def _with_energy(series: Series, key: str) -> list[tuple[dict, tuple]]:
     """(energy, source frame) of each measured record whose end-to-end ``key`` energy is known."""
     return [
-        (record[FRAME_ENERGY], frame_key(record))
+        (record[FRAME_ENERGY], series.frame_of(record))
         for record in series.records
         if isinstance(record.get(FRAME_ENERGY), dict) and (record[FRAME_ENERGY].get("e2e") or {}).get(key) is not None
     ]

@@ -11,12 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from harness.metrics.latency import cluster_bootstrap, repeats
+from harness.metrics.latency import STATISTICS, cluster_bootstrap, repeats
 from harness.report.columns import AccuracyMetric
 
 __all__ = [
     "BOOTSTRAP_RESAMPLES",
     "bootstrap_ci",
+    "change_p",
     "difference_ci",
     "has_metric",
     "mann_whitney_p",
@@ -25,6 +26,8 @@ __all__ = [
     "paired_difference_ci",
     "per_frame_medians",
     "ratio_of_medians_ci",
+    "same_frames",
+    "wilcoxon_p",
 ]
 
 BOOTSTRAP_RESAMPLES = 2000
@@ -45,49 +48,64 @@ def _interval(estimates: np.ndarray) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def _estimates(values: np.ndarray, statistic: str, seed: int, frames: Sequence[Hashable] | None) -> np.ndarray:
+Frames = Sequence[Hashable] | None
+MIN_FRAMES = 6  # drawing whole frames from fewer gives too few distinct resamples (as clustered_median_ci)
+
+
+def _estimates(values: np.ndarray, statistic: str, seed: int, frames: Frames) -> np.ndarray:
     """Bootstrap estimates of the statistic: readings drawn singly, or by frame where a frame has several (rounds)."""
+    if statistic not in STATISTICS:
+        raise ValueError(f"statistic must be one of {STATISTICS}, not {statistic!r}")
     if repeats(frames):
-        return cluster_bootstrap(values, frames, statistic, BOOTSTRAP_RESAMPLES, seed)  # type: ignore[arg-type]
+        return cluster_bootstrap([(values, frames)], statistic, BOOTSTRAP_RESAMPLES, seed)[0]  # type: ignore[list-item]
     reduce = np.median if statistic == "median" else np.mean
     return reduce(_resamples(values, seed), axis=1)
 
 
-def _units(values: np.ndarray, frames: Sequence[Hashable] | None) -> int:
-    """How many independent draws a sample has: its frames where they repeat, else its readings."""
-    return len(set(frames)) if repeats(frames) else len(values)  # type: ignore[arg-type]
+def _enough(values: np.ndarray, frames: Frames) -> bool:
+    """Whether a sample has enough independent draws for an interval: 2 readings, or 6 frames where frames repeat."""
+    if frames is not None and len(frames) != len(values):
+        raise ValueError(f"{len(values)} values but {len(frames)} frames")
+    return len(set(frames)) >= MIN_FRAMES if repeats(frames) else len(values) >= 2  # type: ignore[arg-type]
+
+
+def same_frames(frames: tuple[Frames, Frames]) -> bool:
+    """Whether both samples read exactly the same frames (so they can be resampled, and tested, in step)."""
+    return frames[0] is not None and frames[1] is not None and set(frames[0]) == set(frames[1])
 
 
 def bootstrap_ci(
-    values: Sequence[float] | np.ndarray, statistic: str = "mean", seed: int = 0, frames: Sequence[Hashable] | None = None
+    values: Sequence[float] | np.ndarray, statistic: str = "mean", seed: int = 0, frames: Frames = None
 ) -> tuple[float, float]:
     """95% percentile-bootstrap interval of the mean or median of ``values``; NaNs below 2 values.
 
     ``frames`` (one key per value): where a key repeats (``[run] rounds`` read each frame again), whole
-    frames are drawn, as readings of one frame are not independent.
+    frames are drawn, as readings of one frame are not independent (NaNs below 6 frames).
     """
     data = np.asarray(values, dtype=float)
-    if _units(data, frames) < 2:
+    if not _enough(data, frames):
         return NAN, NAN
     return _interval(_estimates(data, statistic, seed, frames))
 
 
 def ratio_of_medians_ci(
-    a: np.ndarray,
-    b: np.ndarray,
-    seed: int = 0,
-    statistic: str = "median",
-    frames: tuple[Sequence[Hashable] | None, Sequence[Hashable] | None] = (None, None),
+    a: np.ndarray, b: np.ndarray, seed: int = 0, statistic: str = "median", frames: tuple[Frames, Frames] = (None, None)
 ) -> tuple[float, float]:
     """95% bootstrap interval of median(b) / median(a) (or of means).
 
-    The two samples are resampled independently, each by frame where its ``frames`` repeat (``bootstrap_ci``).
+    Where both samples read the same frames (``same_frames``), each resample draws frames once and weights
+    both samples by that draw, so which photos were drawn cancels out of the ratio; otherwise the samples
+    are resampled independently, each by frame where its frames repeat (``bootstrap_ci``).
     """
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if _units(a, frames[0]) < 2 or _units(b, frames[1]) < 2:
+    if not (_enough(a, frames[0]) and _enough(b, frames[1])):
         return NAN, NAN
+    if same_frames(frames):
+        est_a, est_b = cluster_bootstrap([(a, frames[0]), (b, frames[1])], statistic, BOOTSTRAP_RESAMPLES, seed)  # type: ignore[list-item]
+    else:
+        est_a, est_b = _estimates(a, statistic, seed, frames[0]), _estimates(b, statistic, seed + 1, frames[1])
     with np.errstate(divide="ignore", invalid="ignore"):
-        return _interval(_estimates(b, statistic, seed + 1, frames[1]) / _estimates(a, statistic, seed, frames[0]))
+        return _interval(est_b / est_a)
 
 
 def _item_estimates(items: Sequence[Any], statistic: Callable[[Sequence[Any]], float], rng: np.random.Generator) -> np.ndarray:
@@ -125,9 +143,7 @@ def paired_difference_ci(
     return _interval(np.array(estimates))
 
 
-def mann_whitney_p(
-    a: np.ndarray, b: np.ndarray, frames: tuple[Sequence[Hashable] | None, Sequence[Hashable] | None] = (None, None)
-) -> float:
+def mann_whitney_p(a: np.ndarray, b: np.ndarray, frames: tuple[Frames, Frames] = (None, None)) -> float:
     """Two-sided Mann–Whitney U p-value (scipy; asymptotic with tie correction above small n).
 
     Where a side's ``frames`` repeat (rounds), that side is tested as one value per frame, the median of its
@@ -141,15 +157,40 @@ def mann_whitney_p(
     return float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
 
 
-def per_frame_medians(values: np.ndarray, frames: Sequence[Hashable] | None) -> np.ndarray:
+def wilcoxon_p(a: np.ndarray, b: np.ndarray, frames: tuple[Frames, Frames]) -> float:
+    """Two-sided Wilcoxon signed-rank p-value over the frames both samples read, each frame's median per side."""
+    from scipy.stats import wilcoxon
+
+    medians = [_medians_by_frame(values, keys) for values, keys in zip((a, b), frames, strict=True)]  # type: ignore[arg-type]
+    shared = [key for key in medians[0] if key in medians[1]]
+    differences = np.array([medians[1][k] - medians[0][k] for k in shared])
+    if len(differences) < 2:
+        return NAN
+    if not np.any(differences):
+        return 1.0  # no frame changed at all
+    return float(wilcoxon(differences, alternative="two-sided").pvalue)
+
+
+def change_p(a: np.ndarray, b: np.ndarray, frames: tuple[Frames, Frames] = (None, None)) -> tuple[float, str]:
+    """(p-value, test): Wilcoxon signed-rank where both samples read the same frames, else Mann–Whitney U."""
+    if same_frames(frames):
+        return wilcoxon_p(a, b, frames), "Wilcoxon"
+    return mann_whitney_p(a, b, frames), "Mann–Whitney"
+
+
+def _medians_by_frame(values: np.ndarray, frames: Sequence[Hashable]) -> dict[Hashable, float]:
+    if len(frames) != len(values):
+        raise ValueError(f"{len(values)} values but {len(frames)} frames")
+    groups: dict[Hashable, list[float]] = {}
+    for value, frame in zip(np.asarray(values, dtype=float), frames, strict=True):
+        groups.setdefault(frame, []).append(float(value))
+    return {frame: float(np.median(v)) for frame, v in groups.items()}
+
+
+def per_frame_medians(values: np.ndarray, frames: Frames) -> np.ndarray:
     """One value per frame (the median of its readings) where frames repeat; else the values as they are."""
     values = np.asarray(values, dtype=float)
-    if not repeats(frames):
-        return values
-    groups: dict[Hashable, list[float]] = {}
-    for value, frame in zip(values, frames, strict=True):  # type: ignore[arg-type]
-        groups.setdefault(frame, []).append(float(value))
-    return np.array([np.median(v) for v in groups.values()])
+    return np.array(list(_medians_by_frame(values, frames).values())) if repeats(frames) else values  # type: ignore[arg-type]
 
 
 def metric_value(frames: Sequence[dict[str, Any]], metric: AccuracyMetric) -> float:
