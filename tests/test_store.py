@@ -153,3 +153,6 @@ def test_the_median_ci_resamples_frames_not_readings_when_rounds_repeat_them() -
     assert (stats.p50_ci_low_ms, stats.p50_ci_high_ms) == (low, high)
     assert latency_stats(readings, list(range(60))).p50_ci_low_ms == naive_low  # no repeats: the order-statistic interval
     assert np.isnan(clustered_median_ci(readings[:15], [0, 1, 2, 3, 4] * 3)[0])  # too few frames for an interval
+    nine = latency_stats(readings[:27], list(range(9)) * 3)  # 27 readings of 9 frames: no p90 (it needs 10 frames)
+    assert np.isnan(nine.p90_ms) and not np.isnan(latency_stats(readings[:27]).p90_ms)
+    assert not np.isnan(latency_stats(readings[:30], list(range(10)) * 3).p90_ms)

@@ -145,14 +145,15 @@ def latency_stats(values_ms: np.ndarray, clusters: Sequence[Hashable] | None = N
 
     ``clusters`` (one key per value, e.g. the source frame): where a key repeats, the median's CI is a
     bootstrap over keys (``clustered_median_ci``) instead of the order-statistic interval, which assumes
-    independent values.
+    independent values, and p90/p99 need as many distinct keys as ``min_frames`` asks of values.
     """
     values = np.asarray(values_ms, dtype=float)
     if len(values) == 0:
         nan = float("nan")
         return LatencyStats(0, nan, nan, nan, nan, nan, nan, nan)
     p50 = float(np.percentile(values, 50))
-    p90, p99 = (float(np.percentile(values, q)) if estimable(q, len(values)) else float("nan") for q in (90, 99))
+    independent = len(set(clusters)) if repeats(clusters) else len(values)  # rounds: a frame's readings say little more of the tail
+    p90, p99 = (float(np.percentile(values, q)) if estimable(q, independent) else float("nan") for q in (90, 99))
     low, high = clustered_median_ci(values, clusters) if repeats(clusters) else median_ci(values)  # type: ignore[arg-type]
     mean = float(values.mean())
     return LatencyStats(len(values), mean, float(p50), float(p90), float(p99), low, high, 1000.0 / mean if mean > 0 else float("inf"))

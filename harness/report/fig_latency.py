@@ -113,6 +113,7 @@ def stage_latency(data: Dataset) -> Drawn:
 def latency_cdf(data: Dataset) -> Drawn:
     """Figure 2: empirical CDF of end-to-end latency per configuration, p50/p90/p99 marked."""
     samples = [np.sort(one.stage_ms("e2e")) for one in data.series]
+    frames = [len(set(one.stage_frames("e2e"))) for one in data.series]  # with rounds, fewer than readings
     if not any(len(s) for s in samples):
         raise Skip("no measured frame has an end-to-end time")
     labels = [one.label for one in data.series]
@@ -120,11 +121,11 @@ def latency_cdf(data: Dataset) -> Drawn:
     width = SINGLE_IN if legend_height_in(labels, SINGLE_IN) <= MAX_LEGEND_IN else DOUBLE_IN
     legend = legend_height_in(labels, width)
     figure, (axes,) = new_figure(width, 2.0 + legend)
-    for index, (one, values) in enumerate(zip(data.series, samples, strict=True)):
+    for index, (one, values, n) in enumerate(zip(data.series, samples, frames, strict=True)):
         fraction = np.arange(1, len(values) + 1) / len(values)
         axes.step(values, fraction, where="post", color=color(index), label=one.label, linestyle=["-", "--", ":", "-."][index // 8 % 4])
         for q, marker, _ in PERCENTILES:
-            if not estimable(q, len(values)):
+            if not estimable(q, n):
                 continue
             axes.plot(
                 np.percentile(values, q),
@@ -137,7 +138,7 @@ def latency_cdf(data: Dataset) -> Drawn:
                 zorder=3,
             )
     figure_legend(figure, *axes.get_legend_handles_labels(), width)
-    marked = [(m, name) for q, m, name in PERCENTILES if any(estimable(q, len(v)) for v in samples)]
+    marked = [(m, name) for q, m, name in PERCENTILES if any(estimable(q, n) for n in frames)]
     handles = [axes.plot([], [], marker=m, color="white", markeredgecolor="black", linestyle="none")[0] for m, _ in marked]
     axes.legend(handles, [name for _, name in marked], loc="lower right", handletextpad=0.2, borderpad=0.2)  # empty in a CDF
     low, high = min(s[0] for s in samples if len(s)), max(s[-1] for s in samples if len(s))
@@ -147,17 +148,25 @@ def latency_cdf(data: Dataset) -> Drawn:
     axes.set_ylabel("Fraction of frames")
     axes.set_ylim(0, 1.02)
     table = Table(
-        f"End-to-end latency per frame (ms): percentiles, p50 with its 95% order-statistic CI{data.caption_note()}.",
+        f"End-to-end latency per frame (ms): percentiles, p50 with its 95% CI ({_p50_ci_method(data)}){data.caption_note()}.",
         ["configuration", "n", "p50", "p50 95% CI", "p90", "p99", "mean"],
     )
-    for one, values in zip(data.series, samples, strict=True):
+    for one, values, n in zip(data.series, samples, frames, strict=True):
         row = one.row("e2e") or {}
         ci = (None, None) if is_missing(row.get("p50_ci_low_ms")) else (row["p50_ci_low_ms"], row["p50_ci_high_ms"])
-        p50, p90, p99 = (float(np.percentile(values, q)) if estimable(q, len(values)) else None for q, _, _ in PERCENTILES)
+        p50, p90, p99 = (float(np.percentile(values, q)) if estimable(q, n) else None for q, _, _ in PERCENTILES)
         table.rows.append([one.label, str(len(values)), fmt(p50), fmt_ci(*ci), fmt(p90), fmt(p99), fmt(values.mean())])
     short = [
         f"{name} not marked below {min_frames(q)} frames (it would be the slowest frame, not a percentile)"
         for q, _, name in PERCENTILES
-        if any(0 < len(v) < min_frames(q) for v in samples)
+        if any(0 < n < min_frames(q) for n in frames)
     ]
     return Drawn("", "", figure, table, [one.label for one in data.series], short)
+
+
+def _p50_ci_method(data: Dataset) -> str:
+    """How summary.csv's p50 CIs of these configurations were made (harness.metrics.latency.latency_stats)."""
+    rounds = [len(set(frames)) < len(frames) for frames in (one.stage_frames("e2e") for one in data.series)]
+    if all(rounds):
+        return "bootstrap over frames, which rounds read repeatedly"
+    return "order statistics; bootstrap over frames where rounds read them repeatedly" if any(rounds) else "order statistics"

@@ -257,7 +257,8 @@ def devices(data: Dataset) -> Drawn:
         axes.grid(axis="y", visible=False)
     figure_legend(figure, *panels[0].get_legend_handles_labels(), DOUBLE_IN if with_energy else SINGLE_IN)
     table = Table(
-        "Median end-to-end latency per device (ms, 95% order-statistic CI) and energy per frame (J).",
+        "Median end-to-end latency per device (ms, with summary.csv's 95% CI: order statistics, or a bootstrap over frames "
+        "with rounds) and energy per frame (J).",
         ["configuration", "device", "p50 ms", "95% CI", "p90 ms", "energy J"],
         label_columns=2,
     )
