@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from harness.config import load_experiment
@@ -174,6 +175,14 @@ def test_rounds_alternate_the_order_and_pool_each_configurations_frames(tmp_path
     for stage in ("e2e", "mt"):  # the figures' bootstraps draw a frame's readings together
         assert len(series.stage_frames(stage)) == len(series.stage_ms(stage)) == 9
         assert [frame for _, frame in series.stage_frames(stage)] == [1, 2, 3] * 3  # each reading's own frame, in order
+    from harness.report.compare import compare_runs, compare_table
+
+    run = load_run(run_dir)
+    changes, _ = compare_runs(run, run)
+    [e2e] = [c for c in changes if c.config_id == "synth/null/a" and c.stage == "e2e"]
+    assert (e2e.n_a, e2e.frames_a, e2e.test, e2e.ratio) == (9, 3, "Wilcoxon", 1.0)  # the same frames: paired
+    assert np.isnan(e2e.ratio_low)  # 3 frames read 3 times: too few frames for an interval
+    assert ["9 (3 frames)", "9 (3 frames)"] in [row[2:4] for row in compare_table(changes, run, run).rows]
 
 
 def test_later_rounds_read_as_many_frames_as_the_first_whatever_their_speed(tmp_path: Path, write_experiment) -> None:

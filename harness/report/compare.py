@@ -42,6 +42,8 @@ class Change:
     ratio_high: float
     p_value: float
     test: str = "Mann–Whitney"  # or "Wilcoxon": paired by frame, where both runs read the same frames
+    frames_a: int = 0  # distinct source frames behind n_a readings (fewer with rounds); 0: as many as readings
+    frames_b: int = 0
 
     @property
     def verdict(self) -> str:
@@ -83,7 +85,9 @@ def compare_runs(run_a: Run, run_b: Run) -> tuple[list[Change], list[str]]:
             ratio = float(np.median(y) / np.median(x)) if np.median(x) > 0 else float("nan")
             low, high = ratio_of_medians_ci(x, y, frames=frames)
             p, test = change_p(x, y, frames)
-            changes.append(Change(config_id, stage, len(x), len(y), float(np.median(x)), float(np.median(y)), ratio, low, high, p, test))
+            medians = float(np.median(x)), float(np.median(y))
+            counts = len(set(frames[0])), len(set(frames[1]))
+            changes.append(Change(config_id, stage, len(x), len(y), *medians, ratio, low, high, p, test, *counts))
     unmatched = [f"only in A: {c}" for c in a_series if c not in b_series] + [f"only in B: {c}" for c in b_series if c not in a_series]
     return changes, unmatched
 
@@ -101,8 +105,8 @@ def compare_table(changes: list[Change], run_a: Run, run_b: Run) -> Table:
             [
                 c.config_id,
                 c.stage,
-                str(c.n_a),
-                str(c.n_b),
+                _count(c.n_a, c.frames_a),
+                _count(c.n_b, c.frames_b),
                 fmt(c.median_a_ms, 2),
                 fmt(c.median_b_ms, 2),
                 fmt(c.ratio, 3),
@@ -113,6 +117,11 @@ def compare_table(changes: list[Change], run_a: Run, run_b: Run) -> Table:
             ]
         )
     return table
+
+
+def _count(readings: int, frames: int) -> str:
+    """Readings, and the frames behind them where rounds read frames more than once."""
+    return str(readings) if frames in (0, readings) else f"{readings} ({frames} frames)"
 
 
 def terminal_text(table: Table) -> str:
