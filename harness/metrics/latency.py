@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
+    "MIN_CI_FRAMES",
     "STATISTICS",
     "LatencyStats",
     "cluster_bootstrap",
@@ -75,6 +76,7 @@ def estimable(q: float, n: int) -> bool:
 
 
 STATISTICS = ("mean", "median")
+MIN_CI_FRAMES = 6  # below this no order-statistic 95% interval of the median exists, nor enough distinct frame resamples
 
 
 def cluster_bootstrap(
@@ -132,7 +134,7 @@ def clustered_median_ci(
     covers frame-to-frame variation as an independent sample of frames would. Seeded; NaN below 6 clusters,
     as the order-statistic interval is below 6 values.
     """
-    if len(set(clusters)) < 6:
+    if len(set(clusters)) < MIN_CI_FRAMES:
         return float("nan"), float("nan")
     tail = 100 * (1 - confidence) / 2
     [estimates] = cluster_bootstrap([(np.asarray(values_ms, dtype=float), clusters)], "median", resamples, seed)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness.metrics.latency import MIN_CI_FRAMES
 from harness.report.tables import run_summary
 from harness.store.reader import Run, read_frames
 from harness.store.schema import FRAMES
@@ -23,8 +24,6 @@ from harness.store.spans import e2e_ms, stage_spans
 from harness.store.summary import frame_key, once_per_frame
 
 __all__ = ["MIN_CI_FRAMES", "Dataset", "Series", "short_labels"]
-
-MIN_CI_FRAMES = 6  # below this, no order-statistic 95% CI of the median exists (harness.metrics.latency)
 
 
 @dataclass
@@ -43,21 +42,26 @@ class Series:
         rows = self.summary[self.summary["stage"] == stage]
         return None if rows.empty else rows.iloc[0].to_dict()
 
-    def stage_ms(self, stage: str) -> np.ndarray:
-        """Durations (ms) of ``stage`` over measured frames that have it; ``e2e`` as in summary.csv."""
-        if stage == "e2e":
-            values = [e2e_ms(r) for r in self.records]
-            return np.array([v for v in values if v is not None], dtype=float)
-        return np.array([(s["end_ns"] - s["start_ns"]) / 1e6 for r in self.records for s in r["spans"] if s["name"] == stage], dtype=float)
-
-    def stage_frames(self, stage: str) -> list[tuple[Any, Any]]:
-        """The source frame of each of ``stage_ms(stage)``'s values, in order.
+    def stage_sample(self, stage: str) -> tuple[np.ndarray, list[tuple[Any, ...]]]:
+        """Durations (ms) of ``stage`` over measured frames that have it (``e2e`` as in summary.csv), and the source frame of each.
 
         With ``[run] rounds`` a frame's readings repeat, and bootstraps draw them together (harness.report.stats).
         """
         if stage == "e2e":
-            return [self.frame_of(r) for r in self.records if e2e_ms(r) is not None]
-        return [self.frame_of(r) for r in self.records for s in r["spans"] if s["name"] == stage]
+            pairs = [(e2e_ms(r), self.frame_of(r)) for r in self.records]
+        else:
+            spans = [(s, r) for r in self.records for s in r["spans"] if s["name"] == stage]
+            pairs = [((s["end_ns"] - s["start_ns"]) / 1e6, self.frame_of(r)) for s, r in spans]
+        kept = [(value, frame) for value, frame in pairs if value is not None]
+        return np.array([v for v, _ in kept], dtype=float), [f for _, f in kept]
+
+    def stage_ms(self, stage: str) -> np.ndarray:
+        """Durations (ms) of ``stage`` over measured frames that have it; ``e2e`` as in summary.csv."""
+        return self.stage_sample(stage)[0]
+
+    def stage_frames(self, stage: str) -> list[tuple[Any, ...]]:
+        """The source frame of each of ``stage_ms(stage)``'s values, in order."""
+        return self.stage_sample(stage)[1]
 
     def frame_of(self, record: dict[str, Any]) -> tuple[Any, ...]:
         """The source frame a record read, as the statistics pair and group readings: (source, frame_id).
@@ -174,8 +178,11 @@ class Dataset:
         return f"; all configurations: {self.shared}" if self.shared else ""
 
     def few_frames(self) -> list[str]:
-        """Labels of configurations with too few measured frames for a CI of the median (summary.csv leaves it empty)."""
-        return [s.label for s in self.series if len(s.records) < MIN_CI_FRAMES]
+        """Labels of configurations with too few measured frames for a CI of the median (summary.csv leaves it empty).
+
+        Frames, not readings: with ``[run] rounds`` the interval draws distinct frames.
+        """
+        return [s.label for s in self.series if len({s.frame_of(r) for r in s.records}) < MIN_CI_FRAMES]
 
 
 def _device(run: Run) -> str:

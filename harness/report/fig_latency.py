@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from harness.metrics.latency import estimable, min_frames
+from harness.metrics.latency import estimable, min_frames, repeats
 from harness.report.columns import is_missing
 from harness.report.dataset import Dataset, Series
 from harness.report.export import Table, fmt, fmt_ci
@@ -166,7 +166,7 @@ def latency_cdf(data: Dataset) -> Drawn:
 
 def _p50_ci_method(data: Dataset) -> str:
     """How summary.csv's p50 CIs of these configurations were made (harness.metrics.latency.latency_stats)."""
-    rounds = [len(set(frames)) < len(frames) for frames in (one.stage_frames("e2e") for one in data.series)]
+    rounds = [repeats(one.stage_frames("e2e")) for one in data.series]
     if all(rounds):
         return "bootstrap over frames, which rounds read repeatedly"
     return "order statistics; bootstrap over frames where rounds read them repeatedly" if any(rounds) else "order statistics"

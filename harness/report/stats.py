@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.metrics.latency import STATISTICS, cluster_bootstrap, repeats
+from harness.metrics.latency import MIN_CI_FRAMES, STATISTICS, cluster_bootstrap, repeats
 from harness.report.columns import AccuracyMetric
 
 __all__ = [
@@ -49,7 +49,6 @@ def _interval(estimates: np.ndarray) -> tuple[float, float]:
 
 
 Frames = Sequence[Hashable] | None
-MIN_FRAMES = 6  # drawing whole frames from fewer gives too few distinct resamples (as clustered_median_ci)
 
 
 def _estimates(values: np.ndarray, statistic: str, seed: int, frames: Frames) -> np.ndarray:
@@ -66,7 +65,7 @@ def _enough(values: np.ndarray, frames: Frames) -> bool:
     """Whether a sample has enough independent draws for an interval: 2 readings, or 6 frames where frames repeat."""
     if frames is not None and len(frames) != len(values):
         raise ValueError(f"{len(values)} values but {len(frames)} frames")
-    return len(set(frames)) >= MIN_FRAMES if repeats(frames) else len(values) >= 2  # type: ignore[arg-type]
+    return len(set(frames)) >= MIN_CI_FRAMES if repeats(frames) else len(values) >= 2  # type: ignore[arg-type]
 
 
 def same_frames(frames: tuple[Frames, Frames]) -> bool:
