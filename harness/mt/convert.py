@@ -24,7 +24,7 @@ from harness.errors import BackendUnavailable, ConfigError, DataMissing
 from harness.mt.ctranslate2 import inspect_model_dir
 from harness.system.fingerprint import sha256_file
 
-__all__ = ["OPUS_MT", "RECORD", "cmd_models_fetch", "convert_marian", "fetch_opus_mt", "snapshot", "verify_record"]
+__all__ = ["OPUS_MT", "RECORD", "cmd_models_fetch", "convert_marian", "fetch_opus_mt", "snapshot", "verify_record", "versions"]
 
 RECORD = "convert.json"
 RECORD_VERSION = 1
@@ -41,7 +41,8 @@ def _hashes(folder: Path) -> dict[str, str]:
     return {p.relative_to(folder).as_posix(): sha256_file(p) for p in files}
 
 
-def _versions() -> dict[str, str | None]:
+def versions() -> dict[str, str | None]:
+    """Versions of the packages a conversion uses (None: not installed)."""
     found: dict[str, str | None] = {}
     for package in ("ctranslate2", "transformers", "torch", "sentencepiece"):
         try:
@@ -70,7 +71,7 @@ def convert_marian(hf_dir: Path, out_dir: Path, quantization: str = "float32") -
         "quantization": quantization,
         "source": str(hf_dir),
         "source_sha256": _hashes(hf_dir),
-        "versions": _versions(),
+        "versions": versions(),
         "sha256": _hashes(out_dir),
     }
     (out_dir / RECORD).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")

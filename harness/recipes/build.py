@@ -75,6 +75,7 @@ class Recipe:
 
 
 RECIPES = {
+    "ct2": Recipe("harness.recipes.ct2:build_default", "harness.recipes.ct2:inputs_key"),
     "ort-int8": Recipe("harness.recipes.ort_int8:build_default", "harness.recipes.ort_int8:inputs_key"),
     "tflite": Recipe(
         "harness.recipes.tflite:build_default",

@@ -24,8 +24,12 @@ What the defaults rest on (ORT 1.32 on x86 with AVX512-VNNI, 2 threads; ``models
   keeping its first 21 convolutions in float brings it within 0.2 CER points of fp32.
 
 The outputs are written to ``out_dir`` with ``ppocr_int8.json`` beside them: the settings, the
-sha256 of the source and built files, and library versions. The same settings, sources and library
-versions give the same bytes.
+sha256 of the source and built files, library versions and the machine (``built_on``: instruction set,
+the versions of every library that shapes calibration, the fonts of the calibration scenes). The same
+settings and sources on the same ``built_on`` give the same bytes; elsewhere calibration ranges move by
+float rounding (on a 2-core AVX512-VNNI EPYC with the shipped onnx/onnxruntime the default build differed
+from the shipped bytes in 237 of det's 907 tensors, each by under 0.1%), so the outputs then agree within
+a tolerance instead (docs/ocr.md).
 """
 
 from __future__ import annotations
@@ -42,9 +46,19 @@ from typing import Any
 import numpy as np
 
 from harness.errors import ConfigError, DataMissing
-from harness.recipes.record import inputs_record, write_record
+from harness.recipes.record import build_environment, inputs_record, write_record
 
-__all__ = ["MODEL_FILES", "Int8Settings", "PartSettings", "build_default", "build_ppocr_int8", "calibration_feeds", "inputs_key"]
+__all__ = [
+    "MODEL_FILES",
+    "Int8Settings",
+    "PartSettings",
+    "build_default",
+    "build_environment_here",
+    "build_ppocr_int8",
+    "calibration_feeds",
+    "inputs_key",
+    "model_feeds",
+]
 
 RECIPE_VERSION = 1
 MODEL_FILES = MappingProxyType(
@@ -194,26 +208,40 @@ def _batches(crops: Sequence[np.ndarray], resize: Callable[[np.ndarray, float], 
 
 def calibration_feeds(sources: dict[str, Path], settings: Int8Settings) -> dict[str, list[Feed]]:
     """Calibration inputs of det, cls and rec from synthetic scenes, through RapidOCR's own steps."""
-    from rapidocr_onnxruntime import RapidOCR
-
     from harness.sources.synthetic import SceneOptions, generate_scene
+
+    scenes = []
+    for index in range(settings.calibration_frames):
+        difficulty = settings.difficulties[index % len(settings.difficulties)]
+        image, truth = generate_scene(SceneOptions(seed=settings.seed, n=settings.calibration_frames, difficulty=difficulty), index)
+        truth_quads = [np.array(w.quad, dtype=np.float32) for w in truth.words if not w.dont_care]
+        scenes.append((image, truth_quads if "truth" in settings.rec_crops else []))
+    return model_feeds(sources, scenes, detected="detected" in settings.rec_crops)
+
+
+Scene = tuple[np.ndarray, Sequence[np.ndarray]]  # a BGR frame and word quads in its coordinates
+
+
+def model_feeds(sources: dict[str, Path], scenes: Sequence[Scene], detected: bool = True) -> dict[str, list[Feed]]:
+    """det, cls and rec inputs of ``scenes`` as RapidOCR feeds its models (``sources``: its det, cls and rec files).
+
+    Each frame is preprocessed for det; rec and cls get the crops of its fp32 detections (``detected``)
+    and of its given quads, classified and batched as RapidOCR's recognizer batches them.
+    """
+    from rapidocr_onnxruntime import RapidOCR
 
     engine = RapidOCR(det_model_path=str(sources["det"]), cls_model_path=str(sources["cls"]), rec_model_path=str(sources["rec"]))
     rec_shape = engine.text_rec.rec_image_shape
     feeds: dict[str, list[Feed]] = {"det": [], "cls": [], "rec": []}
-    for index in range(settings.calibration_frames):
-        difficulty = settings.difficulties[index % len(settings.difficulties)]
-        options = SceneOptions(seed=settings.seed, n=settings.calibration_frames, difficulty=difficulty)
-        image, truth = generate_scene(options, index)
-        image, _, _ = engine.preprocess(image)
+    for frame, given in scenes:
+        image, ratio_h, ratio_w = engine.preprocess(frame)
         image, _ = engine.maybe_add_letterbox(image, {})
         feeds["det"].append({"x": engine.text_det.get_preprocess(max(image.shape[:2]))(image)})
         quads = []
-        if "detected" in settings.rec_crops:
+        if detected:
             boxes, _ = engine.auto_text_det(image)
             quads.extend([] if boxes is None else boxes)
-        if "truth" in settings.rec_crops:
-            quads.extend(np.array(w.quad, dtype=np.float32) for w in truth.words if not w.dont_care)
+        quads.extend(np.asarray(q, dtype=np.float32) / np.array([ratio_w, ratio_h], dtype=np.float32) for q in given)  # ratios map back
         crops = engine.get_crop_img_list(image, quads)
         feeds["cls"].extend(_batches(crops, lambda c, _: engine.text_cls.resize_norm_img(c), engine.text_cls.cls_batch_num, 0))
         crops, _, _ = engine.text_cls(crops)
@@ -277,6 +305,10 @@ def _quantize(source: Path, target: Path, part: PartSettings, feeds: list[Feed],
     )
 
 
+# Libraries whose kernels or image code shape the calibration data and ranges, hence the bytes.
+BUILD_PACKAGES = ("onnx", "onnxruntime", "numpy", "opencv-python", "pillow", "rapidocr-onnxruntime")
+
+
 def _versions() -> dict[str, str]:
     import onnx
     import onnxruntime
@@ -284,8 +316,17 @@ def _versions() -> dict[str, str]:
     return {"onnxruntime": onnxruntime.__version__, "onnx": onnx.__version__}
 
 
+def build_environment_here() -> dict[str, object]:
+    """The ``build_environment`` of this machine for this recipe: instruction set, library versions, the calibration scenes' fonts."""
+    from harness.sources.synth_render import available_fonts
+
+    return build_environment(BUILD_PACKAGES, available_fonts())
+
+
 def _record(out_dir: Path, settings: Int8Settings, sources: dict[str, Path], built: dict[str, Path]) -> None:
-    write_record(out_dir / "ppocr_int8.json", "ppocr-ort-int8", RECIPE_VERSION, settings, sources, built, _versions())
+    write_record(
+        out_dir / "ppocr_int8.json", "ppocr-ort-int8", RECIPE_VERSION, settings, sources, built, _versions(), build_environment_here()
+    )
 
 
 def build_ppocr_int8(source_dir: Path, out_dir: Path, settings: Int8Settings) -> dict[str, Path]:
@@ -387,7 +428,8 @@ def inputs_key(settings: Int8Settings | None = None) -> dict[str, Any]:
     from harness.ocr.rapidocr import packaged_model_dir
 
     sources = {part: Path(packaged_model_dir()) / name for part, name in MODEL_FILES.items()}
-    return inputs_record(RECIPE_VERSION, settings or Int8Settings(), sources, _versions())
+    environment = {k: v for k, v in build_environment_here().items() if k != "cpu_model"}
+    return inputs_record(RECIPE_VERSION, settings or Int8Settings(), sources, {**_versions(), "built_on": environment})
 
 
 def build_default(out_dir: Path) -> dict[str, Path]:

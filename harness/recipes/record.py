@@ -1,21 +1,71 @@
-"""The JSON record a recipe writes beside its outputs: settings, inputs and outputs by sha256, tool versions."""
+"""The JSON record a recipe writes beside its outputs: settings, inputs and outputs by sha256, tool versions, machine."""
 
 from __future__ import annotations
 
 import json
+import platform
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from harness.system.fingerprint import sha256_file
 
-__all__ = ["inputs_record", "write_record"]
+__all__ = ["build_environment", "inputs_record", "reproduces_here", "write_record"]
+
+
+def build_environment(packages: Iterable[str], files: Iterable[Path] = ()) -> dict[str, Any]:
+    """What a build's bytes depend on besides its settings and sources: the CPU's instruction set, library versions, data files.
+
+    Kernels differ by instruction set and by library release, and their float rounding moves calibration
+    ranges, so two machines that differ here may build different bytes from the same recipe.
+    """
+    from harness.system.cpu import capture_cpu
+
+    cpu = capture_cpu()
+    return {
+        "machine": platform.machine(),
+        "cpu_vendor": cpu["vendor"],
+        "cpu_model": cpu["model"],
+        "isa": cpu["isa"],
+        "simd_features": cpu["simd_features"],
+        "versions": {name: _version(name) for name in packages},
+        "files": {path.name: sha256_file(path) for path in files if path.is_file()},
+    }
+
+
+def _version(name: str) -> str | None:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def reproduces_here(recorded: Mapping[str, Any] | None, here: Mapping[str, Any]) -> str | None:
+    """None when this machine's ``build_environment`` equals the recorded one (the build should give the same bytes), else why not.
+
+    The CPU model is informative only: machines of one instruction set and the same libraries are expected to agree.
+    """
+    if not recorded:
+        return "the record does not say which machine and library versions built the shipped bytes"
+    for key in ("machine", "isa", "simd_features", "versions", "files"):
+        if recorded.get(key) != here.get(key):
+            return f"{key} differs: built with {recorded.get(key)!r}, here {here.get(key)!r}"
+    return None
 
 
 def write_record(
-    path: Path, recipe: str, version: int, settings: Any, sources: dict[str, Path], built: dict[str, Path], versions: dict[str, str]
+    path: Path,
+    recipe: str,
+    version: int,
+    settings: Any,
+    sources: dict[str, Path],
+    built: dict[str, Path],
+    versions: dict[str, str],
+    built_on: dict[str, Any] | None = None,
 ) -> None:
-    """Write ``path``: what was built from what, with which settings and tools (sorted keys, so builds diff cleanly)."""
+    """Write ``path``: what was built from what, with which settings, tools and machine (sorted keys, so builds diff cleanly)."""
     record = {
         "recipe": recipe,
         "recipe_version": version,
@@ -23,11 +73,12 @@ def write_record(
         "sources": {part: {"file": p.name, "sha256": sha256_file(p)} for part, p in sources.items()},
         "outputs": {part: {"file": p.name, "sha256": sha256_file(p), "size_bytes": p.stat().st_size} for part, p in built.items()},
         "versions": versions,
+        "built_on": built_on,
     }
     path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def inputs_record(version: int, settings: Any, sources: dict[str, Path], versions: dict[str, str]) -> dict[str, Any]:
+def inputs_record(version: int, settings: Any, sources: dict[str, Path], versions: Mapping[str, Any]) -> dict[str, Any]:
     """What a build depends on (its cache key): recipe version, settings, source hashes (None: absent), tool versions."""
     return {
         "recipe_version": version,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.system._files import is_dir, read_int, read_text, under
+from harness.system.isa import isa_label, simd_features
 
 __all__ = ["capture_cpu", "cpu_model", "parse_cpu_list", "parse_cpuinfo"]
 
@@ -183,8 +184,12 @@ def capture_cpu(root: Path = Path("/")) -> dict[str, Any]:
         ids = list(range(_count_processors(blocks) or os.cpu_count() or 0))
     online = [None if online_ids is None else n in online_ids for n in ids]
     freq, freq_reasons = _cpufreq(root, ids, online)
+    features = simd_features(blocks)
     return {
         "model": cpu_model(blocks),
+        "vendor": next((b["vendor_id"] for b in blocks if b.get("vendor_id")), None),
+        "isa": isa_label(features, _machine(blocks)),
+        "simd_features": features,
         "logical_cores": len(online_ids) if online_ids else len(ids) or os.cpu_count(),
         "physical_cores": _physical_cores(root, ids, blocks),
         "affinity_cores": _affinity_cores(),
@@ -193,6 +198,15 @@ def capture_cpu(root: Path = Path("/")) -> dict[str, Any]:
         **freq,
         "unavailable": unavailable + freq_reasons,
     }
+
+
+def _machine(blocks: list[dict[str, str]]) -> str:
+    """The architecture the cpuinfo describes (a fake tree may describe another than this host's)."""
+    if any("CPU implementer" in b for b in blocks):
+        return "aarch64"
+    if any("vendor_id" in b for b in blocks):
+        return "x86_64"
+    return platform.machine()
 
 
 def _count_processors(blocks: list[dict[str, str]]) -> int:
