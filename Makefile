@@ -64,7 +64,7 @@ $(CONVERT_VENV)/bin/onnx2tf: pyproject.toml
 # on 2 cores); writes models/nmt-en-es and its card. `--from STEP` restarts at collect, train, evaluate or card.
 train-nmt: $(BIN)/arbench
 	$(BIN)/pip install --quiet -e '.[nmt]'
-	$(BIN)/python models/recipes/nmt/reproduce.py
+	$(BIN)/python -m harness.models.recipes.nmt.reproduce
 
 smoke: models
 	$(BIN)/arbench run experiments/smoke.toml --device $(DEVICE) --out $(OUT)

@@ -14,9 +14,10 @@ __all__ = ["main"]
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from harness.config import load_experiment
     from harness.devices import resolve_device
-    from harness.orchestrate import preflight, run_experiment
+    from harness.run.experiment import load_experiment
+    from harness.run.orchestrate import run_experiment
+    from harness.run.preflight import preflight
     from harness.system.environment import detect_device
 
     experiment = load_experiment(Path(args.experiment))
@@ -96,7 +97,8 @@ def _cmd_devices(args: argparse.Namespace) -> int:
 
 def _cmd_models(args: argparse.Namespace) -> int:
     from harness.errors import DataMissing
-    from harness.models import load_manifest, verify_model
+    from harness.models.manifest import load_manifest
+    from harness.models.verify import verify_model
 
     print(f"{'state':8} {'id':26} {'task':7} {'backend':12} {'precision':10} {'MB':>6}  source")
     for entry in load_manifest():
@@ -111,13 +113,13 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 def _cmd_models_fetch(args: argparse.Namespace) -> int:
-    from harness.mt.convert import cmd_models_fetch
+    from harness.models.fetch import cmd_models_fetch
 
     return cmd_models_fetch(args)
 
 
 def _cmd_models_build(args: argparse.Namespace) -> int:
-    from harness.recipes.build import build_models
+    from harness.models.recipes.build import build_models
 
     build_models(force=args.force)
     return 0
@@ -149,8 +151,8 @@ def _cmd_data_video(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from harness.offload.server import serve
-    from harness.offload.serverconfig import load_server_config
+    from harness.server.app import serve
+    from harness.server.config import load_server_config
 
     overrides = {"host": args.host, "port": args.port, "token_env": args.token_env, "max_upload_bytes": args.max_upload_bytes}
     config = load_server_config(Path(args.config) if args.config else None, ocr=args.ocr, mt=args.mt, **overrides)
@@ -165,16 +167,22 @@ def _cmd_network(args: argparse.Namespace) -> int:
 
 
 def _cmd_sensors(args: argparse.Namespace) -> int:
-    from harness.telemetry.commands import sensor_lines
+    from harness.energy.commands import sensor_lines
 
     print("\n".join(sensor_lines(Path(args.root))))
     return 0
 
 
 def _cmd_system(args: argparse.Namespace) -> int:
-    from harness.telemetry.commands import system_lines, tune_lines
+    from harness.system.commands import system_lines, tune_lines
 
-    lines = tune_lines(args.device, args.mode) if args.action == "tune" else system_lines(Path(args.root))
+    if args.action == "tune":
+        from harness.devices import resolve_device
+
+        profile = resolve_device(args.device)
+        lines = tune_lines(profile.power_modes, args.mode, profile.name)
+    else:
+        lines = system_lines(Path(args.root))
     print("\n".join(lines))
     return 0
 

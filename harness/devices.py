@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.config import project_root
 from harness.errors import ConfigError
+from harness.paths import project_root
 from harness.tables import from_table, load_toml
 
 __all__ = ["DEVICE_NAMES", "SENSOR_NAMES", "DeviceProfile", "devices_dir", "load_device", "resolve_device"]

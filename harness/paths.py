@@ -1,13 +1,19 @@
-"""Where shared evaluation data lives. It is read in place, never copied into the repository."""
+"""Where things are: the source tree and the shared evaluation data (read in place, never copied into the repository).
+
+A leaf: it imports nothing of arbench, so anything may ask it for a folder.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from harness.config import project_root
+__all__ = ["data_root", "project_root"]
 
-__all__ = ["data_root"]
+
+def project_root() -> Path:
+    """The source tree's root (where experiments/, devices/ and models/ live)."""
+    return Path(__file__).resolve().parent.parent
 
 
 def data_root() -> Path:

@@ -8,21 +8,20 @@ overlay means no image is drawn.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from harness.config import StageSwitches
-from harness.errors import DataMissing
+from harness.errors import ConfigError, DataMissing
 from harness.metrics.text import frame_accuracy
 from harness.mt.base import MtBackend
 from harness.mt.cache import TranslationCache
 from harness.ocr.base import OcrBackend
 from harness.trace import Tracer
-from harness.types import Frame, TextRegion, Translation
+from harness.types import Frame, FrameResult, TextRegion, Translation
 
-__all__ = ["FrameResult", "Pipeline", "StageFailure"]
+__all__ = ["Pipeline", "StageFailure", "StageSwitches"]
 
 
 _NO_QUAD = ((0.0, 0.0), (0.0, 0.0), (0.0, 0.0), (0.0, 0.0))
@@ -37,21 +36,22 @@ class StageFailure(Exception):
         self.frame = frame
 
 
-@dataclass
-class FrameResult:
-    """What one frame produced: the frame, its regions and their translations, the overlay image."""
+@dataclass(frozen=True)
+class StageSwitches:
+    """Stages to run; a switched-off stage passes its input through untouched (for ablations).
 
-    frame: Frame
-    regions: list[TextRegion]
-    translations: list[Translation] | None  # None when MT is switched off
-    image: np.ndarray | None
-    accuracy: dict[str, Any] = field(default_factory=dict)
-    offload: dict[str, Any] | None = None  # offloaded placements: bytes, privacy, network (harness.offload.stage)
+    ``mt_cache_frames``: reuse the translation of a text (normalized: case, spaces) read in one of the
+    last N frames instead of translating it again (0: off); hits are recorded per frame.
+    """
 
-    @property
-    def targets(self) -> list[str] | None:
-        """The translated strings, one per region (None when MT is switched off)."""
-        return None if self.translations is None else [t.target for t in self.translations]
+    ocr: bool = True
+    mt: bool = True
+    overlay: bool = True
+    mt_cache_frames: int = 0
+
+    def __post_init__(self) -> None:
+        if self.mt_cache_frames < 0:
+            raise ConfigError("[stages] mt_cache_frames must be >= 0 (0 turns the translation cache off)")
 
 
 class Pipeline:

@@ -13,6 +13,7 @@ import numpy as np
 
 __all__ = [
     "Frame",
+    "FrameResult",
     "GroundTruth",
     "GroundTruthWord",
     "Quad",
@@ -100,3 +101,20 @@ class Span:
     def duration_ns(self) -> int:
         """Length of the span in nanoseconds."""
         return self.end_ns - self.start_ns
+
+
+@dataclass
+class FrameResult:
+    """What one frame produced: the frame, its regions and their translations, the overlay image."""
+
+    frame: Frame
+    regions: list[TextRegion]
+    translations: list[Translation] | None  # None when MT is switched off
+    image: np.ndarray | None
+    accuracy: dict[str, Any] = field(default_factory=dict)
+    offload: dict[str, Any] | None = None  # offloaded placements: bytes, privacy, network (harness.offload.stage)
+
+    @property
+    def targets(self) -> list[str] | None:
+        """The translated strings, one per region (None when MT is switched off)."""
+        return None if self.translations is None else [t.target for t in self.translations]

@@ -101,7 +101,7 @@ def build_tiny_marian(out: Path, seed: int = 0) -> Path:
 
 def tiny_models(tmp_path_factory) -> TinyModels:
     """Build (once per session) the tiny model and its float32 and int8 CTranslate2 conversions."""
-    from harness.mt.convert import convert_marian
+    from harness.models.fetch import convert_marian
 
     root = tmp_path_factory.getbasetemp() / "tiny-marian"
     if root not in _built:

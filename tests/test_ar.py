@@ -14,11 +14,12 @@ from harness.ar.policy import Signals, make_policy
 from harness.ar.reuse import KnownRegion, Reuse
 from harness.ar.summary import ar_columns
 from harness.ar.tracker import RegionTrack, flow_all, map_quad, to_gray
-from harness.config import StageSwitches, load_experiment
 from harness.errors import ConfigError
 from harness.mt.null import NullMt, NullMtOptions
 from harness.ocr.null import NullOcr, NullOcrOptions
 from harness.overlay.render import Overlay, OverlayOptions
+from harness.pipeline import StageSwitches
+from harness.run.experiment import load_experiment
 from harness.sources.synth_video import SyntheticVideoOptions, SyntheticVideoSource, generate_video
 from harness.store.schema import frame_record
 from harness.trace import Tracer

@@ -6,12 +6,12 @@ import numpy as np
 
 from harness.ar.options import ArOptions
 from harness.ar.pipeline import ARPipeline
-from harness.config import StageSwitches
 from harness.context import BackendContext
 from harness.mt.apertium import Apertium, ApertiumOptions
 from harness.ocr.rapidocr import RapidOcr, RapidOcrOptions
 from harness.overlay.render import Overlay, OverlayOptions
-from harness.scenarios import CameraPaced
+from harness.pipeline import StageSwitches
+from harness.run.scenarios import CameraPaced
 from harness.sources.synth_video import SyntheticVideoOptions, SyntheticVideoSource
 from harness.trace import Tracer
 from tests.conftest import needs_apertium

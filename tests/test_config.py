@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import RunSettings, load_experiment
 from harness.devices import DEVICE_NAMES, load_device, resolve_device
 from harness.errors import ConfigError
 from harness.mt.apertium import ApertiumOptions
 from harness.ocr.rapidocr import RapidOcrOptions
+from harness.run.experiment import RunSettings, load_experiment
 
 REPO = Path(__file__).resolve().parent.parent
 

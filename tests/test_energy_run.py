@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.config import load_experiment
 from harness.devices import load_device
-from harness.orchestrate import run_experiment
+from harness.run.experiment import load_experiment
+from harness.run.orchestrate import run_experiment
 from harness.testing import build_fake_jetson_hwmon_tree, build_fake_jetson_tools, build_fake_system_tree
 
 EXPERIMENT = """

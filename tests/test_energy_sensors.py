@@ -16,11 +16,11 @@ import pytest
 
 from harness.energy import ina2xx, jetson, nvml, pi5, rapl, tegrastats
 from harness.energy.base import SensorError
-from harness.energy.fakes import AGX_ORIN
 from harness.energy.pi5 import parse_pmic
 from harness.energy.registry import probe_sensors
 from harness.energy.tegrastats import parse_tegrastats
 from harness.testing import (
+    AGX_ORIN,
     PI5_PMIC_OUTPUT,
     build_fake_ina2xx_tree,
     build_fake_jetson_hwmon_tree,

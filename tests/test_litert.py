@@ -15,11 +15,11 @@ import pytest
 from harness.context import BackendContext
 from harness.errors import BackendUnavailable, ConfigError, DataMissing
 from harness.metrics.text import word_recall
-from harness.models import load_manifest
+from harness.models.manifest import load_manifest
+from harness.models.recipes.tflite import PRECISIONS, TfliteSettings, output_name
 from harness.ocr import litert
 from harness.ocr.base import OcrBackend
 from harness.ocr.litert import LiteRt, LiteRtOptions, default_model_path, det_input, resolve_model_paths
-from harness.recipes.tflite import PRECISIONS, TfliteSettings, output_name
 from harness.sources.synthetic import SceneOptions, generate_scene
 from harness.trace import Tracer
 from harness.types import Frame
@@ -183,9 +183,9 @@ def test_recipe_converts_cls_at_every_precision(tmp_path: Path) -> None:
     import onnxruntime as ort
     from rapidocr_onnxruntime import RapidOCR
 
+    from harness.models.recipes.ort_int8 import MODEL_FILES
+    from harness.models.recipes.tflite import ONNX2TF_SAMPLE_FILE, build_ppocr_tflite
     from harness.ocr.rapidocr import packaged_model_dir
-    from harness.recipes.ort_int8 import MODEL_FILES
-    from harness.recipes.tflite import ONNX2TF_SAMPLE_FILE, build_ppocr_tflite
 
     source = packaged_model_dir() / MODEL_FILES["cls"]
     before = source.read_bytes()

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ConfigError, DataMissing
-from harness.models import ModelEntry, check_onnx_file, find_model, load_manifest, verify_model
-from harness.recipes import build as build_module
-from harness.recipes.build import Recipe, build_models
+from harness.models.manifest import ModelEntry, find_model, load_manifest
+from harness.models.recipes import build as build_module
+from harness.models.recipes.build import Recipe, build_models
+from harness.models.verify import check_onnx_file, verify_model
 from harness.system.fingerprint import sha256_file
 
 REPO = Path(__file__).resolve().parent.parent

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import StageSwitches, load_experiment
 from harness.devices import load_device
 from harness.errors import ConfigError
 from harness.mt.cache import TranslationCache, cache_key
 from harness.mt.null import NullMt, NullMtOptions
 from harness.ocr.null import NullOcr, NullOcrOptions
-from harness.pipeline import Pipeline
-from harness.runner import run_configuration
+from harness.pipeline import Pipeline, StageSwitches
+from harness.run.experiment import load_experiment
+from harness.run.runner import run_configuration
 from harness.sources.synthetic import SceneOptions, SyntheticSource
 from harness.store.summary import summarize
 from harness.trace import Tracer

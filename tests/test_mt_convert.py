@@ -16,7 +16,7 @@ pytest.importorskip("torch")
 
 from harness.context import BackendContext
 from harness.errors import ConfigError, DataMissing
-from harness.mt.convert import OPUS_MT, RECORD, cmd_models_fetch, convert_marian, fetch_opus_mt, verify_record
+from harness.models.fetch import OPUS_MT, RECORD, cmd_models_fetch, convert_marian, fetch_opus_mt, verify_record
 from harness.mt.ctranslate2 import CTranslate2, CTranslate2Options
 from harness.system.fingerprint import sha256_file
 from tests.mt_fixtures import TEXTS, TinyModels, tiny_models

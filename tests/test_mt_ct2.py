@@ -15,7 +15,7 @@ pytest.importorskip("torch")
 
 from harness.context import BackendContext
 from harness.errors import BackendUnavailable, ConfigError, DataMissing
-from harness.models import ModelEntry
+from harness.models.manifest import ModelEntry
 from harness.mt.ctranslate2 import CTranslate2, CTranslate2Options, inspect_model_dir, preflight, resolve_model_dir
 from harness.trace import Tracer
 from tests.mt_fixtures import TEXTS, TinyModels, phrasebook_lines, tiny_models, train_spm

@@ -1,16 +1,13 @@
-"""The NMT recipe's gettext .mo reader and pair cleaning (models/recipes/nmt/mocatalog.py)."""
+"""The NMT recipe's gettext .mo reader and pair cleaning (harness/models/recipes/nmt/mocatalog.py)."""
 
 from __future__ import annotations
 
 import struct
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "models" / "recipes" / "nmt"))
-
-from mocatalog import CatalogEntry, Drop, clean_pair, normalize_for_match, read_mo
+from harness.models.recipes.nmt.mocatalog import CatalogEntry, Drop, clean_pair, normalize_for_match, read_mo
 
 
 def write_mo(path: Path, messages: list[tuple[str, str]]) -> None:

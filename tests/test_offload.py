@@ -12,7 +12,6 @@ import pytest
 
 pytest.importorskip("aiohttp")
 
-from harness.config import StageSwitches, load_experiment
 from harness.errors import ConfigError
 from harness.mt.null import NullMt, NullMtOptions
 from harness.ocr.null import NullOcr, NullOcrOptions
@@ -22,7 +21,8 @@ from harness.offload.options import Cell, OffloadOptions
 from harness.offload.stage import RemoteStages
 from harness.offload.wire import encode_image
 from harness.overlay.render import Overlay, OverlayOptions
-from harness.pipeline import Pipeline, StageFailure
+from harness.pipeline import Pipeline, StageFailure, StageSwitches
+from harness.run.experiment import load_experiment
 from harness.sources.synthetic import SceneOptions, SyntheticSource
 from harness.trace import Tracer
 
@@ -158,8 +158,8 @@ def test_unauthenticated_requests_are_rejected(server: ServerProcess) -> None:
 
 def test_binding_beyond_loopback_without_a_token_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     from harness.errors import UserError
-    from harness.offload.server import serve
-    from harness.offload.serverconfig import load_server_config
+    from harness.server.app import serve
+    from harness.server.config import load_server_config
 
     monkeypatch.delenv("ARBENCH_SERVER_TOKEN", raising=False)
     with pytest.raises(UserError, match="bearer token"):

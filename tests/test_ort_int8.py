@@ -18,9 +18,9 @@ import onnxruntime as ort
 
 from harness.errors import ConfigError
 from harness.metrics.text import cer
+from harness.models.recipes.ort_int8 import MODEL_FILES, Int8Settings, PartSettings, build_ppocr_int8
+from harness.models.recipes.ppocr_graph import equalize, hardswish_as_mul, linear_conv_pairs, simplify
 from harness.ocr.rapidocr import packaged_model_dir
-from harness.recipes.ort_int8 import MODEL_FILES, Int8Settings, PartSettings, build_ppocr_int8
-from harness.recipes.ppocr_graph import equalize, hardswish_as_mul, linear_conv_pairs, simplify
 from harness.sources.synthetic import SceneOptions, generate_scene
 
 # Small, so two builds stay well under a minute on two cores; seed apart from the test scenes below.
@@ -36,7 +36,7 @@ def _run(model: onnx.ModelProto | Path, feed: np.ndarray) -> np.ndarray:
 
 def _prepared_model(part: str, tmp_path: Path) -> onnx.ModelProto:
     """The packaged model as the recipe has it before its own rewrites: opset 14, pre-processed."""
-    from harness.recipes.ort_int8 import _prepare
+    from harness.models.recipes.ort_int8 import _prepare
 
     plain = Int8Settings(simplify=False, equalize=False)
     return onnx.load(str(_prepare(packaged_model_dir() / MODEL_FILES[part], tmp_path / f"{part}.onnx", plain, [])))
@@ -123,8 +123,8 @@ def test_int8_reads_easy_scenes_like_fp32(built: dict[str, Path]) -> None:
 
 
 def test_build_environment_names_the_instruction_set_and_libraries() -> None:
-    from harness.recipes.ort_int8 import BUILD_PACKAGES, build_environment_here
-    from harness.recipes.record import reproduces_here
+    from harness.models.recipes.ort_int8 import BUILD_PACKAGES, build_environment_here
+    from harness.models.recipes.record import reproduces_here
 
     here = build_environment_here()
     assert here["isa"] and set(here["versions"]) == set(BUILD_PACKAGES) and here["files"]
@@ -148,16 +148,16 @@ SHIPPED = Path(__file__).resolve().parent.parent / "models" / "ppocrv4-int8"
 
 @pytest.fixture(scope="module")
 def default_build(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    from harness.recipes.ort_int8 import build_default
+    from harness.models.recipes.ort_int8 import build_default
 
     return build_default(tmp_path_factory.mktemp("int8-default"))
 
 
 @pytest.mark.slow
 def test_the_default_build_reproduces_the_shipped_bytes_where_it_was_built(default_build: dict[str, Path]) -> None:
-    from harness.models import load_manifest
-    from harness.recipes.ort_int8 import build_environment_here
-    from harness.recipes.record import reproduces_here
+    from harness.models.manifest import load_manifest
+    from harness.models.recipes.ort_int8 import build_environment_here
+    from harness.models.recipes.record import reproduces_here
 
     record = json.loads((SHIPPED / "ppocr_int8.json").read_text(encoding="utf-8"))
     why = reproduces_here(record.get("built_on"), build_environment_here())
@@ -203,7 +203,7 @@ def _differences(a: list[np.ndarray], b: list[np.ndarray], part: str) -> tuple[f
 
 @pytest.mark.slow
 def test_the_default_build_agrees_with_the_shipped_models_within_tolerance(default_build: dict[str, Path]) -> None:
-    from harness.recipes.ort_int8 import model_feeds
+    from harness.models.recipes.ort_int8 import model_feeds
 
     fp32 = {part: packaged_model_dir() / name for part, name in MODEL_FILES.items()}
     feeds = model_feeds(fp32, _scenes())

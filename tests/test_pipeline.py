@@ -6,11 +6,10 @@ import itertools
 
 import pytest
 
-from harness.config import StageSwitches
 from harness.mt.null import NullMt, NullMtOptions
 from harness.ocr.null import NullOcr, NullOcrOptions
 from harness.overlay.render import Overlay, OverlayOptions
-from harness.pipeline import Pipeline, StageFailure
+from harness.pipeline import Pipeline, StageFailure, StageSwitches
 from harness.sources.synthetic import SceneOptions, SyntheticSource
 from harness.trace import Tracer
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import load_experiment
 from harness.devices import load_device
 from harness.mt.null import NullMt, NullMtOptions  # noqa: F401  (the registry looks NullMtOptions up here)
-from harness.orchestrate import run_experiment
 from harness.registry import PLUGINS, Plugin
+from harness.run.experiment import load_experiment
+from harness.run.orchestrate import run_experiment
 from harness.store.reader import load_run, read_frames
 from harness.store.writer import FrameWriter
 

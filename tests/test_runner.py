@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.config import load_experiment
 from harness.devices import load_device
 from harness.mt.null import NullMt, NullMtOptions  # noqa: F401  (the registry looks NullMtOptions up here)
 from harness.registry import PLUGINS, Plugin
-from harness.runner import run_configuration
+from harness.run.experiment import load_experiment
+from harness.run.runner import run_configuration
 
 
 class FlakyMt(NullMt):
@@ -92,7 +92,7 @@ def test_all_frames_measures_every_frame_of_the_source_once_after_the_warmup(tmp
 
 def test_optional_components_missing_here_are_skipped_with_their_reason(write_experiment) -> None:
     from harness.errors import ConfigError, DataMissing
-    from harness.orchestrate import preflight
+    from harness.run.preflight import preflight
 
     base = EXPERIMENT.format(mt="null").replace('[[ocr]]\nid = "null"\nbackend = "null"', "")
     absent = '[[ocr]]\nid = "gone"\nbackend = "rapidocr"\nrec_model = "/nonexistent/rec.onnx"\n'
@@ -143,7 +143,7 @@ backend = "null"
 def test_rounds_alternate_the_order_and_pool_each_configurations_frames(tmp_path: Path, write_experiment) -> None:
     import pandas as pd
 
-    from harness.orchestrate import round_order, run_experiment
+    from harness.run.orchestrate import round_order, run_experiment
 
     assert [round_order(3, r) for r in range(3)] == [[0, 1, 2], [2, 1, 0], [0, 1, 2]]
     experiment = load_experiment(write_experiment(ROUNDS))
@@ -186,7 +186,7 @@ def test_rounds_alternate_the_order_and_pool_each_configurations_frames(tmp_path
 
 
 def test_later_rounds_read_as_many_frames_as_the_first_whatever_their_speed(tmp_path: Path, write_experiment) -> None:
-    from harness.orchestrate import run_experiment
+    from harness.run.orchestrate import run_experiment
 
     text = ROUNDS.replace("min_frames = 3", "min_frames = 1").replace("min_duration_s = 0.0", "min_duration_s = 0.3")
     experiment = load_experiment(write_experiment(text.replace("max_frames = 3", "max_frames = 100000")))

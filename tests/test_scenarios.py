@@ -8,9 +8,9 @@ import itertools
 import numpy as np
 import pytest
 
-from harness.config import RunSettings
 from harness.errors import ConfigError
-from harness.scenarios import CameraPaced, Offline, SingleStream, make_scenario
+from harness.run.experiment import RunSettings
+from harness.run.scenarios import CameraPaced, Offline, SingleStream, make_scenario
 from harness.store.schema import frame_record
 from harness.store.summary import summarize
 from harness.trace import Tracer

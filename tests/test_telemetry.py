@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.telemetry.collector import TelemetryCollector
-from harness.telemetry.system import show_system
-from harness.telemetry.throttle import decode_throttled
+from harness.system.state import show_system
+from harness.system.telemetry import TelemetryCollector
+from harness.system.throttle import decode_throttled
 from harness.testing import build_fake_jetson_iio_tree, build_fake_jetson_tools, build_fake_system_tree, build_fake_vcgencmd
 
 PI5 = "Raspberry Pi 5 Model B Rev 1.0"

@@ -6,9 +6,9 @@ import itertools
 
 import pytest
 
-from harness.config import RunSettings
-from harness.progress import eta_s
-from harness.stopping import stop_reason, validity
+from harness.run.experiment import RunSettings
+from harness.run.progress import eta_s
+from harness.run.stopping import stop_reason, validity
 from harness.trace import Tracer
 
 

@@ -30,14 +30,13 @@ from harness.ar.policy import Signals, make_policy
 from harness.ar.reuse import KnownRegion, Reuse
 from harness.ar.tracker import FrameFlow, RegionTrack, flow_all, to_gray
 from harness.ar.worker import Keyframe, Worker, read_keyframe
-from harness.config import StageSwitches
 from harness.errors import ConfigError, DataMissing
 from harness.metrics.text import CHRF_METRIC, frame_accuracy
 from harness.mt.base import MtBackend
 from harness.ocr.base import OcrBackend
-from harness.pipeline import FrameResult, Pipeline, StageFailure
+from harness.pipeline import Pipeline, StageFailure, StageSwitches
 from harness.trace import Tracer
-from harness.types import Frame, GroundTruth, TextRegion, Translation, quad_from_array
+from harness.types import Frame, FrameResult, GroundTruth, TextRegion, Translation, quad_from_array
 
 __all__ = ["ARPipeline", "ArFrameResult"]
 

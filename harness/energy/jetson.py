@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.energy.base import FileChannel, FileSensor, Probe, read_number
-from harness.system._files import under
+from harness.system.files import under
 
 __all__ = ["INPUT_RAILS", "Ina3221Sensor", "probe"]
 

@@ -321,7 +321,7 @@ class EnergyMeter:
 def _telemetry(settings: Any) -> Any:
     if not getattr(settings, "telemetry_hz", 0):
         return None
-    from harness.telemetry.collector import TelemetryCollector
+    from harness.system.telemetry import TelemetryCollector
 
     return TelemetryCollector(Path(settings.root))
 

@@ -29,10 +29,10 @@ from typing import Any
 import numpy as np
 
 from harness.energy.base import Probe
-from harness.energy.fakes import build_fake_jetson_hwmon_tree, build_fake_rapl_tree, replay_power
 from harness.energy.meter import EnergyMeter
 from harness.energy.writer import EnergyWriter
 from harness.store.schema import span_record
+from harness.testing import build_fake_jetson_hwmon_tree, build_fake_rapl_tree, replay_power
 from harness.trace import Tracer
 
 __all__ = ["main"]

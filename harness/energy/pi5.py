@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.energy.base import Probe, SensorBase, SensorError
-from harness.telemetry.tools import find_tool, run_tool
+from harness.system.tools import find_tool, run_tool
 
 __all__ = ["PmicSensor", "parse_pmic", "probe"]
 

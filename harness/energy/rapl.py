@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.energy.base import Probe, SensorBase
-from harness.system._files import is_dir, under
+from harness.system.files import is_dir, under
 
 __all__ = ["POWERCAP", "RaplSensor", "probe"]
 

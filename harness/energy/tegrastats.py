@@ -19,7 +19,7 @@ from typing import IO, Any
 
 from harness.energy.base import Probe, SensorBase, SensorError
 from harness.energy.jetson import INPUT_RAILS
-from harness.telemetry.tools import find_tool
+from harness.system.tools import find_tool
 
 __all__ = ["TegrastatsSensor", "parse_tegrastats", "probe"]
 

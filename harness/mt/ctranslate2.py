@@ -7,7 +7,7 @@ converters write ``.txt`` vocabularies) plus the SentencePiece models beside it,
 - ``source.spm`` and ``target.spm`` (Marian / OPUS-MT; used when both exist), or
 - one shared ``spm.model``, ``sentencepiece.model`` or ``sentencepiece.bpe.model`` for both sides.
 
-``arbench models fetch`` (``harness.mt.convert``) writes such directories. Before loading, the
+``arbench models fetch`` (``harness.models.fetch``) writes such directories. Before loading, the
 SentencePiece pieces are checked against the model's vocabularies, so a tokenizer from another model
 is a one-line error rather than fluent nonsense.
 
@@ -28,7 +28,8 @@ from typing import Any
 
 from harness.context import BackendContext
 from harness.errors import BackendUnavailable, ConfigError, DataMissing
-from harness.models import ModelEntry, load_manifest, resolve_file, verify_model
+from harness.models.manifest import ModelEntry, load_manifest, resolve_file
+from harness.models.verify import verify_model
 from harness.trace import Tracer
 
 __all__ = ["CTranslate2", "CTranslate2Options", "ModelDir", "inspect_model_dir", "preflight", "resolve_model_dir"]

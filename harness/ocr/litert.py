@@ -6,7 +6,7 @@ in the rec ONNX's metadata), then its ONNX Runtime sessions are replaced by Lite
 own steps do the rest (frame preprocessing, DB post-processing, crops, the classifier's batching and
 rotation, CTC decoding).
 
-The models come from ``harness.recipes.tflite`` and have fixed input shapes (NHWC, batch 1):
+The models come from ``harness.models.recipes.tflite`` and have fixed input shapes (NHWC, batch 1):
 
 - det: the frame is resized as RapidOCR resizes it (short side up to ``det_limit_side_len``, sides
   rounded to 32) when that fits the model's input, else scaled down to fit; then padded at the bottom
@@ -27,11 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from harness.config import project_root
 from harness.context import BackendContext
 from harness.errors import BackendUnavailable, ConfigError, DataMissing
-from harness.models import find_model, load_manifest, verify_model
+from harness.models.manifest import find_model, load_manifest
+from harness.models.verify import verify_model
 from harness.ocr.rapidocr import PpOcrOptions, PpOcrSteps
+from harness.paths import project_root
 
 __all__ = ["LiteRt", "LiteRtOptions", "default_model_path", "preflight", "resolve_model_paths"]
 
@@ -58,7 +59,7 @@ class LiteRtOptions(PpOcrOptions):
 
 def default_model_path(part: str, precision: str) -> Path:
     """Where ``arbench models build`` puts the LiteRT model of ``part`` ("det", "cls", "rec") at ``precision``."""
-    from harness.recipes.tflite import output_name
+    from harness.models.recipes.tflite import output_name
 
     return project_root().joinpath(*MODEL_DIR, output_name(part, precision))
 

@@ -16,7 +16,8 @@ import numpy as np
 
 from harness.context import BackendContext
 from harness.errors import BackendUnavailable, DataMissing
-from harness.models import check_onnx_file, find_model, load_manifest, verify_model
+from harness.models.manifest import find_model, load_manifest
+from harness.models.verify import check_onnx_file, verify_model
 from harness.trace import Tracer
 from harness.types import Frame, TextRegion, quad_from_array
 

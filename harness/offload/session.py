@@ -31,7 +31,7 @@ def describe_cell(cell: Cell) -> dict[str, Any]:
 
 
 def _server_config(options: OffloadOptions) -> Path:
-    from harness.config import project_root
+    from harness.paths import project_root
 
     path = Path(options.server_config)
     if not path.is_file() and (project_root() / path).is_file():

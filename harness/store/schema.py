@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
-from harness.pipeline import FrameResult
-from harness.types import Span
+from harness.types import FrameResult, Span
 
 __all__ = ["FRAMES", "MANIFEST", "SCHEMA_VERSION", "SUMMARY", "frame_record", "span_record"]
 

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Literal, TypedDict
 
-from harness.system._files import is_file, read_text, under
+from harness.system.files import is_file, read_text, under
 
 __all__ = [
     "DeviceKind",

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from harness.system._files import is_dir, read_int, read_text, under
+from harness.system.files import is_dir, read_int, read_text, under
 from harness.system.isa import isa_label, simd_features
 
 __all__ = ["capture_cpu", "cpu_model", "parse_cpu_list", "parse_cpuinfo"]

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import TypedDict
 
-from harness.system._files import read_int, read_text, under
+from harness.system.files import read_int, read_text, under
 
 __all__ = ["ThermalZone", "capture_thermal"]
 

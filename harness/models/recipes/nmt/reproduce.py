@@ -1,0 +1,58 @@
+"""One command for the whole en→es NMT recipe: collect → train → evaluate → model card.
+
+    python -m harness.models.recipes.nmt.reproduce [--from train] [--limit 200]
+
+Each step runs in its own process (so training's threads, memory and rusage stay its own) with this
+Python; a failed step stops the chain with its exit code. Needs Debian's apt-get and dpkg (after
+``apt-get update``) for the collect step, and the packages torch==2.13.0, transformers, sentencepiece,
+ctranslate2 and sacrebleu. ``--from`` restarts at a later step, reusing what the earlier ones left in
+build/nmt/; ``--limit`` passes to evaluate.py for a quick smoke run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from harness.paths import project_root
+
+HERE = Path(__file__).resolve().parent  # the recipe's data files ship beside it
+PROJECT = project_root()
+STEPS = ("collect", "train", "evaluate", "card")
+
+
+def command(step: str, args: argparse.Namespace) -> list[str]:
+    """The command line of one step."""
+    data, model = str(args.work / "data"), str(args.model)
+    extra = {
+        "collect": ["--work", str(args.work), "--out", data],
+        "train": ["--data", data, "--work", str(args.work / "run"), "--out", model],
+        "evaluate": ["--model", model, "--hyp-dir", str(args.work / "eval"),
+                     *(["--limit", str(args.limit)] if args.limit else [])],
+        "card": ["--data", data, "--model", model],
+    }[step]
+    return [sys.executable, "-m", f"harness.models.recipes.nmt.{step}", *extra]
+
+
+def main() -> None:
+    """Command line: see the module docstring."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--from", dest="start", choices=STEPS, default="collect")
+    parser.add_argument("--work", type=Path, default=PROJECT / "build/nmt")
+    parser.add_argument("--model", type=Path, default=PROJECT / "models/nmt-en-es")
+    parser.add_argument("--limit", type=int, default=0)
+    args = parser.parse_args()
+    for step in STEPS[STEPS.index(args.start):]:
+        started = time.perf_counter()
+        print(f"== nmt {step}: {' '.join(command(step, args))}", flush=True)
+        done = subprocess.run(command(step, args), cwd=PROJECT, check=False)
+        if done.returncode != 0:
+            sys.exit(f"nmt {step} failed (exit {done.returncode}); fix it and rerun with --from {step}")
+        print(f"== nmt {step}: done in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()

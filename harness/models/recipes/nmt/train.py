@@ -1,0 +1,348 @@
+"""Train the small English→Spanish Marian model on collect.py's pairs and ship it (Transformers + CTranslate2).
+
+    python -m harness.models.recipes.nmt.train --data build/nmt/data --out models/nmt-en-es
+    python -m harness.models.recipes.nmt.train --trial-steps 30      # time a few steps, ship nothing
+
+Steps: a shared SentencePiece unigram model on the training pairs; a Marian transformer (``options.toml``)
+trained with Adam, inverse-sqrt schedule and label smoothing in one process, validation loss every
+``eval_every_steps`` steps, the best checkpoint kept (``build/nmt/run/best.pt``), early stopping after
+``patience_evals`` evaluations without improvement or at ``max_train_s``; then export to ``<out>/hf``
+(safetensors, config, MarianTokenizer files) and conversion to ``<out>/ct2`` (float32) with the
+SentencePiece model beside it as source.spm and target.spm (the same file). Figures for the model card go
+to ``<out>/train_figures.json``: parameter count, file sizes, wall and CPU seconds (this process and its
+children, from getrusage), steps, epochs, losses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import platform
+import random
+import resource
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import sentencepiece as spm
+import tomllib
+import torch
+import torch.nn.functional as F
+
+from harness.paths import project_root
+
+HERE = Path(__file__).resolve().parent  # the recipe's data files ship beside it
+PROJECT = project_root()
+FIGURES_VERSION = 1
+EOS_ID, UNK_ID = 0, 1  # SentencePiece ids; <pad> is appended last, as OPUS-MT conversions do (CT2 drops it)
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Every knob of one run; loaded from ``options.toml``. Times in seconds, sizes in tokens."""
+
+    seed: int = 1234
+    threads: int = 2
+    vocab_size: int = 8000
+    d_model: int = 256
+    heads: int = 4
+    encoder_layers: int = 2
+    decoder_layers: int = 1
+    ffn_dim: int = 512
+    dropout: float = 0.1
+    max_positions: int = 256
+    max_tokens: int = 128
+    lr: float = 0.0015
+    warmup_steps: int = 600
+    label_smoothing: float = 0.1
+    batch_tokens: int = 6000
+    eval_every_steps: int = 300
+    patience_evals: int = 8
+    max_epochs: int = 60
+    max_train_s: float = 3000.0
+    bf16: bool = True
+
+    @classmethod
+    def from_toml(cls, path: Path) -> TrainOptions:
+        """Options from a TOML file; an unknown key is an error."""
+        data = tomllib.loads(path.read_text())
+        unknown = set(data) - {f.name for f in fields(cls)}
+        if unknown:
+            raise SystemExit(f"train: unknown option(s) {sorted(unknown)} in {path}")
+        return cls(**data)
+
+
+Example = tuple[list[int], list[int]]
+
+
+def read_pairs(path: Path) -> list[tuple[str, str]]:
+    """English TAB Spanish lines of collect.py."""
+    return [tuple(line.split("\t", 1)) for line in path.read_text().splitlines() if "\t" in line]  # type: ignore[misc]
+
+
+def train_spm(pairs: list[tuple[str, str]], work: Path, opts: TrainOptions) -> Path:
+    """One unigram SentencePiece model on both sides of the training pairs (reused when its input is unchanged)."""
+    text = work / "spm_input.txt"
+    content = "".join(f"{en}\n{es}\n" for en, es in pairs)
+    key = f"{opts.vocab_size} {opts.threads} " + hashlib.sha256(content.encode()).hexdigest()
+    if (work / "spm.model").is_file() and (work / "spm.key").is_file() and (work / "spm.key").read_text() == key:
+        return work / "spm.model"
+    text.write_text(content)
+    spm.SentencePieceTrainer.train(
+        input=str(text), model_prefix=str(work / "spm"), vocab_size=opts.vocab_size, model_type="unigram",
+        character_coverage=0.9999, eos_id=EOS_ID, unk_id=UNK_ID, bos_id=-1, pad_id=-1, num_threads=opts.threads,
+        input_sentence_size=0, shuffle_input_sentence=False, seed_sentencepiece_size=1000000, minloglevel=2,
+    )
+    (work / "spm.key").write_text(key)
+    return work / "spm.model"
+
+
+def write_tokenizer(spm_model: Path, hf_dir: Path):
+    """MarianTokenizer files (source.spm, target.spm, vocab.json with <pad> last) in ``hf_dir``."""
+    from transformers import MarianTokenizer
+
+    hf_dir.mkdir(parents=True, exist_ok=True)
+    sp = spm.SentencePieceProcessor(model_file=str(spm_model))
+    vocab = {sp.id_to_piece(i): i for i in range(sp.get_piece_size())}
+    vocab["<pad>"] = len(vocab)
+    (hf_dir / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False))
+    for name in ("source.spm", "target.spm"):
+        shutil.copy(spm_model, hf_dir / name)
+    tok = MarianTokenizer(source_spm=str(hf_dir / "source.spm"), target_spm=str(hf_dir / "target.spm"),
+                          vocab=str(hf_dir / "vocab.json"), source_lang="en", target_lang="es")
+    tok.save_pretrained(hf_dir)
+    return tok
+
+
+def encode(pairs: list[tuple[str, str]], sp: spm.SentencePieceProcessor, max_tokens: int) -> list[Example]:
+    """Token ids of each pair, ``</s>`` appended, truncated to ``max_tokens``."""
+    src = sp.encode([en for en, _ in pairs])
+    tgt = sp.encode([es for _, es in pairs])
+    return [([*s[: max_tokens - 1], EOS_ID], [*t[: max_tokens - 1], EOS_ID]) for s, t in zip(src, tgt, strict=True)]
+
+
+def make_batches(examples: list[Example], batch_tokens: int, rng: random.Random) -> list[list[int]]:
+    """Index batches of similar length holding about ``batch_tokens`` tokens (padded), in shuffled order."""
+    order = sorted(range(len(examples)), key=lambda i: (len(examples[i][0]), len(examples[i][1]), i))
+    batches, current, longest = [], [], 0
+    for i in order:
+        longest_next = max(longest, len(examples[i][0]) + len(examples[i][1]))
+        if current and longest_next * (len(current) + 1) > batch_tokens:
+            batches.append(current)
+            current, longest_next = [], len(examples[i][0]) + len(examples[i][1])
+        current.append(i)
+        longest = longest_next
+    if current:
+        batches.append(current)
+    rng.shuffle(batches)
+    return batches
+
+
+def collate(examples: list[Example], pad_id: int) -> dict[str, torch.Tensor]:
+    """Padded tensors: encoder ids and mask, decoder inputs (start = <pad>, as Marian does), labels (-100 = pad)."""
+    n, src_len, tgt_len = len(examples), max(len(s) for s, _ in examples), max(len(t) for _, t in examples)
+    input_ids = torch.full((n, src_len), pad_id)
+    dec_in = torch.full((n, tgt_len), pad_id)
+    labels = torch.full((n, tgt_len), -100)
+    for row, (s, t) in enumerate(examples):
+        input_ids[row, : len(s)] = torch.tensor(s)
+        labels[row, : len(t)] = torch.tensor(t)
+        dec_in[row, 1 : len(t)] = torch.tensor(t[:-1])
+    return {"input_ids": input_ids, "attention_mask": (input_ids != pad_id).long(), "decoder_input_ids": dec_in,
+            "labels": labels}
+
+
+def build_model(opts: TrainOptions, vocab: int):
+    """A freshly initialised MarianMTModel; ``vocab`` includes the trailing <pad>."""
+    from transformers import MarianConfig, MarianMTModel
+
+    pad = vocab - 1
+    config = MarianConfig(
+        vocab_size=vocab, decoder_vocab_size=vocab, d_model=opts.d_model, encoder_layers=opts.encoder_layers,
+        decoder_layers=opts.decoder_layers, encoder_attention_heads=opts.heads, decoder_attention_heads=opts.heads,
+        encoder_ffn_dim=opts.ffn_dim, decoder_ffn_dim=opts.ffn_dim, dropout=opts.dropout, attention_dropout=0.0,
+        activation_dropout=0.0, activation_function="swish", max_position_embeddings=opts.max_positions,
+        pad_token_id=pad, eos_token_id=EOS_ID, decoder_start_token_id=pad, forced_eos_token_id=EOS_ID,
+        share_encoder_decoder_embeddings=True, tie_word_embeddings=True, scale_embedding=True,
+        num_beams=4, max_length=opts.max_positions, bad_words_ids=[[pad]],
+    )
+    return MarianMTModel(config)
+
+
+def batch_loss(model, batch: dict[str, torch.Tensor], smoothing: float, bf16: bool) -> tuple[torch.Tensor, int]:
+    """Summed token cross-entropy of one batch and its token count; ``bf16`` autocasts the forward pass."""
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                       decoder_input_ids=batch["decoder_input_ids"]).logits
+    loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), batch["labels"].view(-1), ignore_index=-100,
+                           label_smoothing=smoothing, reduction="sum")
+    return loss, int((batch["labels"] != -100).sum())
+
+
+@torch.no_grad()
+def valid_loss(model, valid: list[Example], pad_id: int, bf16: bool) -> float:
+    """Mean per-token NLL (nats, no smoothing) on the validation pairs."""
+    model.eval()
+    total, tokens = 0.0, 0
+    for idx in make_batches(valid, 8000, random.Random(0)):
+        loss, n = batch_loss(model, collate([valid[i] for i in idx], pad_id), 0.0, bf16)
+        total, tokens = total + float(loss), tokens + n
+    model.train()
+    return total / tokens
+
+
+def zero_pad_row(model, pad_id: int) -> None:
+    """Keep the <pad> (= decoder start) embedding at zero: CTranslate2 starts Marian decoders from a zero vector."""
+    with torch.no_grad():
+        model.get_input_embeddings().weight[pad_id].zero_()
+
+
+def cpu_s() -> float:
+    """User + system CPU seconds of this process and its waited-for children."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+class Trainer:
+    """The training loop: schedule, evaluation, best checkpoint, early stopping, time budget."""
+
+    def __init__(self, model, opts: TrainOptions, train: list[Example], valid: list[Example], run: Path):
+        self.model, self.opts, self.train, self.valid, self.run = model, opts, train, valid, run
+        self.pad_id = model.config.pad_token_id
+        self.optim = torch.optim.Adam(model.parameters(), lr=opts.lr, betas=(0.9, 0.98), eps=1e-9)
+        self.rng = random.Random(opts.seed)
+        self.step, self.epoch, self.tokens_seen = 0, 0, 0
+        self.best, self.bad_evals, self.history = math.inf, 0, []
+        self.best_step = 0
+        self.stop_reason = ""
+
+    def lr_at(self, step: int) -> float:
+        """Linear warm-up, then inverse square root."""
+        w = self.opts.warmup_steps
+        return self.opts.lr * min(step / w, math.sqrt(w / step))
+
+    def one_step(self, batch: dict[str, torch.Tensor]) -> float:
+        self.step += 1
+        for group in self.optim.param_groups:
+            group["lr"] = self.lr_at(self.step)
+        loss, n = batch_loss(self.model, batch, self.opts.label_smoothing, self.opts.bf16)
+        self.optim.zero_grad(set_to_none=True)
+        (loss / n).backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optim.step()
+        zero_pad_row(self.model, self.pad_id)
+        self.tokens_seen += n + int(batch["attention_mask"].sum())
+        return float(loss.detach()) / n
+
+    def evaluate(self, started: float, train_loss: float) -> bool:
+        """Validation loss; saves a new best; True when training should stop."""
+        loss = valid_loss(self.model, self.valid, self.pad_id, self.opts.bf16)
+        elapsed = time.perf_counter() - started
+        self.history.append({"step": self.step, "epoch": self.epoch, "elapsed_s": round(elapsed, 1),
+                             "train_loss": round(train_loss, 4), "valid_nll": round(loss, 4)})
+        print(json.dumps(self.history[-1]), flush=True)
+        if loss < self.best - 1e-4:
+            self.best, self.best_step, self.bad_evals = loss, self.step, 0
+            torch.save(self.model.state_dict(), self.run / "best.pt")
+        else:
+            self.bad_evals += 1
+        if self.bad_evals >= self.opts.patience_evals:
+            self.stop_reason = f"early stop: {self.bad_evals} evaluations without improvement"
+        elif elapsed > self.opts.max_train_s:
+            self.stop_reason = f"time budget {self.opts.max_train_s:.0f} s reached"
+        return bool(self.stop_reason)
+
+    def fit(self, max_steps: int | None = None) -> None:
+        """Train until early stop, time budget, ``max_epochs`` or ``max_steps``."""
+        started, running = time.perf_counter(), []
+        self.model.train()
+        while self.epoch < self.opts.max_epochs:
+            self.epoch += 1
+            for idx in make_batches(self.train, self.opts.batch_tokens, self.rng):
+                running.append(self.one_step(collate([self.train[i] for i in idx], self.pad_id)))
+                if max_steps and self.step >= max_steps:
+                    self.stop_reason = f"trial of {max_steps} steps"
+                    return
+                if self.step % self.opts.eval_every_steps == 0:
+                    if self.evaluate(started, float(np.mean(running))):
+                        return
+                    running = []
+        self.stop_reason = f"max_epochs {self.opts.max_epochs}"
+        self.evaluate(started, float(np.mean(running or [math.nan])))
+
+
+def export(model, tok, out: Path) -> dict[str, int]:
+    """Save the Transformers model and the float32 CTranslate2 conversion; file sizes in bytes."""
+    from ctranslate2.converters import TransformersConverter
+
+    hf_dir, ct2_dir = out / "hf", out / "ct2"
+    model.save_pretrained(hf_dir)
+    tok.save_pretrained(hf_dir)
+    TransformersConverter(str(hf_dir)).convert(str(ct2_dir), quantization="float32", force=True)
+    for name in ("source.spm", "target.spm"):
+        shutil.copy(hf_dir / name, ct2_dir / name)
+    return {str(p.relative_to(out)): p.stat().st_size for p in sorted(out.rglob("*")) if p.is_file()
+            and p.parent.name in ("hf", "ct2")}
+
+
+def seed_everything(seed: int, threads: int) -> None:
+    """Seed Python, NumPy and PyTorch; set PyTorch's thread count."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+
+
+def main() -> None:
+    """Command line: see the module docstring."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=PROJECT / "build/nmt/data")
+    parser.add_argument("--options", type=Path, default=HERE / "options.toml")
+    parser.add_argument("--work", type=Path, default=PROJECT / "build/nmt/run")
+    parser.add_argument("--out", type=Path, default=PROJECT / "models/nmt-en-es")
+    parser.add_argument("--trial-steps", type=int, default=0, help="time this many steps and stop; ships nothing")
+    args = parser.parse_args()
+    wall0, cpu0 = time.perf_counter(), cpu_s()
+    opts = TrainOptions.from_toml(args.options)
+    seed_everything(opts.seed, opts.threads)
+    args.work.mkdir(parents=True, exist_ok=True)
+    train_pairs, valid_pairs = read_pairs(args.data / "train.tsv"), read_pairs(args.data / "valid.tsv")
+    spm_model = train_spm(train_pairs, args.work, opts)
+    tok = write_tokenizer(spm_model, args.work / "tokenizer")
+    sp = spm.SentencePieceProcessor(model_file=str(spm_model))
+    train, valid = encode(train_pairs, sp, opts.max_tokens), encode(valid_pairs, sp, opts.max_tokens)
+    model = build_model(opts, sp.get_piece_size() + 1)
+    zero_pad_row(model, model.config.pad_token_id)
+    params = sum(p.numel() for p in model.parameters())
+    print(f"pairs train={len(train)} valid={len(valid)} params={params}", flush=True)
+    trainer = Trainer(model, opts, train, valid, args.work)
+    fit0 = time.perf_counter()
+    trainer.fit(max_steps=args.trial_steps or None)
+    fit_s = time.perf_counter() - fit0
+    print(f"{trainer.stop_reason}: {trainer.step} steps, {trainer.tokens_seen / fit_s:.0f} tokens/s", flush=True)
+    if args.trial_steps:
+        return
+    model.load_state_dict(torch.load(args.work / "best.pt"))
+    sizes = export(model, tok, args.out)
+    figures = {
+        "figures_version": FIGURES_VERSION, "options": asdict(opts), "parameters": params,
+        "train_pairs": len(train), "valid_pairs": len(valid), "steps": trainer.step, "epochs": trainer.epoch,
+        "best_step": trainer.best_step, "best_valid_nll": round(trainer.best, 4), "stop_reason": trainer.stop_reason,
+        "train_loop_wall_s": round(fit_s, 1), "wall_s": round(time.perf_counter() - wall0, 1),
+        "cpu_s": round(cpu_s() - cpu0, 1), "tokens_per_s": round(trainer.tokens_seen / fit_s, 1),
+        "energy_j": None, "energy_note": "unavailable: no energy sensor on the training machine",
+        "file_sizes_bytes": sizes, "history": trainer.history,
+        "machine": {"cpu_count": __import__("os").cpu_count(), "processor": platform.processor(),
+                    "python": platform.python_version(), "torch": torch.__version__},
+    }
+    (args.out / "train_figures.json").write_text(json.dumps(figures, indent=1) + "\n")
+    print(json.dumps({k: v for k, v in figures.items() if k not in ("history", "options")}, indent=1))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

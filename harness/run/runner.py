@@ -1,0 +1,291 @@
+"""Runs one configuration.
+
+Open the source and backends, warm up, measure until the stopping rule fires, write one record per
+frame. A configuration that cannot start (backend missing, model absent) or that keeps failing is
+reported as failed with its reason; the caller goes on with the next one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+
+from harness.context import BackendContext
+from harness.devices import DeviceProfile
+from harness.energy.meter import EnergyMeter
+from harness.energy.writer import EnergyWriter
+from harness.errors import ConfigError, UserError
+from harness.pipeline import Pipeline, StageFailure
+from harness.run.experiment import Configuration, Experiment, RunSettings
+from harness.run.progress import Progress
+from harness.run.scenarios import make_scenario
+from harness.run.stopping import stop_reason, validity
+from harness.store.schema import frame_record
+from harness.store.writer import FrameWriter
+from harness.trace import Tracer
+from harness.types import Frame, FrameResult
+
+__all__ = ["FIRST_ROUND", "Outcome", "RoundPlan", "describe", "merge_rounds", "run_configuration"]
+
+MAX_CONSECUTIVE_FAILURES = 3
+
+
+ENERGY_RANK = {"available": 0, "partial": 1, "unavailable": 2}
+SAME_FRAMES = "same_frames_as_round_1"  # the stop reason of later rounds
+
+
+@dataclass(frozen=True)
+class RoundPlan:
+    """Round ``index`` of ``[run] rounds``; later rounds measure ``frames`` frames, as many as the first did.
+
+    So every round reads the same frames, whatever the machine's speed in it: the rounds' medians then
+    differ only by the machine's drift, and no fast stretch weighs more in the pooled times.
+    """
+
+    index: int = 0
+    frames: int | None = None  # None: the stopping rule decides (the first round)
+
+
+FIRST_ROUND = RoundPlan()
+
+
+@dataclass
+class Outcome:
+    """What happened to one configuration; stored in the manifest."""
+
+    config_id: str
+    status: str = "pending"  # pending | running | complete | failed
+    reason: str | None = None
+    warmup_frames: int = 0
+    measured_frames: int = 0
+    failed_frames: int = 0
+    stop_reason: str | None = None
+    validity: dict[str, bool] = field(default_factory=dict)
+    setup_s: float = 0.0
+    measured_s: float = 0.0
+    model_files: list[str] = field(default_factory=list)
+    model_mb: float | None = None  # the model files' total size on disk, MB (10^6 bytes)
+    rss_start_mb: float | None = None  # isolated worker only: its resident set when forked, before setup, MiB
+    peak_rss_mb: float | None = None  # isolated worker only: its peak resident set (ru_maxrss), MiB
+    source_info: dict[str, Any] = field(default_factory=dict)
+    energy: dict[str, Any] = field(default_factory=dict)  # EnergyMeter.describe(): sensors, rails, idle baseline, status
+    telemetry: dict[str, Any] = field(default_factory=dict)  # frequencies, utilization, temperatures, RSS, throttling
+
+
+def describe(config: Configuration) -> dict[str, Any]:
+    """The configuration's components as plain data for the manifest."""
+    from harness.offload.session import describe_cell
+
+    return (
+        {
+            part: {"id": c.id, "backend": c.backend, "options": dataclasses.asdict(c.options)}
+            for part, c in (("source", config.source), ("ocr", config.ocr), ("mt", config.mt))
+        }
+        | {"placement": describe_cell(config.cell)}
+        | _describe_ar(config)
+    )
+
+
+def _describe_ar(config: Configuration) -> dict[str, Any]:
+    if config.ar is None:
+        return {}
+    return {"ar": {"id": config.ar.id, "options": dataclasses.asdict(config.ar.options)}}
+
+
+class _Session:
+    """The open source, pipeline and writer of one configuration; closes what it opened if setup fails."""
+
+    def __init__(self, config: Configuration, experiment: Experiment, device: DeviceProfile, run_dir: Path) -> None:
+        from harness.overlay.render import Overlay
+
+        context = BackendContext.from_device(device)
+        with contextlib.ExitStack() as stack:
+            self.source = config.source.create(context)
+            self.source.open()
+            stack.callback(self.source.close)
+            ocr = config.ocr.create(context)  # a stage switched off is the null backend (Experiment.configurations)
+            stack.callback(ocr.close)
+            mt = config.mt.create(context)
+            stack.callback(mt.close)
+            overlay = Overlay(experiment.overlay) if experiment.stages.overlay else None
+            from harness.offload.session import open_remote
+
+            remote = open_remote(config.cell, experiment.offload, ocr, mt)  # None for the local placement
+            if remote is not None:
+                stack.callback(remote.close)
+            self.pipeline = Pipeline(ocr, mt, overlay, experiment.stages, remote)
+            if config.ar is not None:  # the real-time AR mode: keyframes read, regions tracked in between
+                from harness.ar.pipeline import ARPipeline
+
+                if remote is not None:
+                    raise ConfigError("[[ar]] runs every stage on the device; drop [offload] from AR experiments")
+                self.pipeline = ARPipeline(ocr, mt, overlay, experiment.stages, config.ar.options)
+            self.settings = experiment.run
+            self.scenario = self._new_scenario()
+            self.frames = self.scenario.frames(self._source_frames())
+            self.meter = EnergyMeter(experiment.energy)  # probes the sensors; started after setup
+            stack.callback(self.meter.stop)
+            self.writer = EnergyWriter(FrameWriter(run_dir, fsync=experiment.run.fsync), self.meter)
+            stack.pop_all()
+
+    def _new_scenario(self) -> Any:
+        return make_scenario(self.settings, float(getattr(self.source, "fps", 0.0) or 0.0), getattr(self.source, "live", False))
+
+    def _source_frames(self) -> Iterator[Frame]:
+        """The source's frames; the AR mode taps them before the scenario drops any (it scores every frame)."""
+        observe = getattr(self.pipeline, "observe", None)
+        return observe(self.source.frames()) if observe is not None else self.source.frames()
+
+    def restart(self) -> None:
+        """Start the source again from its first frame (``all_frames``: the warm-up frames are measured too)."""
+        reset = getattr(self.pipeline, "reset", None)  # the AR mode forgets what it tracked: the video starts over
+        if reset is not None:
+            reset()
+        self.scenario = self._new_scenario()  # a camera-paced clock starts again with the source
+        self.frames = self.scenario.frames(self._source_frames())
+
+    def close(self) -> None:
+        self.writer.close()
+        self.pipeline.close()
+        self.source.close()
+        self.meter.stop()
+
+
+def run_configuration(
+    config: Configuration, experiment: Experiment, device: DeviceProfile, run_dir: Path, plan: RoundPlan = FIRST_ROUND
+) -> Outcome:
+    """Run one configuration to its stopping rule (round ``plan.index``); never raises for a backend's or a frame's failure."""
+    outcome = Outcome(config.config_id, status="running")
+    started = time.monotonic()
+    try:
+        session = _Session(config, experiment, device, run_dir)
+    except (UserError, ImportError, OSError) as exc:
+        return _failed(outcome, f"setup: {exc}")
+    outcome.setup_s = time.monotonic() - started
+    outcome.source_info = dict(getattr(session.source, "info", {}))
+    try:
+        session.meter.start()  # the sampler, and the idle baseline before the first frame
+        _measure(config, experiment, session, outcome, run_dir, plan)
+    finally:
+        files = [*session.pipeline.ocr.model_files(), *session.pipeline.mt.model_files()]
+        outcome.model_files = [str(p) for p in files]
+        outcome.model_mb = sum(p.stat().st_size for p in files if p.is_file()) / 1e6
+        session.close()
+        outcome.energy, outcome.telemetry = session.meter.describe(), session.meter.telemetry_summary()
+    return outcome
+
+
+def merge_rounds(before: Outcome, now: Outcome) -> Outcome:
+    """One configuration's outcome over its rounds so far: counts and times add up.
+
+    The stopping rule and its minimums belong to the first round (later ones repeat its frames); energy
+    and telemetry are the worse round's (partial beats available, throttled beats not), so the energy's
+    sampler cost and idle baseline are one round's, not totals.
+    """
+    worse_energy = ENERGY_RANK.get(now.energy.get("status"), 0) > ENERGY_RANK.get(before.energy.get("status"), 0)
+    newly_throttled = bool(now.telemetry.get("throttled")) and not before.telemetry.get("throttled")
+    return dataclasses.replace(
+        now,
+        reason=now.reason or before.reason,
+        warmup_frames=before.warmup_frames + now.warmup_frames,
+        measured_frames=before.measured_frames + now.measured_frames,
+        failed_frames=before.failed_frames + now.failed_frames,
+        stop_reason=before.stop_reason if now.stop_reason == SAME_FRAMES else now.stop_reason,
+        validity=before.validity,
+        setup_s=before.setup_s + now.setup_s,
+        measured_s=before.measured_s + now.measured_s,
+        rss_start_mb=before.rss_start_mb if before.rss_start_mb is not None else now.rss_start_mb,
+        peak_rss_mb=max((m for m in (before.peak_rss_mb, now.peak_rss_mb) if m is not None), default=None),
+        source_info=before.source_info or now.source_info,
+        energy=now.energy if worse_energy else before.energy or now.energy,
+        telemetry=now.telemetry if newly_throttled else before.telemetry or now.telemetry,
+    )
+
+
+def _failed(outcome: Outcome, reason: str) -> Outcome:
+    outcome.status, outcome.reason = "failed", reason
+    return outcome
+
+
+def _measure(config: Configuration, experiment: Experiment, session: _Session, outcome: Outcome, run_dir: Path, plan: RoundPlan) -> None:
+    settings = experiment.run
+    label = f"{config.config_id} [round {plan.index + 1}/{settings.rounds}]" if settings.rounds > 1 else config.config_id
+    progress = Progress(label, settings)
+    seq, consecutive_failures, measure_start = 0, 0, None
+    kept: list[FrameResult] = []  # overlay images to save, written after measurement so PNG encoding is not timed
+    while True:
+        warmup = outcome.warmup_frames < settings.warmup_frames
+        if not warmup and measure_start is None:
+            if settings.all_frames and outcome.warmup_frames:  # measure every frame once, the warm-up ones included
+                session.restart()
+            measure_start = time.monotonic()
+        elapsed = time.monotonic() - measure_start if measure_start is not None else 0.0
+        reason = None if warmup else _stop(settings, plan, outcome, elapsed)
+        if reason:
+            outcome.stop_reason = reason
+            break
+        tracer = Tracer(listeners=session.meter.listeners)
+        session.scenario.wait(tracer)
+        try:
+            result = session.pipeline.step(session.frames, tracer)
+            error = None
+        except StageFailure as failure:
+            result, error = None, str(failure)
+        if result is None and error is None:
+            outcome.stop_reason = "source_exhausted"
+            break
+        record = frame_record(config.config_id, seq, warmup, tracer.spans, result, error)
+        if settings.rounds > 1:
+            record["round"] = plan.index
+        if result is not None:
+            session.scenario.annotate(record)
+        session.writer.write(record)
+        seq += 1
+        consecutive_failures = consecutive_failures + 1 if error else 0
+        _count(outcome, warmup, error)
+        if result is not None and result.image is not None and not warmup and plan.index == 0 and len(kept) < settings.save_overlays:
+            kept.append(result)
+        if consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
+            _failed(outcome, f"{consecutive_failures} frames failed in a row; last: {error}")
+            break
+        progress.update(outcome.warmup_frames, outcome.measured_frames, elapsed)
+    outcome.measured_s = time.monotonic() - measure_start if measure_start is not None else 0.0
+    outcome.validity = validity(settings, outcome.measured_frames, outcome.measured_s, outcome.stop_reason)
+    _save_overlays(kept, run_dir, config.config_id)
+    if outcome.status == "running" and outcome.measured_frames == 0:
+        _failed(outcome, f"no frame was measured (stopped: {outcome.stop_reason}); the source has fewer frames than warmup_frames + 1?")
+    if outcome.status == "running":
+        outcome.status = "complete"
+    progress.finish(
+        f"{outcome.status}: {outcome.measured_frames} frames in {outcome.measured_s:.1f}s ({outcome.stop_reason or outcome.reason})"
+    )
+
+
+def _stop(settings: RunSettings, plan: RoundPlan, outcome: Outcome, elapsed_s: float) -> str | None:
+    """Why measurement stops now: a later round after as many frames as the first, else the stopping rule."""
+    if plan.frames is not None:
+        return SAME_FRAMES if outcome.measured_frames + outcome.failed_frames >= plan.frames else None
+    return stop_reason(settings, outcome.measured_frames, elapsed_s)
+
+
+def _count(outcome: Outcome, warmup: bool, error: str | None) -> None:
+    if error:
+        outcome.failed_frames += 1
+    elif warmup:
+        outcome.warmup_frames += 1
+    else:
+        outcome.measured_frames += 1
+
+
+def _save_overlays(results: list[FrameResult], run_dir: Path, config_id: str) -> None:
+    folder = run_dir / "overlays" / config_id.replace("/", "__")
+    for number, result in enumerate(results, 1):
+        folder.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / f"{number:03d}_{result.frame.name or result.frame.frame_id}.png"), result.image)

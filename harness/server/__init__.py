@@ -1,0 +1,1 @@
+"""`arbench serve`: the offload server (the "cloud"), running the same stage code over HTTP."""

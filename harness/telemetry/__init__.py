@@ -1,1 +1,0 @@
-"""System telemetry sampled alongside energy: frequencies, utilization, temperatures, RSS, throttling."""
