@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.context import BackendContext
 from harness.errors import ConfigError
 from harness.paths import project_root
 from harness.tables import from_table, load_toml
@@ -31,6 +32,10 @@ class DeviceProfile:
     sensors: tuple[str, ...] = ()
     providers: tuple[str, ...] = ("CPUExecutionProvider",)
     power_modes: dict[str, list[str]] = field(default_factory=dict)
+
+    def context(self) -> BackendContext:
+        """The context this profile gives its backends (threads, providers, camera)."""
+        return BackendContext(threads=self.threads, providers=self.providers, camera=self.camera)
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.sensors if s not in SENSOR_NAMES]

@@ -1,7 +1,18 @@
-"""One error tree.
+"""One error tree: every exception arbench raises on purpose is an ``ArbenchError``.
 
 ``UserError`` and its children are the user's to fix: the CLI prints one line and exits with code 2.
+The others are defined beside the code that raises them and are handled there, never swallowed: a
+stage that failed on a frame (``harness.pipeline.StageFailure``, recorded as a failed frame), a sensor
+read that failed (``harness.energy.base.SensorError``, energy marked partial), an offload request that
+failed (``harness.offload.client.OffloadError``) or a malformed message (``harness.offload.wire.WireError``),
+a figure that cannot be drawn from a run (``harness.report.figures.Skip``, skipped with its reason).
 Anything else is a bug and keeps its traceback.
+
+    ArbenchError
+    ├── UserError ── ConfigError, BackendUnavailable, DataMissing
+    ├── RunInterrupted
+    ├── StageFailure, SensorError, OffloadError, WireError
+    └── Skip
 """
 
 from __future__ import annotations

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from harness.errors import ConfigError, DataMissing
+from harness.errors import ArbenchError, ConfigError, DataMissing
 from harness.metrics.text import frame_accuracy
 from harness.mt.base import MtBackend
 from harness.mt.cache import TranslationCache
@@ -21,13 +22,17 @@ from harness.ocr.base import OcrBackend
 from harness.trace import Tracer
 from harness.types import Frame, FrameResult, TextRegion, Translation
 
-__all__ = ["Pipeline", "StageFailure", "StageSwitches"]
+if TYPE_CHECKING:  # imported for types only: offloading and drawing load their own libraries when used
+    from harness.offload.stage import RemoteStages
+    from harness.overlay.render import Overlay
+
+__all__ = ["FramePipeline", "Pipeline", "StageFailure", "StageSwitches"]
 
 
 _NO_QUAD = ((0.0, 0.0), (0.0, 0.0), (0.0, 0.0), (0.0, 0.0))
 
 
-class StageFailure(Exception):
+class StageFailure(ArbenchError):
     """A stage raised while processing a frame; carries the stage name and the frame's spans so far."""
 
     def __init__(self, stage: str, cause: BaseException, frame: Frame | None) -> None:
@@ -54,19 +59,56 @@ class StageSwitches:
             raise ConfigError("[stages] mt_cache_frames must be >= 0 (0 turns the translation cache off)")
 
 
+class FramePipeline(Protocol):
+    """What the run loop drives, one frame per ``step``: the per-frame ``Pipeline`` and the AR mode's pipeline."""
+
+    def observe(self, frames: Iterator[Frame]) -> Iterator[Frame]:
+        """The source's frames as the pipeline wants to see them before the scenario drops any."""
+        ...
+
+    def step(self, frames: Iterator[Frame], tracer: Tracer) -> FrameResult | None:
+        """Capture and process the next frame; None when the source has no more; ``StageFailure`` for a failed frame."""
+        ...
+
+    def reset(self) -> None:
+        """Forget what earlier frames left behind: the source starts again from its first frame."""
+        ...
+
+    def model_files(self) -> tuple[Path, ...]:
+        """The model files its backends loaded (for the manifest's sizes and hashes)."""
+        ...
+
+    def close(self) -> None:
+        """Close the backends and whatever the pipeline opened."""
+        ...
+
+
 class Pipeline:
     """Runs frames from one source through one OCR backend, one MT backend and the overlay.
 
-    ``remote`` (harness.offload.stage.RemoteStages) replaces the OCR and MT stages for an offloaded placement.
+    ``remote`` replaces the OCR and MT stages for an offloaded placement (server, network, client).
     """
 
-    def __init__(self, ocr: OcrBackend, mt: MtBackend, overlay: Any, stages: StageSwitches, remote: Any = None) -> None:
+    def __init__(
+        self, ocr: OcrBackend, mt: MtBackend, overlay: Overlay | None, stages: StageSwitches, remote: RemoteStages | None = None
+    ) -> None:
         self.ocr = ocr
         self.remote = remote
         self.mt = mt
         self.overlay = overlay if stages.overlay else None
         self.stages = stages
         self.cache = TranslationCache(stages.mt_cache_frames) if stages.mt_cache_frames else None
+
+    def observe(self, frames: Iterator[Frame]) -> Iterator[Frame]:
+        """The source's frames, untouched."""
+        return frames
+
+    def reset(self) -> None:
+        """Nothing here depends on the source's position (the translation cache keeps its window of recent frames)."""
+
+    def model_files(self) -> tuple[Path, ...]:
+        """The OCR and MT backends' model files."""
+        return (*self.ocr.model_files(), *self.mt.model_files())
 
     def step(self, frames: Iterator[Frame], tracer: Tracer) -> FrameResult | None:
         """Capture and process the next frame; None when the source has no more frames.
@@ -101,6 +143,7 @@ class Pipeline:
         )
 
     def _offload(self, frame: Frame, tracer: Tracer) -> Any:
+        assert self.remote is not None
         try:  # the remote opens its own spans (its local share, then "offload")
             return self.remote.run(frame, tracer)
         except Exception as exc:  # recorded as a failed frame by the runner
@@ -127,6 +170,7 @@ class Pipeline:
             raise StageFailure(name, exc, frame) from exc
 
     def _draw(self, frame: Frame, regions: list[TextRegion], targets: list[str], attrs: dict[str, Any]) -> np.ndarray:
+        assert self.overlay is not None and frame.image is not None
         drawn = self.overlay.render(frame.image, regions, targets)
         attrs["inpaint_ns"] = drawn.inpaint_ns
         attrs["render_ns"] = drawn.render_ns

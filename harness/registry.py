@@ -1,7 +1,8 @@
-"""Name → factory for every plugin kind.
+"""Name → factory for every plugin kind, and name → summary columns of every feature.
 
 Modules are imported only when a backend is chosen, so a missing optional package only matters to the
-experiments that use it.
+experiments that use it; feature columns are imported when a summary is made, so the store that makes it
+imports no feature.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from harness.errors import ConfigError
 
-__all__ = ["PLUGINS", "Plugin", "names", "plugin"]
+__all__ = ["PLUGINS", "SUMMARY_COLUMNS", "Plugin", "names", "plugin"]
 
 
 @dataclass(frozen=True)
@@ -31,11 +32,27 @@ class Plugin:
         """The class (or function) that builds the plugin."""
         return getattr(importlib.import_module(self.module), self.factory)
 
-    def preflight(self, options: Any) -> None:
-        """Run the plugin module's ``preflight(options)`` check, if it has one (model files, hashes)."""
+    def model_refs(self, options: Any) -> dict[str, Any]:
+        """The models the plugin needs with ``options`` (its module's ``model_refs``; none if it has no such function).
+
+        ``harness.models.resolve`` finds and verifies them; the backend gets the paths in its context.
+        """
+        refs = getattr(importlib.import_module(self.module), "model_refs", None)
+        return dict(refs(options)) if refs is not None else {}
+
+    def preflight(self, options: Any, context: Any) -> None:
+        """Run the plugin module's ``preflight(options, context)`` check, if it has one (packages, devices, tokenizers).
+
+        ``context`` is the ``BackendContext`` the backend will get, its models already resolved.
+        """
         check = getattr(importlib.import_module(self.module), "preflight", None)
         if check is not None:
-            check(options)
+            check(options, context)
+
+    def precision(self, options: Any) -> str | None:
+        """The numeric precision the options ask for (its module's ``numeric_precision``), None where none applies."""
+        ask = getattr(importlib.import_module(self.module), "numeric_precision", None)
+        return ask(options) if ask is not None else None
 
     def create(self, options: Any, *args: Any) -> Any:
         """Instantiate the plugin with its options (and any extra context)."""
@@ -67,6 +84,14 @@ PLUGINS: dict[str, dict[str, Plugin]] = {
         "transformers": Plugin("harness.mt.transformers_peer", "TransformersPeerOptions", "TransformersPeer"),
         "null": Plugin("harness.mt.null", "NullMtOptions", "NullMt"),
     },
+}
+
+
+# Features that add columns to summary.csv: name → "module:attribute" of a harness.store.columns.SummaryColumns.
+# The store imports none of them; their columns follow the store's own on the e2e row, in this order.
+SUMMARY_COLUMNS: dict[str, str] = {
+    "offload": "harness.offload.stats:SUMMARY",
+    "ar": "harness.ar.summary:SUMMARY",
 }
 
 

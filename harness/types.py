@@ -113,6 +113,7 @@ class FrameResult:
     image: np.ndarray | None
     accuracy: dict[str, Any] = field(default_factory=dict)
     offload: dict[str, Any] | None = None  # offloaded placements: bytes, privacy, network (harness.offload.stage)
+    ar: dict[str, Any] | None = None  # the real-time AR mode: keyframes, staleness, drift (harness.ar.pipeline)
 
     @property
     def targets(self) -> list[str] | None:

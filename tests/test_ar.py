@@ -9,7 +9,7 @@ import pytest
 
 from harness.ar.metrics import quad_iou
 from harness.ar.options import ArOptions, TrackerOptions
-from harness.ar.pipeline import ArFrameResult, ARPipeline
+from harness.ar.pipeline import ARPipeline
 from harness.ar.policy import Signals, make_policy
 from harness.ar.reuse import KnownRegion, Reuse
 from harness.ar.summary import ar_columns
@@ -23,7 +23,7 @@ from harness.run.experiment import load_experiment
 from harness.sources.synth_video import SyntheticVideoOptions, SyntheticVideoSource, generate_video
 from harness.store.schema import frame_record
 from harness.trace import Tracer
-from harness.types import Frame, GroundTruth, GroundTruthWord, TextRegion
+from harness.types import Frame, FrameResult, GroundTruth, GroundTruthWord, TextRegion
 from tests.conftest import REPO
 
 
@@ -49,7 +49,7 @@ def ar_pipeline(options: ArOptions, mt=None) -> ARPipeline:
     return ARPipeline(NullOcr(NullOcrOptions()), mt or NullMt(NullMtOptions()), Overlay(OverlayOptions()), StageSwitches(), options)
 
 
-def run(pipeline: ARPipeline, frames: Iterator[Frame], limit: int = 1000) -> list[tuple[ArFrameResult, Tracer]]:
+def run(pipeline: ARPipeline, frames: Iterator[Frame], limit: int = 1000) -> list[tuple[FrameResult, Tracer]]:
     results = []
     try:
         while len(results) < limit:

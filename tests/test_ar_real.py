@@ -8,11 +8,12 @@ from harness.ar.options import ArOptions
 from harness.ar.pipeline import ARPipeline
 from harness.context import BackendContext
 from harness.mt.apertium import Apertium, ApertiumOptions
-from harness.ocr.rapidocr import RapidOcr, RapidOcrOptions
+from harness.ocr.rapidocr import RapidOcrOptions
 from harness.overlay.render import Overlay, OverlayOptions
 from harness.pipeline import StageSwitches
 from harness.run.scenarios import CameraPaced
 from harness.sources.synth_video import SyntheticVideoOptions, SyntheticVideoSource
+from harness.testing.backends import open_backend
 from harness.trace import Tracer
 from tests.conftest import needs_apertium
 
@@ -23,7 +24,7 @@ def test_background_readings_are_tracked_and_translated_by_real_backends() -> No
     source.open()
     context = BackendContext(threads=1)
     options = ArOptions(policy="confidence", background=True, start_inline=False)
-    ocr, mt = RapidOcr(RapidOcrOptions(threads=1), context), Apertium(ApertiumOptions(pair="eng-spa"))
+    ocr, mt = open_backend("ocr", "rapidocr", RapidOcrOptions(threads=1), context), Apertium(ApertiumOptions(pair="eng-spa"))
     pipeline = ARPipeline(ocr, mt, Overlay(OverlayOptions()), StageSwitches(), options)
     camera = CameraPaced(30.0, 0.0)  # frames arrive at 30 FPS while the reading runs in the background
     frames, results = camera.frames(pipeline.observe(source.frames())), []

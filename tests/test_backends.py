@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from harness.context import BackendContext
-from harness.errors import BackendUnavailable
+from harness.errors import BackendUnavailable, DataMissing
 from harness.mt.apertium import Apertium, ApertiumOptions
 from harness.ocr.rapidocr import RapidOcr, RapidOcrOptions
 from harness.sources.synthetic import SceneOptions, generate_scene
+from harness.testing.backends import open_backend
 from harness.trace import Tracer
 from harness.types import Frame
 from tests.conftest import needs_apertium
@@ -86,7 +87,7 @@ def test_rapidocr_spans_and_output_match_rapidocr_itself() -> None:
     from rapidocr_onnxruntime import RapidOCR
 
     image, _ = generate_scene(SceneOptions(seed=3), 0)
-    backend = RapidOcr(RapidOcrOptions(), BackendContext(threads=2))
+    backend = open_backend("ocr", "rapidocr", RapidOcrOptions(), BackendContext(threads=2))
     tracer = Tracer()
     regions = backend.recognize(Frame(0, 0, image), tracer)
     expected, _ = RapidOCR()(image)
@@ -102,5 +103,7 @@ def test_rapidocr_spans_and_output_match_rapidocr_itself() -> None:
 
 
 def test_rapidocr_missing_model_file_is_a_user_error(tmp_path) -> None:
-    with pytest.raises(Exception, match="det model not found"):
-        RapidOcr(RapidOcrOptions(det_model=str(tmp_path / "none.onnx")), BackendContext())
+    with pytest.raises(DataMissing, match="det model not found"):
+        open_backend("ocr", "rapidocr", RapidOcrOptions(det_model=str(tmp_path / "none.onnx")))
+    with pytest.raises(BackendUnavailable, match="det model was not resolved"):  # a backend never looks models up itself
+        RapidOcr(RapidOcrOptions(), BackendContext())

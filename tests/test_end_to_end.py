@@ -1,6 +1,7 @@
 """End to end on the real backends: PP-OCRv4 reads a rendered sign, Apertium translates it, the run
-directory holds what the schema promises. Also: a failing configuration does not stop the others, and
-a run killed with SIGKILL keeps its frames and reports itself as partial."""
+directory holds what the schema promises. Also: a configuration error stops the run before anything is
+written, a configuration that fails while running does not stop the others, and a run killed with
+SIGKILL keeps its frames and reports itself as partial."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @needs_apertium
 def test_run_directory_matches_the_schema(smoke_run: Path) -> None:
     manifest = json.loads((smoke_run / "manifest.json").read_text())
-    assert manifest["schema_version"] == 1
+    assert manifest["schema_version"] == 2
     assert manifest["status"] == "complete" and manifest["validity"]["complete"]
     assert manifest["device"]["name"] == "laptop"
     assert manifest["experiment"]["resolved"]["run"]["min_frames"] == 4
@@ -56,9 +57,18 @@ def test_run_directory_matches_the_schema(smoke_run: Path) -> None:
     assert "eng-spa.mode" in models
     [config] = manifest["configurations"]
     assert config["status"] == "complete" and config["measured_frames"] >= 4 and config["warmup_frames"] == 1
+    # schema 2: each component's precision and resolved models are facts in the manifest, not guesses in reports
+    [resolved] = manifest["experiment"]["resolved"]["configurations"].values()
+    assert resolved["ocr"]["precision"] == "fp32" and resolved["mt"]["precision"] is None
+    det = resolved["ocr"]["models"]["det"]
+    assert det["entry"] == "ppocrv4-det-fp32" and det["files"][0]["sha256"] == models["ch_PP-OCRv4_det_infer.onnx"]["sha256"]
+    assert resolved["source"]["live"] is False
+    assert set(manifest["metrics"]["latency_ci_methods"]) == {"order_statistics", "frame_bootstrap"}
     summary = pd.read_csv(smoke_run / "summary.csv")
-    for column in ["config_id", "stage", "n", "mean_ms", "p50_ms", "p90_ms", "p99_ms", "p50_ci_low_ms", "p50_ci_high_ms", "fps"]:
-        assert column in summary.columns
+    columns = ["config_id", "stage", "n", "mean_ms", "p50_ms", "p90_ms", "p99_ms", "p50_ci_low_ms", "p50_ci_high_ms", "p50_ci_method", "fps"]
+    assert list(summary.columns[: len(columns)]) == columns
+    e2e = summary.set_index("stage").loc["e2e"]
+    assert e2e["p50_ci_method"] == "order_statistics" if e2e["n"] >= 6 else pd.isna(e2e["p50_ci_method"])
     assert {"capture", "ocr", "ocr.det", "ocr.rec", "mt", "overlay", "e2e", "harness"} <= set(summary["stage"])
     assert list((smoke_run / "overlays").rglob("*.png"))
 
@@ -93,16 +103,8 @@ def _experiment(tmp_path: Path, body: str) -> Path:
     return path
 
 
-def test_a_failing_configuration_is_recorded_and_the_others_run(tmp_path: Path) -> None:
+def test_a_configuration_error_is_one_line_before_any_run_directory(tmp_path: Path) -> None:
     body = """
-[run]
-warmup_frames = 1
-min_frames = 5
-min_duration_s = 0.0
-
-[stages]
-overlay = false
-
 [[sources]]
 id = "missing"
 kind = "images"
@@ -118,13 +120,48 @@ id = "null"
 backend = "null"
 """
     result = run_arbench("run", str(_experiment(tmp_path, body)), "--device", "laptop", "--out", str(tmp_path / "out"))
-    assert result.returncode == 0, result.stderr
-    run = load_run(Path(result.stdout.strip().splitlines()[-1]))
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line == "arbench: error: image folder not found: /nonexistent/folder; set `path` in the experiment"
+    assert not (tmp_path / "out").exists()  # preflight: nothing written
+
+
+def test_a_failing_configuration_is_recorded_and_the_others_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from harness.cli import main
+    from harness.registry import PLUGINS
+    from harness.testing.backends import FAULTY_OCR
+
+    monkeypatch.setitem(PLUGINS["ocr"], "faulty", FAULTY_OCR)  # the isolated workers are forked: they see it too
+    body = """
+[run]
+warmup_frames = 1
+min_frames = 5
+min_duration_s = 0.0
+
+[stages]
+overlay = false
+
+[[sources]]
+id = "synth"
+kind = "synthetic"
+n = 2
+
+[[ocr]]
+id = "crashing"
+backend = "faulty"
+message = "CUDA error: an illegal memory access"
+
+[[ocr]]
+id = "null"
+backend = "null"
+"""
+    assert main(["run", str(_experiment(tmp_path, body)), "--device", "laptop", "--out", str(tmp_path / "out")]) == 0
+    run = load_run(Path(capsys.readouterr().out.strip().splitlines()[-1]))
     outcomes = {c["config_id"]: c for c in run.manifest["configurations"]}
-    assert outcomes["missing/null/off"]["status"] == "failed"
-    assert "image folder not found: /nonexistent/folder" in outcomes["missing/null/off"]["reason"]
+    assert outcomes["synth/crashing/off"]["status"] == "failed"
+    assert "CUDA error: an illegal memory access" in outcomes["synth/crashing/off"]["reason"]
     assert outcomes["synth/null/off"]["status"] == "complete"
-    assert run.manifest["validity"]["failed_configurations"] == ["missing/null/off"]
+    assert run.manifest["validity"]["failed_configurations"] == ["synth/crashing/off"]
     assert (run.summary["status"] == "failed").sum() == 1
 
 

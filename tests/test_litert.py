@@ -16,11 +16,13 @@ from harness.context import BackendContext
 from harness.errors import BackendUnavailable, ConfigError, DataMissing
 from harness.metrics.text import word_recall
 from harness.models.manifest import load_manifest
-from harness.models.recipes.tflite import PRECISIONS, TfliteSettings, output_name
+from harness.models.recipes.tflite import PRECISIONS, TfliteSettings, default_model_path, output_name
+from harness.models.resolve import resolve_refs
 from harness.ocr import litert
 from harness.ocr.base import OcrBackend
-from harness.ocr.litert import LiteRt, LiteRtOptions, default_model_path, det_input, resolve_model_paths
+from harness.ocr.litert import LiteRtOptions, det_input, model_refs
 from harness.sources.synthetic import SceneOptions, generate_scene
+from harness.testing.backends import open_backend
 from harness.trace import Tracer
 from harness.types import Frame
 
@@ -28,6 +30,10 @@ PARTS = ("det", "cls", "rec")
 HAVE_MODELS = all(default_model_path(part, p).is_file() for part in PARTS for p in PRECISIONS)
 needs_models = pytest.mark.skipif(not HAVE_MODELS, reason="models/ppocrv4-tflite/ not built (arbench models build)")
 CONTEXT = BackendContext(threads=2)
+
+
+def resolve_model_paths(options: LiteRtOptions, manifest: list | None = None) -> dict[str, Path]:
+    return {part: model.path for part, model in resolve_refs(model_refs(options), "ocr litert", manifest).items()}
 
 
 def _runtime() -> None:
@@ -54,13 +60,13 @@ def _recall(texts: list[list[str]], words: list[list[str]]) -> float:
 @needs_models
 def test_fp32_reads_scenes_like_rapidocr_with_spans() -> None:
     _runtime()
-    from harness.ocr.rapidocr import RapidOcr, RapidOcrOptions
+    from harness.ocr.rapidocr import RapidOcrOptions
 
     images, words = zip(*_scenes(), strict=True)
-    backend = LiteRt(LiteRtOptions(), CONTEXT)
+    backend = open_backend("ocr", "litert", LiteRtOptions(), CONTEXT)
     assert [p.name for p in backend.model_files()] == [output_name(part, "fp32") for part in PARTS]
     texts, tracer = _read(backend, list(images))
-    reference, _ = _read(RapidOcr(RapidOcrOptions(), CONTEXT), list(images))
+    reference, _ = _read(open_backend("ocr", "rapidocr", RapidOcrOptions(), CONTEXT), list(images))
     assert texts == reference  # same det input on 16:9 frames, same crops, same decoding
     assert _recall(texts, list(words)) == 1.0
     assert [s.name for s in tracer.spans[:3]] == ["ocr.det", "ocr.cls", "ocr.rec"]
@@ -73,7 +79,7 @@ def test_fp32_reads_scenes_like_rapidocr_with_spans() -> None:
 def test_fp16_and_int8_load_and_read(precision: str) -> None:
     _runtime()
     images, words = zip(*_scenes(), strict=True)
-    backend = LiteRt(LiteRtOptions(precision=precision, threads=1), CONTEXT)
+    backend = open_backend("ocr", "litert", LiteRtOptions(precision=precision, threads=1), CONTEXT)
     assert all(precision in p.name for p in backend.model_files())
     texts, _ = _read(backend, list(images))
     assert _recall(texts, list(words)) >= 0.8
@@ -86,7 +92,7 @@ def test_word_crop_without_det_or_cls() -> None:
     word = max((w for w in truth.words if not w.dont_care), key=lambda w: len(w.text))
     xs, ys = [p[0] for p in word.quad], [p[1] for p in word.quad]
     crop = np.ascontiguousarray(image[int(min(ys)) : int(max(ys)) + 1, int(min(xs)) : int(max(xs)) + 1])
-    backend = LiteRt(LiteRtOptions(use_det=False, use_cls=False), CONTEXT)
+    backend = open_backend("ocr", "litert", LiteRtOptions(use_det=False, use_cls=False), CONTEXT)
     assert [p.name for p in backend.model_files()] == [output_name("rec", "fp32")]
     (texts,), tracer = _read(backend, [crop])
     assert word_recall(texts, [word.text]) == 1.0
@@ -122,7 +128,7 @@ def test_missing_runtime_says_how_to_install(monkeypatch) -> None:
         litert.interpreter_class()
     monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None)
     with pytest.raises(BackendUnavailable, match="ai-edge-litert"):
-        litert.preflight(LiteRtOptions())
+        litert.preflight(LiteRtOptions(), CONTEXT)
 
 
 def test_missing_and_foreign_model_files_are_user_errors(tmp_path: Path) -> None:
@@ -183,14 +189,14 @@ def test_recipe_converts_cls_at_every_precision(tmp_path: Path) -> None:
     import onnxruntime as ort
     from rapidocr_onnxruntime import RapidOCR
 
+    from harness.models.manifest import model_root
     from harness.models.recipes.ort_int8 import MODEL_FILES
     from harness.models.recipes.tflite import ONNX2TF_SAMPLE_FILE, build_ppocr_tflite
-    from harness.ocr.rapidocr import packaged_model_dir
 
-    source = packaged_model_dir() / MODEL_FILES["cls"]
+    source = model_root("rapidocr") / MODEL_FILES["cls"]
     before = source.read_bytes()
     settings = replace(TfliteSettings(), calibration_frames=1, max_crops=8)
-    built = build_ppocr_tflite(packaged_model_dir(), tmp_path, settings, parts=("cls",))
+    built = build_ppocr_tflite(model_root("rapidocr"), tmp_path, settings, parts=("cls",))
     assert source.read_bytes() == before  # onnx2tf rewrites its input in place: the recipe hands it a copy
     assert sorted(built) == ["cls-fp16", "cls-fp32", "cls-int8"]
     assert not list(tmp_path.glob(ONNX2TF_SAMPLE_FILE)) and not Path(ONNX2TF_SAMPLE_FILE).exists()

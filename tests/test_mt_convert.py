@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.testing.backends import open_backend
+
 pytest.importorskip("ctranslate2")
 pytest.importorskip("sentencepiece")
 pytest.importorskip("transformers")
@@ -17,7 +19,7 @@ pytest.importorskip("torch")
 from harness.context import BackendContext
 from harness.errors import ConfigError, DataMissing
 from harness.models.fetch import OPUS_MT, RECORD, cmd_models_fetch, convert_marian, fetch_opus_mt, verify_record
-from harness.mt.ctranslate2 import CTranslate2, CTranslate2Options
+from harness.mt.ctranslate2 import CTranslate2Options
 from harness.system.fingerprint import sha256_file
 from tests.mt_fixtures import TEXTS, TinyModels, tiny_models
 
@@ -73,8 +75,9 @@ def test_fetch_downloads_through_the_injected_function_then_converts(tiny: TinyM
     assert calls == ["Helsinki-NLP/opus-mt-en-es"]
     assert outputs == [tmp_path / "dest" / "ct2-float32", tmp_path / "dest" / "ct2-int8"]
     assert [verify_record(out)["quantization"] for out in outputs] == ["float32", "int8"]
-    mt = CTranslate2(CTranslate2Options(model=str(outputs[0]), max_decoding_length=12), BackendContext(threads=1))
-    reference = CTranslate2(CTranslate2Options(model=str(tiny.ct2["float32"]), max_decoding_length=12), BackendContext(threads=1))
+    mt = open_backend("mt", "ctranslate2", CTranslate2Options(model=str(outputs[0]), max_decoding_length=12), BackendContext(threads=1))
+    reference_options = CTranslate2Options(model=str(tiny.ct2["float32"]), max_decoding_length=12)
+    reference = open_backend("mt", "ctranslate2", reference_options, BackendContext(threads=1))
     try:
         assert mt.translate(TEXTS) == reference.translate(TEXTS)
     finally:

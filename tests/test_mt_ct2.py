@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.testing.backends import open_backend
+
 pytest.importorskip("ctranslate2")
 pytest.importorskip("sentencepiece")
 pytest.importorskip("transformers")
@@ -16,7 +18,10 @@ pytest.importorskip("torch")
 from harness.context import BackendContext
 from harness.errors import BackendUnavailable, ConfigError, DataMissing
 from harness.models.manifest import ModelEntry
-from harness.mt.ctranslate2 import CTranslate2, CTranslate2Options, inspect_model_dir, preflight, resolve_model_dir
+from harness.models.resolve import resolve_refs, with_models
+from harness.mt.ctranslate2 import CTranslate2, CTranslate2Options, inspect_model_dir, model_refs
+from harness.mt.ctranslate2 import preflight as ct2_preflight
+from harness.mt.transformers_peer import TransformersPeerOptions
 from harness.trace import Tracer
 from tests.mt_fixtures import TEXTS, TinyModels, phrasebook_lines, tiny_models, train_spm
 
@@ -44,7 +49,8 @@ class CountingTranslator:
 
 
 def backend(model: Path, **options) -> CTranslate2:
-    return CTranslate2(CTranslate2Options(model=str(model), max_decoding_length=12, **options), BackendContext(threads=1))
+    options = CTranslate2Options(model=str(model), max_decoding_length=12, **options)
+    return open_backend("mt", "ctranslate2", options, BackendContext(threads=1))
 
 
 def one_line(exc: pytest.ExceptionInfo) -> str:
@@ -88,13 +94,21 @@ def test_unbatched_gives_the_same_output_one_call_per_region(tiny: TinyModels) -
     assert counter.batches == [1, 1, 1, 1]
 
 
+def preflight(options: CTranslate2Options) -> None:
+    """The backend's preflight as a run calls it: its model resolved first."""
+    ct2_preflight(options, with_models("mt", "ctranslate2", options))
+
+
 def test_preflight_accepts_the_model_and_resolves_manifest_ids(tiny: TinyModels) -> None:
+    from harness.mt.transformers_peer import model_refs as peer_refs
+
     preflight(CTranslate2Options(model=str(tiny.ct2["int8"]), compute_type="int8"))
     files = tuple(str(p) for p in inspect_model_dir(tiny.ct2["int8"]).files)
     entry = ModelEntry("tiny-ct2", "mt", "ctranslate2", "int8", files, "test", "MIT", family="tiny")
-    assert resolve_model_dir("tiny-ct2", "ctranslate2", [entry]) == tiny.ct2["int8"]
+    resolved = resolve_refs(model_refs(CTranslate2Options(model="tiny-ct2")), "mt ct2", [entry])
+    assert resolved["model"].path == tiny.ct2["int8"] and resolved["model"].entry == "tiny-ct2"
     with pytest.raises(ConfigError, match="is a ctranslate2 model"):
-        resolve_model_dir("tiny-ct2", "transformers", [entry])
+        resolve_refs(peer_refs(TransformersPeerOptions(model="tiny-ct2")), "mt peer", [entry])
 
 
 def test_missing_model_directory(tmp_path: Path) -> None:
@@ -183,7 +197,7 @@ def test_auto_device_is_cpu_without_cuda(tiny: TinyModels, monkeypatch: pytest.M
 
     monkeypatch.setattr(ctranslate2, "get_cuda_device_count", lambda: 0)
     context = BackendContext(threads=1, providers=("CUDAExecutionProvider", "CPUExecutionProvider"))
-    mt = CTranslate2(CTranslate2Options(model=str(tiny.ct2["int8"])), context)
+    mt = open_backend("mt", "ctranslate2", CTranslate2Options(model=str(tiny.ct2["int8"])), context)
     try:
         assert mt.device == "cpu"
     finally:

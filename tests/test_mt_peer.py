@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.models.resolve import with_models
+from harness.testing.backends import open_backend
+
 pytest.importorskip("ctranslate2")
 pytest.importorskip("sentencepiece")
 pytest.importorskip("transformers")
@@ -15,7 +18,7 @@ pytest.importorskip("torch")
 
 from harness.context import BackendContext
 from harness.errors import BackendUnavailable, ConfigError, DataMissing
-from harness.mt.ctranslate2 import CTranslate2, CTranslate2Options
+from harness.mt.ctranslate2 import CTranslate2Options
 from harness.mt.transformers_peer import TransformersPeer, TransformersPeerOptions, preflight
 from harness.sources.phrasebook import load_phrasebook
 from harness.trace import Tracer
@@ -32,12 +35,13 @@ def tiny(tmp_path_factory) -> TinyModels:
 
 
 def peer(model: Path, **options) -> TransformersPeer:
-    return TransformersPeer(TransformersPeerOptions(model=str(model), max_decoding_length=12, **options), CONTEXT)
+    return open_backend("mt", "transformers", TransformersPeerOptions(model=str(model), max_decoding_length=12, **options), CONTEXT)
 
 
 def test_peer_and_ctranslate2_agree_greedily_on_the_same_weights(tiny: TinyModels) -> None:
     texts = [*TEXTS, *(e.en for e in load_phrasebook()[:60])]
-    torch_mt, ct2 = peer(tiny.hf), CTranslate2(CTranslate2Options(model=str(tiny.ct2["float32"]), max_decoding_length=12), CONTEXT)
+    ct2_options = CTranslate2Options(model=str(tiny.ct2["float32"]), max_decoding_length=12)
+    torch_mt, ct2 = peer(tiny.hf), open_backend("mt", "ctranslate2", ct2_options, CONTEXT)
     torch_trace, ct2_trace = Tracer(), Tracer()
     try:
         assert torch_mt.translate(texts, torch_trace) == ct2.translate(texts, ct2_trace)
@@ -74,7 +78,8 @@ def test_missing_or_broken_model_directory(tiny: TinyModels, tmp_path: Path) -> 
     assert "\n" not in str(exc.value)
     (broken / "config.json").unlink()
     with pytest.raises(DataMissing, match=r"no config\.json"):
-        preflight(TransformersPeerOptions(model=str(broken)))
+        options = TransformersPeerOptions(model=str(broken))
+        preflight(options, with_models("mt", "transformers", options))
 
 
 def test_unsupported_compute_type(tiny: TinyModels) -> None:

@@ -146,13 +146,13 @@ def test_tesseract_missing_package_says_pip_install(tmp_path, monkeypatch):
     with pytest.raises(BackendUnavailable, match="pip install tesserocr"):
         Tesseract(TesseractOptions(tessdata=str(tmp_path)), BackendContext())
     with pytest.raises(BackendUnavailable, match="pip install tesserocr"):
-        tesseract_backend.preflight(TesseractOptions(tessdata=str(tmp_path)))
+        tesseract_backend.preflight(TesseractOptions(tessdata=str(tmp_path)), BackendContext())
 
 
 def test_tesseract_preflight_names_the_missing_language(tmp_path):
     (tmp_path / "eng.traineddata").write_bytes(b"")
     with pytest.raises(BackendUnavailable, match=rf"no spa\.traineddata in {re.escape(str(tmp_path))}.*tesseract-ocr-spa"):
-        tesseract_backend.preflight(TesseractOptions(lang="eng+spa", tessdata=str(tmp_path)))
+        tesseract_backend.preflight(TesseractOptions(lang="eng+spa", tessdata=str(tmp_path)), BackendContext())
 
 
 def test_tesseract_options_are_validated():
@@ -232,7 +232,7 @@ def test_easyocr_missing_package_says_pip_install(monkeypatch):
     with pytest.raises(BackendUnavailable, match="pip install easyocr"):
         EasyOcr(EasyOcrOptions(), BackendContext())
     with pytest.raises(BackendUnavailable, match="pip install easyocr"):
-        easyocr_backend.preflight(EasyOcrOptions())
+        easyocr_backend.preflight(EasyOcrOptions(), BackendContext())
 
 
 def test_easyocr_torchvision_mismatch_is_one_line(monkeypatch):
@@ -254,10 +254,10 @@ def test_easyocr_torchvision_mismatch_is_one_line(monkeypatch):
 
 def test_easyocr_preflight_checks_weights(fake_easyocr, tmp_path):
     with pytest.raises(BackendUnavailable, match=r"latin_g2\.pth"):
-        easyocr_backend.preflight(EasyOcrOptions(lang_list=("en", "es"), model_dir=str(tmp_path)))
+        easyocr_backend.preflight(EasyOcrOptions(lang_list=("en", "es"), model_dir=str(tmp_path)), BackendContext())
     for name in ("craft_mlt_25k.pth", "latin_g2.pth"):
         (tmp_path / name).write_bytes(b"weights")
-    easyocr_backend.preflight(EasyOcrOptions(lang_list=("en", "es"), model_dir=str(tmp_path)))
+    easyocr_backend.preflight(EasyOcrOptions(lang_list=("en", "es"), model_dir=str(tmp_path)), BackendContext())
 
 
 def test_easyocr_preflight_reads_the_installed_config(monkeypatch, tmp_path):
@@ -267,7 +267,7 @@ def test_easyocr_preflight_reads_the_installed_config(monkeypatch, tmp_path):
         pytest.skip("easyocr not installed (optional extra)")
     monkeypatch.delitem(sys.modules, "easyocr", raising=False)  # read config.py from its file, torch unloaded
     with pytest.raises(BackendUnavailable, match=r"craft_mlt_25k\.pth, english_g2\.pth"):
-        easyocr_backend.preflight(EasyOcrOptions(model_dir=str(tmp_path)))
+        easyocr_backend.preflight(EasyOcrOptions(model_dir=str(tmp_path)), BackendContext())
 
 
 def test_easyocr_missing_weights_name_folder_files_and_fix(fake_easyocr, tmp_path):

@@ -18,9 +18,9 @@ import onnxruntime as ort
 
 from harness.errors import ConfigError
 from harness.metrics.text import cer
+from harness.models.manifest import model_root
 from harness.models.recipes.ort_int8 import MODEL_FILES, Int8Settings, PartSettings, build_ppocr_int8
 from harness.models.recipes.ppocr_graph import equalize, hardswish_as_mul, linear_conv_pairs, simplify
-from harness.ocr.rapidocr import packaged_model_dir
 from harness.sources.synthetic import SceneOptions, generate_scene
 
 # Small, so two builds stay well under a minute on two cores; seed apart from the test scenes below.
@@ -39,7 +39,7 @@ def _prepared_model(part: str, tmp_path: Path) -> onnx.ModelProto:
     from harness.models.recipes.ort_int8 import _prepare
 
     plain = Int8Settings(simplify=False, equalize=False)
-    return onnx.load(str(_prepare(packaged_model_dir() / MODEL_FILES[part], tmp_path / f"{part}.onnx", plain, [])))
+    return onnx.load(str(_prepare(model_root("rapidocr") / MODEL_FILES[part], tmp_path / f"{part}.onnx", plain, [])))
 
 
 @pytest.mark.parametrize(("part", "shape"), [("det", (1, 3, 96, 160)), ("rec", (2, 3, 48, 160))])
@@ -87,7 +87,7 @@ def test_missing_source_models_are_a_user_error(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return build_ppocr_int8(packaged_model_dir(), tmp_path_factory.mktemp("int8"), SMALL)
+    return build_ppocr_int8(model_root("rapidocr"), tmp_path_factory.mktemp("int8"), SMALL)
 
 
 @pytest.mark.slow
@@ -95,14 +95,14 @@ def test_build_writes_quantized_models_and_a_record(built: dict[str, Path]) -> N
     assert set(built) == {"det", "cls", "rec"}
     for part in ("det", "rec"):
         assert built[part].name.endswith("_int8.onnx")
-        assert built[part].stat().st_size < (packaged_model_dir() / MODEL_FILES[part]).stat().st_size / 2
+        assert built[part].stat().st_size < (model_root("rapidocr") / MODEL_FILES[part]).stat().st_size / 2
         ops = {node.op_type for node in onnx.load(str(built[part])).graph.node}
         assert {"QuantizeLinear", "DequantizeLinear"} <= ops
         ort.InferenceSession(str(built[part]), providers=["CPUExecutionProvider"])
     record = json.loads((built["det"].parent / "ppocr_int8.json").read_text(encoding="utf-8"))
     assert record["settings"]["calibration_frames"] == 3
     for part, name in MODEL_FILES.items():
-        assert record["sources"][part]["sha256"] == hashlib.sha256((packaged_model_dir() / name).read_bytes()).hexdigest()
+        assert record["sources"][part]["sha256"] == hashlib.sha256((model_root("rapidocr") / name).read_bytes()).hexdigest()
         assert record["outputs"][part]["sha256"] == hashlib.sha256(built[part].read_bytes()).hexdigest()
 
 
@@ -138,7 +138,7 @@ def test_build_environment_names_the_instruction_set_and_libraries() -> None:
 @pytest.mark.slow
 def test_one_machine_builds_the_same_bytes_twice(built: dict[str, Path], tmp_path: Path) -> None:
     """What the byte-for-byte check rests on: same settings, sources and machine, same bytes."""
-    again = build_ppocr_int8(packaged_model_dir(), tmp_path, SMALL)
+    again = build_ppocr_int8(model_root("rapidocr"), tmp_path, SMALL)
     for part in ("det", "rec"):
         assert again[part].read_bytes() == built[part].read_bytes(), part
 
@@ -205,7 +205,7 @@ def _differences(a: list[np.ndarray], b: list[np.ndarray], part: str) -> tuple[f
 def test_the_default_build_agrees_with_the_shipped_models_within_tolerance(default_build: dict[str, Path]) -> None:
     from harness.models.recipes.ort_int8 import model_feeds
 
-    fp32 = {part: packaged_model_dir() / name for part, name in MODEL_FILES.items()}
+    fp32 = {part: model_root("rapidocr") / name for part, name in MODEL_FILES.items()}
     feeds = model_feeds(fp32, _scenes())
     for part in ("det", "rec"):
         outputs = {

@@ -207,5 +207,5 @@ def test_rounds_need_a_stretchable_scenario(tmp_path: Path, write_experiment) ->
     with pytest.raises(ConfigError, match="rounds must be 1 or more"):
         load_experiment(write_experiment(ROUNDS.replace("rounds = 3", "rounds = 0")))
     camera = ROUNDS.replace('id = "synth"\nkind = "synthetic"\nn = 4', 'id = "cam"\nkind = "camera"')
-    with pytest.raises(ConfigError, match=r"reads the same frames again, which a live camera \(cam\) cannot"):
+    with pytest.raises(ConfigError, match=r"reads the same frames again, which a live source \(cam\) cannot"):
         load_experiment(write_experiment(camera))

@@ -6,9 +6,10 @@ import pytest
 
 from harness.context import BackendContext
 from harness.metrics.text import normalize
-from harness.ocr.rapidocr import RapidOcr, RapidOcrOptions
+from harness.ocr.rapidocr import RapidOcrOptions
 from harness.paths import data_root
 from harness.sources.word_crops import Iiit5kOptions, Iiit5kSource
+from harness.testing.backends import open_backend
 from harness.trace import Tracer
 
 IIIT5K_DIR = data_root() / "iiit5k_test1000"
@@ -45,7 +46,8 @@ def test_crop_sources_flag_their_frames(crops) -> None:
 
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
 def test_rapidocr_recognizes_word_crops_without_detection(crops, precision: str) -> None:
-    backend = RapidOcr(RapidOcrOptions(precision=precision), BackendContext(threads=2))  # use_det on, as in a scene experiment
+    # use_det on, as in a scene experiment
+    backend = open_backend("ocr", "rapidocr", RapidOcrOptions(precision=precision), BackendContext(threads=2))
     correct, spans = _read(backend, crops)
     assert all("ocr.det" not in names and "ocr.rec" in names for names in spans)
     assert correct >= 0.7 * len(crops), correct  # PP-OCRv4 reads ~90% of IIIT5K
@@ -53,9 +55,9 @@ def test_rapidocr_recognizes_word_crops_without_detection(crops, precision: str)
 
 def test_litert_recognizes_word_crops_without_detection(crops) -> None:
     pytest.importorskip("ai_edge_litert")
-    from harness.ocr.litert import LiteRt, LiteRtOptions
+    from harness.ocr.litert import LiteRtOptions
 
-    backend = LiteRt(LiteRtOptions(precision="fp16"), BackendContext(threads=2))
+    backend = open_backend("ocr", "litert", LiteRtOptions(precision="fp16"), BackendContext(threads=2))
     correct, spans = _read(backend, crops)
     assert all("ocr.det" not in names and "ocr.rec" in names for names in spans)
     assert correct >= 0.7 * len(crops), correct

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -35,19 +36,13 @@ from harness.metrics.text import CHRF_METRIC, frame_accuracy
 from harness.mt.base import MtBackend
 from harness.ocr.base import OcrBackend
 from harness.pipeline import Pipeline, StageFailure, StageSwitches
+from harness.store.spans import is_stage
 from harness.trace import Tracer
 from harness.types import Frame, FrameResult, GroundTruth, TextRegion, Translation, quad_from_array
 
-__all__ = ["ARPipeline", "ArFrameResult"]
+__all__ = ["ARPipeline"]
 
 _MIN_IN_VIEW = 0.5  # a region with less of its area inside the frame has left the view
-
-
-@dataclass
-class ArFrameResult(FrameResult):
-    """A frame's result plus what the AR mode did and how it scored (the record's ``ar`` field)."""
-
-    ar: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -110,7 +105,7 @@ class ARPipeline:
             self._seen.append((frame.frame_id, frame.ground_truth))
             yield frame
 
-    def step(self, frames: Iterator[Frame], tracer: Tracer) -> ArFrameResult | None:
+    def step(self, frames: Iterator[Frame], tracer: Tracer) -> FrameResult | None:
         """Capture and process the next frame; None when the source has no more frames."""
         if self.plain is not None:
             result = self.plain.step(frames, tracer)
@@ -265,7 +260,7 @@ class ARPipeline:
 
     # scoring ----------------------------------------------------------------------------------------
 
-    def _score_plain(self, result: FrameResult, tracer: Tracer) -> ArFrameResult:
+    def _score_plain(self, result: FrameResult, tracer: Tracer) -> FrameResult:
         frame = result.frame
         kid = frame.frame_id
         self._keyframe_arrival[kid] = frame.capture_ns
@@ -288,8 +283,8 @@ class ARPipeline:
         tracer: Tracer,
         ar: dict[str, Any],
         accuracy: dict[str, Any] | None = None,
-    ) -> ArFrameResult:
-        shown_ns = max((s.end_ns for s in tracer.spans if "." not in s.name and s.name != "wait"), default=frame.capture_ns)
+    ) -> FrameResult:
+        shown_ns = max((s.end_ns for s in tracer.spans if is_stage(s.name)), default=frame.capture_ns)
         display = self._feed_truth(frame)
         self._displays = [*self._displays[-3:], (shown_ns, [t for t in (targets or []) if t] if self.stages.mt else None)]
         if ar.get("keyframe"):
@@ -316,7 +311,7 @@ class ARPipeline:
         if self.stages.mt:
             translations = [Translation(r.text, t, self.mt.name) for r, t in zip(regions, targets or [], strict=False)]
         self._forget_old_keyframes()
-        return ArFrameResult(frame, regions, translations, image, accuracy, ar=ar)
+        return FrameResult(frame, regions, translations, image, accuracy, ar=ar)
 
     def _feed_truth(self, frame: Frame) -> list[float]:
         """Score every source frame up to this one (dropped ones at their interpolated arrival times).
@@ -357,6 +352,10 @@ class ARPipeline:
         for table in (self._keyframe_truth, self._keyframe_arrival):
             for kid in [k for k in table if k not in keep]:
                 del table[kid]
+
+    def model_files(self) -> tuple[Path, ...]:
+        """The OCR and MT backends' model files."""
+        return (*self.ocr.model_files(), *self.mt.model_files())
 
     def close(self) -> None:
         """Stop the worker, then close both backends."""

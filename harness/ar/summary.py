@@ -21,9 +21,12 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["AR_COLUMNS", "AR_DERIVED", "ar_columns"]
+from harness.store.columns import SummaryColumns
+from harness.store.spans import WAIT, stage_spans
 
-AR_COLUMNS = [
+__all__ = ["AR_COLUMNS", "AR_DERIVED", "SUMMARY", "ar_columns"]
+
+AR_COLUMNS = (
     "overlay_fps",
     "ar_keyframes_per_s",
     "ar_drift_iou",
@@ -33,12 +36,12 @@ AR_COLUMNS = [
     "ar_identity_hit_rate",
     "ar_fallback_frames",
     "ar_energy_per_frame_j",
-]
+)
 AR_DERIVED = ("staleness", "ttft")
 
 
 def _shown_ns(record: dict[str, Any]) -> int:
-    return max(s["end_ns"] for s in record["spans"] if "." not in s["name"] and s["name"] != "wait")
+    return max(s["end_ns"] for s in stage_spans(record["spans"]))
 
 
 def ar_columns(records: Sequence[dict[str, Any]], durations: dict[str, list[float]]) -> dict[str, float | None]:
@@ -77,8 +80,13 @@ def _energy_per_frame(measured: Sequence[dict[str, Any]]) -> float | None:
     totals = []
     for record in measured:
         energy = record.get("energy") or {}
-        parts = [energy.get(name, {}).get("gross_j") for name in ("wait", "e2e") if name in energy]
+        parts = [energy.get(name, {}).get("gross_j") for name in (WAIT, "e2e") if name in energy]
         if not parts or any(p is None for p in parts):
             return None
         totals.append(sum(parts))
     return float(np.mean(totals)) if totals else None
+
+
+# The AR columns of summary.csv (registered in harness.registry.SUMMARY_COLUMNS); staleness samples come
+# in runs from one reading, so they get no CI of the median.
+SUMMARY = SummaryColumns(AR_COLUMNS, ar_columns, derived=AR_DERIVED, no_ci=("staleness",))

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from harness.errors import ArbenchError
+
 __all__ = ["SCOPES", "SYSFS_DEV", "FileChannel", "FileSensor", "OpenFiles", "Probe", "Sensor", "SensorBase", "SensorError", "read_number"]
 
 Kind = Literal["counter", "power"]
@@ -32,7 +34,7 @@ Kind = Literal["counter", "power"]
 SCOPES = ("cpu", "gpu", "board", "supply")
 
 
-class SensorError(Exception):
+class SensorError(ArbenchError):
     """A read failed: the sensor vanished or answered an error (energy becomes partial, never guessed)."""
 
 

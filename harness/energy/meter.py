@@ -26,6 +26,7 @@ from harness.energy.native import NativeReader, unavailable_reason
 from harness.energy.registry import probe_sensors
 from harness.energy.sampler import Sampler, Task
 from harness.energy.series import CounterTrack, PowerSeries, Window
+from harness.store.spans import is_stage
 
 __all__ = ["MAX_DEFAULT_HZ", "EnergyMeter"]
 
@@ -204,7 +205,7 @@ class EnergyMeter:
         for source in self.power:
             source.sync(max((i[2] for i in items), default=0))
         result = {name: self._window(name, start, name, end) for name, start, end in items}
-        stages = [i for i in items if "." not in i[0] and i[0] != "wait"]
+        stages = [i for i in items if is_stage(i[0])]
         if stages:
             first, last = stages[0], max(stages, key=lambda i: i[2])
             result["e2e"] = self._window(first[0], first[1], last[0], last[2])

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
+    "CI_METHODS",
     "MIN_CI_FRAMES",
     "STATISTICS",
     "LatencyStats",
@@ -33,7 +34,15 @@ class LatencyStats:
     p99_ms: float
     p50_ci_low_ms: float
     p50_ci_high_ms: float
+    p50_ci_method: str | None  # a key of CI_METHODS; None where no interval exists (too few values or frames)
     fps: float
+
+
+# How a CI of the median was made: the key is what summary.csv's ``p50_ci_method`` holds.
+CI_METHODS = {
+    "order_statistics": "order statistics (distribution-free, binomial)",
+    "frame_bootstrap": "bootstrap over frames (a frame's readings drawn together)",
+}
 
 
 def median_ci(values_ms: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
@@ -152,10 +161,12 @@ def latency_stats(values_ms: np.ndarray, clusters: Sequence[Hashable] | None = N
     values = np.asarray(values_ms, dtype=float)
     if len(values) == 0:
         nan = float("nan")
-        return LatencyStats(0, nan, nan, nan, nan, nan, nan, nan)
+        return LatencyStats(0, nan, nan, nan, nan, nan, nan, None, nan)
     p50 = float(np.percentile(values, 50))
     independent = len(set(clusters)) if repeats(clusters) else len(values)  # rounds: a frame's readings say little more of the tail
     p90, p99 = (float(np.percentile(values, q)) if estimable(q, independent) else float("nan") for q in (90, 99))
     low, high = clustered_median_ci(values, clusters) if repeats(clusters) else median_ci(values)  # type: ignore[arg-type]
+    method = None if math.isnan(low) else "frame_bootstrap" if repeats(clusters) else "order_statistics"
     mean = float(values.mean())
-    return LatencyStats(len(values), mean, float(p50), float(p90), float(p99), low, high, 1000.0 / mean if mean > 0 else float("inf"))
+    fps = 1000.0 / mean if mean > 0 else float("inf")
+    return LatencyStats(len(values), mean, float(p50), float(p90), float(p99), low, high, method, fps)

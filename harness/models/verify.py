@@ -6,14 +6,13 @@ from pathlib import Path
 
 from harness.errors import DataMissing
 from harness.models.manifest import ModelEntry
+from harness.system.fingerprint import cached_sha256
 
-__all__ = ["check_onnx_file", "verify_model"]
+__all__ = ["check_model_path", "check_onnx_file", "check_tflite_file", "verify_model"]
 
 
 def verify_model(entry: ModelEntry) -> list[Path]:
-    """The entry's files, checked: present, and matching their pinned sha256 where one is given."""
-    from harness.system.fingerprint import sha256_file
-
+    """The entry's files, checked: present, and matching their pinned sha256 where one is given (hashed once per process)."""
     paths = entry.paths()
     missing = [p for p in paths if not p.is_file()]
     if missing:
@@ -26,7 +25,7 @@ def verify_model(entry: ModelEntry) -> list[Path]:
                 " the file is truncated or replaced: rebuild it with `arbench models build --force` or restore it"
             )
     for path, expected in zip(paths, entry.sha256, strict=False):
-        actual = sha256_file(path)
+        actual = cached_sha256(path)
         if actual != expected:
             raise DataMissing(
                 f"model {entry.id}: {path} has sha256 {actual[:12]}…, the manifest pins {expected[:12]}…;"
@@ -78,3 +77,27 @@ def check_onnx_file(path: Path) -> None:
         raise DataMissing(f"model file {path} is not a whole ONNX model ({exc}): the file is corrupt or truncated") from None
     if not {1, 7} <= fields:  # ir_version and graph
         raise DataMissing(f"model file {path} is not an ONNX model (no ir_version or graph): the file is corrupt or of another kind")
+
+
+def check_tflite_file(path: Path) -> None:
+    """Raise DataMissing unless ``path`` is a TFLite model: a FlatBuffer with the file identifier "TFL3" at bytes 4-8."""
+    with path.open("rb") as stream:
+        head = stream.read(8)
+    if len(head) < 8 or head[4:8] != b"TFL3" or path.stat().st_size < 64:
+        raise DataMissing(f"model file {path} is not a TFLite model (no TFL3 identifier): the file is corrupt or of another kind")
+
+
+FORMS = {"onnx": check_onnx_file, "tflite": check_tflite_file}
+
+
+def check_model_path(path: Path, form: str, what: str) -> None:
+    """Raise DataMissing unless ``path`` (named by the user for ``what``) exists and is ``form``: "dir", "onnx", "tflite", "" (a file)."""
+    if form == "dir":
+        if not path.is_dir():
+            raise DataMissing(f"{what}: model directory {path} not found; fix the path in the experiment")
+        return
+    if not path.is_file():
+        raise DataMissing(f"{what} model not found: {path}; fix the path in the experiment")
+    if form in FORMS:
+        FORMS[form](path)
+

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.context import BackendContext
 from harness.errors import BackendUnavailable
 from harness.trace import Tracer
 
@@ -44,8 +45,13 @@ class ApertiumOptions:
     timeout_s: float = 10.0
 
 
-def preflight(options: ApertiumOptions) -> None:
+def preflight(options: ApertiumOptions, context: BackendContext) -> None:
     """Check before a run that the mode is installed (one line naming what to install otherwise)."""
+    check_mode(options)
+
+
+def check_mode(options: ApertiumOptions) -> None:
+    """Raise BackendUnavailable unless the options' pair has an installed mode."""
     mode = Path(options.modes_dir) / f"{options.pair}.mode"
     if not mode.is_file():
         have = sorted(p.stem for p in mode.parent.glob("*.mode")) if mode.parent.is_dir() else []
@@ -69,7 +75,7 @@ class Apertium:
         for tool in ("apertium-wblank-mode", "stdbuf", "lt-proc"):
             if shutil.which(tool) is None:
                 raise BackendUnavailable(f"apertium backend: `{tool}` not found; run `apt-get install apertium apertium-eng-spa`")
-        preflight(self.options)
+        check_mode(self.options)
         text = subprocess.run(["apertium-wblank-mode", "-z", str(self._mode)], capture_output=True, text=True, check=True).stdout.strip()
         generation = "-g" if self.options.mark_unknown else "-n"
         text = text.replace("$1", generation).replace("$2", "")

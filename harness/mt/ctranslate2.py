@@ -26,13 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.context import BackendContext
+from harness.context import BackendContext, ModelRef
 from harness.errors import BackendUnavailable, ConfigError, DataMissing
-from harness.models.manifest import ModelEntry, load_manifest, resolve_file
-from harness.models.verify import verify_model
+from harness.mt.base import MtOptions
 from harness.trace import Tracer
 
-__all__ = ["CTranslate2", "CTranslate2Options", "ModelDir", "inspect_model_dir", "preflight", "resolve_model_dir"]
+__all__ = ["CTranslate2", "CTranslate2Options", "ModelDir", "inspect_model_dir", "model_refs", "numeric_precision", "preflight"]
 
 INSTALL = "run `pip install 'arbench[mt]'` (ctranslate2 sentencepiece)"
 SHARED_SPM = ("spm.model", "sentencepiece.model", "sentencepiece.bpe.model")
@@ -49,29 +48,27 @@ CUDA_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
 
 
 @dataclass(frozen=True)
-class CTranslate2Options:
-    """Options of the CTranslate2 backend.
+class CTranslate2Options(MtOptions):
+    """Options of the CTranslate2 backend (the shared ones: ``MtOptions``).
 
-    ``model``: a CTranslate2 model directory (relative paths are from the project root) or a manifest id.
-    ``compute_type``: float32, int8, int8_float32 or int16 on CPU; float16, bfloat16, int8_float16,
-    int8_bfloat16 (and the CPU ones) on CUDA; "default" keeps the type the model was converted to.
-    ``device``: "cpu", "cuda" or "auto" (cuda when the device profile lists a CUDA provider and
-    CTranslate2 sees a CUDA device). ``inter_threads``: batches translated in parallel; ``intra_threads``:
-    threads per batch, 0 = the device profile's threads. ``beam_size`` 1 is greedy decoding;
-    ``min_decoding_length`` / ``max_decoding_length``: fewest / most target tokens per region
-    (CTranslate2's defaults: no empty translations; 256). ``batch`` off translates regions one call
-    at a time (to measure what batching saves).
+    ``model``: a CTranslate2 model directory or a manifest id. ``compute_type``: float32, int8, int8_float32
+    or int16 on CPU; float16, bfloat16, int8_float16, int8_bfloat16 (and the CPU ones) on CUDA; "default"
+    keeps the type the model was converted to. ``inter_threads``: batches translated in parallel.
     """
 
     model: str = "opus-mt-en-es-ct2-int8"
     compute_type: str = "default"
-    device: str = "auto"
     inter_threads: int = 1
-    intra_threads: int = 0
-    beam_size: int = 1
-    min_decoding_length: int = 1
-    max_decoding_length: int = 256
-    batch: bool = True
+
+
+def model_refs(options: CTranslate2Options) -> dict[str, ModelRef]:
+    """The model directory the options name (a manifest id or a path)."""
+    return {"model": ModelRef(name=options.model, backend="ctranslate2", form="dir")}
+
+
+def numeric_precision(options: MtOptions) -> str:
+    """The compute type the options ask for ("default": the model's own)."""
+    return options.compute_type
 
 
 @dataclass(frozen=True)
@@ -92,23 +89,6 @@ def _import(name: str) -> Any:
         return importlib.import_module(name)
     except ImportError:
         raise BackendUnavailable(f"ctranslate2 backend: Python package {name!r} missing; {INSTALL}") from None
-
-
-def resolve_model_dir(model: str, backend: str, manifest: list[ModelEntry] | None = None) -> Path:
-    """The directory ``model`` names: a manifest id (files verified against their pins) or a path."""
-    entries = manifest if manifest is not None else load_manifest()
-    entry = next((e for e in entries if e.id == model), None)
-    if entry is not None:
-        if entry.backend != backend:
-            raise ConfigError(f"model {model!r} is a {entry.backend} model in the manifest; the {backend} backend cannot run it")
-        return verify_model(entry)[0].parent
-    path = resolve_file(model)
-    if not path.is_dir():
-        raise DataMissing(
-            f"{backend} backend: model directory {path} not found (nor a manifest id {model!r});"
-            " run `arbench models fetch opus-mt-en-es` or fix `model` in the experiment"
-        )
-    return path
 
 
 def _sentencepiece_files(path: Path) -> tuple[Path, Path]:
@@ -204,10 +184,10 @@ def _devices(options: CTranslate2Options, ctranslate2: Any, context: BackendCont
     return ["cuda"] if has_cuda and any(p in CUDA_PROVIDERS for p in context.providers) else ["cpu"]
 
 
-def preflight(options: CTranslate2Options) -> None:
-    """Check before a run: packages, model directory, tokenizer match and compute type."""
+def preflight(options: CTranslate2Options, context: BackendContext) -> None:
+    """Check before a run: packages, the resolved model directory's tokenizers, and the compute type."""
     ctranslate2 = _import("ctranslate2")
-    inspect_model_dir(resolve_model_dir(options.model, "ctranslate2"))
+    inspect_model_dir(context.model("model", "ctranslate2"))
     check_compute_type(ctranslate2, options.compute_type, _devices(options, ctranslate2, None))
 
 
@@ -216,11 +196,10 @@ class CTranslate2:
 
     name = "ctranslate2"
 
-    def __init__(self, options: CTranslate2Options, context: BackendContext | None = None) -> None:
+    def __init__(self, options: CTranslate2Options, context: BackendContext) -> None:
         self.options = options
-        context = context or BackendContext()
         ctranslate2, sentencepiece = _import("ctranslate2"), _import("sentencepiece")
-        self.model = inspect_model_dir(resolve_model_dir(options.model, "ctranslate2"))
+        self.model = inspect_model_dir(context.model("model", self.name))
         [self.device] = _devices(options, ctranslate2, context)
         check_compute_type(ctranslate2, options.compute_type, [self.device])
         self._translator = self._load(ctranslate2, options.intra_threads or context.threads)

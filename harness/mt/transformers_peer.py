@@ -21,12 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.context import BackendContext
+from harness.context import BackendContext, ModelRef
 from harness.errors import BackendUnavailable, ConfigError, DataMissing
-from harness.mt.ctranslate2 import CUDA_PROVIDERS, resolve_model_dir
+from harness.mt.base import MtOptions
+from harness.mt.ctranslate2 import CUDA_PROVIDERS, numeric_precision
 from harness.trace import Tracer
 
-__all__ = ["TransformersPeer", "TransformersPeerOptions", "preflight"]
+__all__ = ["TransformersPeer", "TransformersPeerOptions", "model_refs", "numeric_precision", "preflight"]
 
 INSTALL = "run `pip install 'arbench[peer]'` (torch==2.13.0 transformers sentencepiece)"
 COMPUTE_TYPES = {"cpu": ("float32", "bfloat16"), "cuda": ("float32", "float16", "bfloat16")}
@@ -34,24 +35,20 @@ MODEL_FILES = ("config.json", "generation_config.json", "model.safetensors", "py
 
 
 @dataclass(frozen=True)
-class TransformersPeerOptions:
-    """Options of the transformers backend, named as the ctranslate2 backend's where they apply.
+class TransformersPeerOptions(MtOptions):
+    """Options of the transformers backend, named as the ctranslate2 backend's (``MtOptions``).
 
-    ``model``: a Transformers model directory (relative paths are from the project root) or a manifest
-    id. ``compute_type``: float32 or bfloat16 on CPU, also float16 on CUDA. ``device``: cpu, cuda or
-    auto (cuda when the device profile lists a CUDA provider and PyTorch sees a GPU).
-    ``intra_threads``: ``torch.set_num_threads``, 0 = the device profile's threads (PyTorch's default
-    when that is 0 too). There is no ``inter_threads``: PyTorch fixes it once per process.
+    ``model``: a Transformers model directory or a manifest id. ``compute_type``: float32 or bfloat16 on
+    CPU, also float16 on CUDA. ``intra_threads``: ``torch.set_num_threads``. There is no
+    ``inter_threads``: PyTorch fixes it once per process.
     """
 
     model: str = "opus-mt-en-es-hf"
-    compute_type: str = "float32"
-    device: str = "auto"
-    intra_threads: int = 0
-    beam_size: int = 1
-    min_decoding_length: int = 1
-    max_decoding_length: int = 256
-    batch: bool = True
+
+
+def model_refs(options: TransformersPeerOptions) -> dict[str, ModelRef]:
+    """The model directory the options name (a manifest id or a path)."""
+    return {"model": ModelRef(name=options.model, backend="transformers", form="dir")}
 
 
 def _import(name: str) -> Any:
@@ -61,8 +58,8 @@ def _import(name: str) -> Any:
         raise BackendUnavailable(f"transformers backend: Python package {name!r} missing; {INSTALL}") from None
 
 
-def _model_dir(options: TransformersPeerOptions) -> Path:
-    path = resolve_model_dir(options.model, "transformers")
+def _model_dir(context: BackendContext) -> Path:
+    path = context.model("model", "transformers")
     if not (path / "config.json").is_file():
         raise DataMissing(f"transformers backend: {path} has no config.json; point `model` at a `save_pretrained` directory")
     return path
@@ -85,12 +82,12 @@ def _check_compute_type(compute_type: str, device: str) -> None:
         raise ConfigError(f"transformers backend: compute_type {compute_type!r} is not supported on {device}; supported: {supported}")
 
 
-def preflight(options: TransformersPeerOptions) -> None:
-    """Check before a run: packages, model directory, device and compute type."""
+def preflight(options: TransformersPeerOptions, context: BackendContext) -> None:
+    """Check before a run: packages, the resolved model directory, device and compute type."""
     torch = _import("torch")
     _import("transformers")
     _import("sentencepiece")
-    _model_dir(options)
+    _model_dir(context)
     device = _device(options, torch, BackendContext(providers=CUDA_PROVIDERS))  # any device this machine has
     _check_compute_type(options.compute_type, device)
 
@@ -100,12 +97,11 @@ class TransformersPeer:
 
     name = "transformers"
 
-    def __init__(self, options: TransformersPeerOptions, context: BackendContext | None = None) -> None:
+    def __init__(self, options: TransformersPeerOptions, context: BackendContext) -> None:
         self.options = options
-        context = context or BackendContext()
         self._torch, transformers = _import("torch"), _import("transformers")
         _import("sentencepiece")
-        self.path = _model_dir(options)
+        self.path = _model_dir(context)
         self.device = _device(options, self._torch, context)
         _check_compute_type(options.compute_type, self.device)
         threads = options.intra_threads or context.threads

@@ -126,7 +126,12 @@ def required_weights(options: EasyOcrOptions, config: Any) -> tuple[Path, ...]:
     return files
 
 
-def preflight(options: EasyOcrOptions) -> None:
+def numeric_precision(options: EasyOcrOptions) -> str:
+    """EasyOCR's own dynamic int8 on CPU when ``quantize`` is on (its default), else fp32."""
+    return "int8" if options.quantize and not options.gpu else "fp32"
+
+
+def preflight(options: EasyOcrOptions, context: BackendContext) -> None:
     """Check before a run, without loading torch, that EasyOCR is installed and its weights are present."""
     required_weights(options, _easyocr_config())
 

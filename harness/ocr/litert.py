@@ -6,7 +6,8 @@ in the rec ONNX's metadata), then its ONNX Runtime sessions are replaced by Lite
 own steps do the rest (frame preprocessing, DB post-processing, crops, the classifier's batching and
 rotation, CTC decoding).
 
-The models come from ``harness.models.recipes.tflite`` and have fixed input shapes (NHWC, batch 1):
+The models come from ``harness.models.recipes.tflite`` (resolved and verified before the backend starts)
+and have fixed input shapes (NHWC, batch 1):
 
 - det: the frame is resized as RapidOCR resizes it (short side up to ``det_limit_side_len``, sides
   rounded to 32) when that fits the model's input, else scaled down to fit; then padded at the bottom
@@ -27,19 +28,14 @@ from typing import Any
 
 import numpy as np
 
-from harness.context import BackendContext
+from harness.context import BackendContext, ModelRef
 from harness.errors import BackendUnavailable, ConfigError, DataMissing
-from harness.models.manifest import find_model, load_manifest
-from harness.models.verify import verify_model
-from harness.ocr.rapidocr import PpOcrOptions, PpOcrSteps
-from harness.paths import project_root
+from harness.ocr.rapidocr import PARTS, PpOcrOptions, PpOcrSteps, numeric_precision, ppocr_model_refs
 
-__all__ = ["LiteRt", "LiteRtOptions", "default_model_path", "preflight", "resolve_model_paths"]
+__all__ = ["LiteRt", "LiteRtOptions", "det_input", "model_refs", "numeric_precision", "preflight"]
 
-FAMILY = "ppocrv4"
 BACKEND = "litert"
 PRECISIONS = ("fp32", "fp16", "int8")
-MODEL_DIR = ("models", "ppocrv4-tflite")
 INSTALL = "run `pip install 'arbench[tflite]'` (ai-edge-litert)"
 
 
@@ -57,38 +53,9 @@ class LiteRtOptions(PpOcrOptions):
             raise ConfigError(f"litert precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
 
 
-def default_model_path(part: str, precision: str) -> Path:
-    """Where ``arbench models build`` puts the LiteRT model of ``part`` ("det", "cls", "rec") at ``precision``."""
-    from harness.models.recipes.tflite import output_name
-
-    return project_root().joinpath(*MODEL_DIR, output_name(part, precision))
-
-
-def resolve_model_paths(options: LiteRtOptions, manifest: list[Any] | None = None) -> dict[str, Path]:
-    """The det, cls and rec .tflite files the options name.
-
-    Explicit paths are checked to be TFLite flatbuffers; otherwise the manifest's litert entries are
-    used, checked against their sha256.
-    """
-    entries = [e for e in (manifest if manifest is not None else load_manifest()) if e.family == FAMILY and e.backend == BACKEND]
-    paths = {}
-    for part, explicit in (("det", options.det_model), ("cls", options.cls_model), ("rec", options.rec_model)):
-        if explicit:
-            paths[part] = Path(explicit)
-            if not paths[part].is_file():
-                raise DataMissing(f"litert {part} model not found: {explicit}; fix the path in the experiment")
-            _check_tflite(paths[part])
-        else:
-            [paths[part]] = verify_model(find_model(FAMILY, f"ocr.{part}", options.precision, entries, backend=BACKEND))
-    return paths
-
-
-def _check_tflite(path: Path) -> None:
-    """A TFLite model is a FlatBuffer with the file identifier "TFL3" at bytes 4-8."""
-    with path.open("rb") as stream:
-        head = stream.read(8)
-    if len(head) < 8 or head[4:8] != b"TFL3" or path.stat().st_size < 64:
-        raise DataMissing(f"model file {path} is not a TFLite model (no TFL3 identifier): the file is corrupt or of another kind")
+def model_refs(options: LiteRtOptions) -> dict[str, ModelRef]:
+    """The .tflite det, cls and rec of the options' precision (cls too), or the files they name."""
+    return ppocr_model_refs(options, BACKEND, "tflite", options.precision)
 
 
 def interpreter_class() -> Callable[..., Any]:
@@ -103,13 +70,12 @@ def interpreter_class() -> Callable[..., Any]:
     return Interpreter
 
 
-def preflight(options: LiteRtOptions) -> None:
-    """Check before a run that a LiteRT runtime is installed and the model files exist (and match their sha256)."""
+def preflight(options: LiteRtOptions, context: BackendContext) -> None:
+    """Check before a run that a LiteRT runtime is installed (the models are resolved and verified already)."""
     from importlib.util import find_spec
 
     if find_spec("ai_edge_litert") is None and find_spec("tflite_runtime") is None:
         raise BackendUnavailable(f"litert backend: no LiteRT runtime; {INSTALL}")
-    resolve_model_paths(options)
 
 
 class _Model:
@@ -169,7 +135,7 @@ class LiteRt(PpOcrSteps):
 
     def __init__(self, options: LiteRtOptions, context: BackendContext) -> None:
         self.options = options
-        self._paths = resolve_model_paths(options)
+        self._paths = {part: context.model(part, self.name) for part in PARTS}
         interpreter = interpreter_class()
         threads = options.threads or context.threads
         self._det, self._cls, self._rec = (_Model(interpreter, self._paths[part], threads) for part in ("det", "cls", "rec"))

@@ -14,14 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from harness.context import BackendContext
+from harness.context import BackendContext, ModelRef
 from harness.errors import BackendUnavailable, DataMissing
-from harness.models.manifest import find_model, load_manifest
-from harness.models.verify import check_onnx_file, verify_model
 from harness.trace import Tracer
 from harness.types import Frame, TextRegion, quad_from_array
 
-__all__ = ["PpOcrOptions", "PpOcrSteps", "RapidOcr", "RapidOcrOptions", "packaged_model_dir"]
+__all__ = ["PARTS", "PpOcrOptions", "PpOcrSteps", "RapidOcr", "RapidOcrOptions", "model_refs", "numeric_precision", "ppocr_model_refs"]
+
+FAMILY = "ppocrv4"
+PARTS = ("det", "cls", "rec")
 
 
 @dataclass(frozen=True)
@@ -57,38 +58,26 @@ class RapidOcrOptions(PpOcrOptions):
     cls_precision: str = "fp32"
 
 
-def packaged_model_dir() -> Path:
-    """Where ``rapidocr-onnxruntime`` keeps its PP-OCR ONNX models (without importing ONNX Runtime)."""
-    from importlib.util import find_spec
-
-    spec = find_spec("rapidocr_onnxruntime")
-    if spec is None or spec.origin is None:
-        raise BackendUnavailable("rapidocr backend: package missing; run `pip install rapidocr-onnxruntime`")
-    return Path(spec.origin).parent / "models"
-
-
-def resolve_model_paths(options: RapidOcrOptions) -> dict[str, Path]:
-    """The det, cls and rec model files the options name, verified against the manifest."""
-    manifest = load_manifest()
-    paths = {}
+def ppocr_model_refs(options: PpOcrOptions, backend: str, form: str, cls_precision: str) -> dict[str, ModelRef]:
+    """det, cls and rec of PP-OCRv4 at the options' precisions on ``backend``, or the files the options name (``form``)."""
+    refs = {}
     for part, explicit, precision in (
         ("det", options.det_model, options.precision),
-        ("cls", options.cls_model, options.cls_precision),
+        ("cls", options.cls_model, cls_precision),
         ("rec", options.rec_model, options.precision),
     ):
-        if explicit:
-            paths[part] = Path(explicit)
-            if not paths[part].is_file():
-                raise DataMissing(f"rapidocr {part} model not found: {explicit}; fix the path in the experiment")
-            check_onnx_file(paths[part])
-        else:
-            [paths[part]] = verify_model(find_model("ppocrv4", f"ocr.{part}", precision, manifest, backend="rapidocr"))
-    return paths
+        refs[part] = ModelRef(name=explicit, form=form) if explicit else ModelRef(FAMILY, f"ocr.{part}", precision, backend)
+    return refs
 
 
-def preflight(options: RapidOcrOptions) -> None:
-    """Check before a run that the model files exist and match their pinned sha256."""
-    resolve_model_paths(options)
+def model_refs(options: RapidOcrOptions) -> dict[str, ModelRef]:
+    """The ONNX det, cls and rec models of the options (``harness.models.resolve`` verifies them)."""
+    return ppocr_model_refs(options, "rapidocr", "onnx", options.cls_precision)
+
+
+def numeric_precision(options: PpOcrOptions) -> str | None:
+    """The precision the options pick, None when they name model files (then the files say, not the options)."""
+    return None if options.det_model or options.rec_model else options.precision
 
 
 class PpOcrSteps:
@@ -166,7 +155,7 @@ class RapidOcr(PpOcrSteps):
 
     def __init__(self, options: RapidOcrOptions, context: BackendContext) -> None:
         self.options = options
-        self._paths = resolve_model_paths(options)
+        self._paths = {part: context.model(part, self.name) for part in PARTS}
         self._engine = self._load(options, context)
 
     def _load(self, options: RapidOcrOptions, context: BackendContext) -> Any:

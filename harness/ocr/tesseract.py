@@ -125,7 +125,7 @@ def find_tessdata(options: TesseractOptions) -> Path:
     )
 
 
-def preflight(options: TesseractOptions) -> None:
+def preflight(options: TesseractOptions, context: BackendContext) -> None:
     """Check before a run that the language data and tesserocr are installed (without loading the engine)."""
     find_tessdata(options)
     if find_spec("tesserocr") is None:

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from harness.errors import ConfigError
+from harness.errors import ArbenchError, ConfigError
 
 __all__ = ["Exchange", "OffloadClient", "OffloadError"]
 
 
-class OffloadError(RuntimeError):
+class OffloadError(ArbenchError):
     """An exchange with the server that gave no usable answer: refused, reset, timed out or an HTTP error."""
 
 

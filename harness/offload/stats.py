@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["OFFLOAD_COLUMNS", "offload_columns"]
+from harness.store.columns import SummaryColumns
 
-OFFLOAD_COLUMNS = [
+__all__ = ["OFFLOAD_COLUMNS", "SUMMARY", "offload_columns"]
+
+OFFLOAD_COLUMNS = (
     "placement",
     "network",
     "privacy_level",
@@ -19,10 +22,10 @@ OFFLOAD_COLUMNS = [
     "server_p50_ms",
     "fallback_frames",
     "network_note",
-]
+)
 
 
-def offload_columns(records: list[dict[str, Any]]) -> dict[str, Any]:
+def offload_columns(records: Sequence[dict[str, Any]], durations: dict[str, list[float]] | None = None) -> dict[str, Any]:
     """The offload columns of one configuration ({} when nothing was offloaded).
 
     Means of bytes per frame (on the wire: ``bytes_*``; HTTP bodies: ``payload_*``), the server's median
@@ -46,3 +49,6 @@ def offload_columns(records: list[dict[str, Any]]) -> dict[str, Any]:
         "fallback_frames": sum(bool(o.get("fallback")) for o in offload),
         "network_note": network.get("note", ""),
     }
+
+
+SUMMARY = SummaryColumns(OFFLOAD_COLUMNS, offload_columns)  # registered in harness.registry.SUMMARY_COLUMNS

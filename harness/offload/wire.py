@@ -13,13 +13,15 @@ import secrets
 import cv2
 import numpy as np
 
+from harness.errors import ArbenchError
+
 __all__ = ["CONTENT_TYPES", "WireError", "decode_image", "encode_image", "image_kind", "multipart"]
 
 CONTENT_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 _MAGIC = {"jpeg": (b"\xff\xd8\xff",), "png": (b"\x89PNG\r\n\x1a\n",)}
 
 
-class WireError(ValueError):
+class WireError(ArbenchError, ValueError):
     """Input that does not follow the wire format; the message is the reason given back (HTTP 4xx)."""
 
 

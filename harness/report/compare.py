@@ -19,6 +19,7 @@ from harness.report.dataset import Dataset, Series
 from harness.report.export import Table, fmt, fmt_ci
 from harness.report.stats import change_p, ratio_of_medians_ci
 from harness.store.reader import Run, load_run
+from harness.store.spans import WAIT
 
 __all__ = ["ALPHA", "MIN_CHANGE", "Change", "compare_report", "compare_runs", "compare_table", "method_line", "terminal_text"]
 
@@ -64,7 +65,7 @@ def method_line() -> str:
 
 
 def _stages(a: Series, b: Series) -> list[str]:
-    names = {s["name"] for one in (a, b) for r in one.records for s in r["spans"]} - {"wait"}
+    names = {s["name"] for one in (a, b) for r in one.records for s in r["spans"]} - {WAIT}
     common = [n for n in names if len(a.stage_ms(n)) and len(b.stage_ms(n))]
     order = {name: i for i, name in enumerate(STAGES_FIRST)}
     return ["e2e", *sorted(common, key=lambda n: (order.get(n, len(order)), n))]

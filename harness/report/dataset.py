@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.metrics.latency import MIN_CI_FRAMES
+from harness.metrics.latency import MIN_CI_FRAMES, repeats
 from harness.report.tables import run_summary
 from harness.store.reader import Run, read_frames
 from harness.store.schema import FRAMES
@@ -74,8 +74,23 @@ class Series:
 
     @cached_property
     def live(self) -> bool:
-        """Whether the source is a live camera (its frames cannot be read twice)."""
-        return self.resolved().get("source", {}).get("backend") == "camera"
+        """Whether the source is live (a camera: its frames cannot be read twice), as the manifest records it.
+
+        Schema 1 did not record it; its only live source was the camera backend.
+        """
+        source = self.resolved().get("source", {})
+        return bool(source["live"]) if "live" in source else source.get("backend") == "camera"
+
+    def ci_method(self, stage: str = "e2e") -> str | None:
+        """How summary.csv's p50 CI of ``stage`` was made (a key of ``CI_METHODS``); None where it has none.
+
+        Schema 2 records it per row; for schema 1 it is worked out as that arbench made it: a bootstrap over
+        frames where ``[run] rounds`` read frames again, else order statistics.
+        """
+        method = (self.row(stage) or {}).get("p50_ci_method")
+        if self.run.schema_version >= 2:
+            return None if method is None or (isinstance(method, float) and np.isnan(method)) else str(method)
+        return "frame_bootstrap" if repeats(self.stage_frames(stage)) else "order_statistics"
 
     def stage_ms_per_frame(self, stage: str) -> np.ndarray:
         """Time (ms) each measured frame spent in ``stage``, 0 where a frame has no such span.
@@ -176,6 +191,13 @@ class Dataset:
     def caption_note(self) -> str:
         """What every configuration shares (left out of the labels), for a table caption."""
         return f"; all configurations: {self.shared}" if self.shared else ""
+
+    def ci_methods(self, stage: str = "e2e") -> str:
+        """How these configurations' p50 CIs were made, for a caption."""
+        methods = {one.ci_method(stage) for one in self.series} - {None}
+        if methods == {"frame_bootstrap"}:
+            return "bootstrap over frames, which rounds read repeatedly"
+        return "order statistics; bootstrap over frames where rounds read them repeatedly" if len(methods) > 1 else "order statistics"
 
     def few_frames(self) -> list[str]:
         """Labels of configurations with too few measured frames for a CI of the median (summary.csv leaves it empty).

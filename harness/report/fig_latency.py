@@ -7,13 +7,14 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from harness.metrics.latency import estimable, min_frames, repeats
+from harness.metrics.latency import estimable, min_frames
 from harness.report.columns import is_missing
 from harness.report.dataset import Dataset, Series
 from harness.report.export import Table, fmt, fmt_ci
 from harness.report.figures import Drawn, Skip
 from harness.report.stats import bootstrap_ci
 from harness.report.style import DOUBLE_IN, SINGLE_IN, ci_bars, color, figure_legend, legend_height_in, new_figure
+from harness.store.spans import WAIT
 
 __all__ = ["STAGE_COLORS", "latency_cdf", "stage_latency", "stage_parts"]
 
@@ -62,7 +63,7 @@ def stage_parts(series: Sequence[Series]) -> list[str]:
     split in some bars and whole in others would not compare.
     """
     spans = (s["name"] for one in series for r in one.records for s in r["spans"])
-    names = {name for name in spans if name != "wait" and not name.startswith("mt.")}
+    names = {name for name in spans if name != WAIT and not name.startswith("mt.")}
     parents = {n.split(".")[0] for n in names if "." in n}
     return sorted((n for n in names if n not in parents), key=_order)
 
@@ -148,7 +149,7 @@ def latency_cdf(data: Dataset) -> Drawn:
     axes.set_ylabel("Fraction of frames")
     axes.set_ylim(0, 1.02)
     table = Table(
-        f"End-to-end latency per frame (ms): percentiles, p50 with its 95% CI ({_p50_ci_method(data)}){data.caption_note()}.",
+        f"End-to-end latency per frame (ms): percentiles, p50 with its 95% CI ({data.ci_methods()}){data.caption_note()}.",
         ["configuration", "n", "p50", "p50 95% CI", "p90", "p99", "mean"],
     )
     for one, values, n in zip(data.series, samples, frames, strict=True):
@@ -162,11 +163,3 @@ def latency_cdf(data: Dataset) -> Drawn:
         if any(0 < n < min_frames(q) for n in frames)
     ]
     return Drawn("", "", figure, table, [one.label for one in data.series], short)
-
-
-def _p50_ci_method(data: Dataset) -> str:
-    """How summary.csv's p50 CIs of these configurations were made (harness.metrics.latency.latency_stats)."""
-    rounds = [repeats(one.stage_frames("e2e")) for one in data.series]
-    if all(rounds):
-        return "bootstrap over frames, which rounds read repeatedly"
-    return "order statistics; bootstrap over frames where rounds read them repeatedly" if any(rounds) else "order statistics"

@@ -171,7 +171,7 @@ def pareto(data: Dataset) -> Drawn:
         notes.append("filled markers: on the Pareto front of their source (configurations on the same source compete)")
     else:
         notes.append("one configuration per source: no front (fronts compare configurations on the same source)")
-    notes.append("error bars: 95% CIs (latency: order statistics of the median; accuracy: bootstrap over frames)")
+    notes.append(f"error bars: 95% CIs (latency: {data.ci_methods()} of the median; accuracy: bootstrap over frames)")
     caption = "; ".join(f"{group}: {metric.label}" for group, metric, _ in rows)
     table = Table(
         f"Accuracy per source ({caption}; 95% bootstrap CI over frames) against cost{data.caption_note()}.",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from harness.errors import DataMissing, UserError
+from harness.errors import ArbenchError, DataMissing, UserError
 from harness.report.dataset import Dataset
 from harness.report.export import Table
 from harness.report.style import paper_style, save_figure
@@ -24,7 +24,7 @@ from harness.store.reader import Run, load_run
 __all__ = ["FIGURES", "Drawn", "Skip", "Skipped", "draw_all", "figures_command", "latest_run", "write_figures"]
 
 
-class Skip(Exception):
+class Skip(ArbenchError):
     """A figure whose data the runs do not have; the message is the one-line reason."""
 
 

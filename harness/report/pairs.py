@@ -2,8 +2,10 @@
 
 Two configurations pair when they run on the same device and source, and their OCR and MT components
 have the same backends and options except a precision option (``precision``, ``compute_type``) of one
-component: the manifest's resolved options say so. Runs without resolved options fall back to the ids:
-``ort-fp32`` and ``ort-int8`` on the same source pair.
+component. Each component's precision is read from the manifest, where the run recorded it (schema 2:
+``resolved.configurations[id][kind].precision``, as the backend reports its options). Schema 1 recorded
+none: its precision is read from those option names, and for runs without resolved options from the ids
+(``ort-fp32`` and ``ort-int8`` on the same source pair).
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class Pair:
 def variant(series: Series) -> tuple[str, dict[str, str]]:
     """A key equal for configurations that differ only in precision, and the precision per stage."""
     resolved = series.resolved()
+    if series.run.schema_version >= 2:
+        return _recorded(series, resolved)
     if resolved and any(key in resolved.get(kind, {}).get("options", {}) for kind in COMPONENTS for key in PRECISION_OPTIONS):
         key: dict[str, Any] = {"device": series.device, "source": resolved.get("source", {}).get("id")}
         precisions = {}
@@ -63,6 +67,19 @@ def variant(series: Series) -> tuple[str, dict[str, str]]:
     parts = series.config_id.split("/")
     precisions = {kind: m.group(1) for kind, part in zip(COMPONENTS, parts[1:], strict=False) if (m := PRECISION_TOKEN.search(part))}
     return series.device + "|" + "/".join(PRECISION_TOKEN.sub("*", p) for p in parts), precisions
+
+
+def _recorded(series: Series, resolved: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """The key and precisions of a run that recorded each component's precision (schema 2)."""
+    key: dict[str, Any] = {"device": series.device, "source": resolved.get("source", {}).get("id")}
+    precisions = {}
+    for kind in COMPONENTS:
+        component = resolved.get(kind, {})
+        options = {name: value for name, value in component.get("options", {}).items() if name not in PRECISION_OPTIONS}
+        if component.get("precision") is not None:
+            precisions[kind] = str(component["precision"])
+        key[kind] = [component.get("backend"), options]
+    return json.dumps(key, sort_keys=True, default=str), precisions
 
 
 def precision_pairs(series: Sequence[Series]) -> list[Pair]:

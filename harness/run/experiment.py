@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.context import BackendContext
 from harness.energy.settings import EnergySettings
 from harness.errors import ConfigError
+from harness.models.resolve import ResolvedModel, resolve_models
 from harness.offload.options import Cell, OffloadOptions
 from harness.pipeline import StageSwitches
 from harness.registry import plugin
@@ -83,17 +87,53 @@ class RunSettings:
 
 @dataclass(frozen=True)
 class Component:
-    """One entry of ``[[sources]]``, ``[[ocr]]`` or ``[[mt]]``: an id, a backend and its options."""
+    """One entry of ``[[sources]]``, ``[[ocr]]`` or ``[[mt]]``: an id, a backend and its options.
+
+    ``models``: the backend's models, found and verified by ``resolved()`` (preflight does it once per run;
+    the worker's backend gets the paths and looks nothing up).
+    """
 
     kind: str
     id: str
     backend: str
     options: Any
     optional: bool = False  # skipped, with its reason recorded, when its backend or model is not available here
+    models: Mapping[str, ResolvedModel] = field(default_factory=dict)
 
-    def create(self, *args: Any) -> Any:
-        """Instantiate the backend."""
-        return plugin(self.kind, self.backend, self.id).create(self.options, *args)
+    def resolved(self) -> Component:
+        """The component with its models found and verified (one that needs none comes back as it is)."""
+        if self.models:
+            return self
+        models = resolve_models(self.kind, self.backend, self.options, f"{self.kind} {self.id!r}")
+        return dataclasses.replace(self, models=models) if models else self
+
+    def context(self, base: BackendContext) -> BackendContext:
+        """``base`` with this component's resolved model paths."""
+        return base.with_models({part: model.path for part, model in self.models.items()})
+
+    def preflight(self, base: BackendContext) -> Component:
+        """Resolve the models and run the backend's own checks (packages, devices, tokenizers); the resolved component."""
+        component = self.resolved()
+        plugin(self.kind, self.backend, self.id).preflight(self.options, component.context(base))
+        return component
+
+    def create(self, base: BackendContext) -> Any:
+        """Instantiate the backend with its verified models (resolved now if preflight has not)."""
+        component = self.resolved()
+        return plugin(self.kind, self.backend, self.id).create(self.options, component.context(base))
+
+    def describe(self) -> dict[str, Any]:
+        """For the manifest: id, backend, options, then what reports read as facts.
+
+        Backends: the numeric precision their options ask for (None where none applies) and the resolved
+        models; sources: whether they are live (their frames cannot be read again).
+        """
+        found = plugin(self.kind, self.backend, self.id)
+        described = {"id": self.id, "backend": self.backend, "options": dataclasses.asdict(self.options)}
+        if self.kind == "source":
+            return described | {"live": found.factory_class().live}
+        models = {part: model.describe() for part, model in self.models.items()}
+        return described | {"precision": found.precision(self.options), "models": models}
 
 
 @dataclass(frozen=True)
@@ -160,7 +200,7 @@ def _ar_entries(table: dict[str, Any], where: str) -> tuple[ArEntry, ...]:
     entries = table.get("ar", [])
     if not isinstance(entries, list) or not all(isinstance(e, dict) and "id" in e for e in entries):
         raise ConfigError(f'{where}: [[ar]] entries are tables with an `id` (e.g. [[ar]] id = "confidence" policy = "confidence")')
-    parsed = tuple(ArEntry(str(e["id"]), from_table(ArOptions, _without_id(e), f"{where} [[ar]] {e['id']}")) for e in entries)
+    parsed = tuple(ArEntry(check_id(e["id"], where), from_table(ArOptions, _without_id(e), f"{where} [[ar]] {e['id']}")) for e in entries)
     ids = [a.id for a in parsed]
     if len(set(ids)) != len(ids):
         raise ConfigError(f"{where}: duplicate [[ar]] ids; ids must be unique")
@@ -190,14 +230,14 @@ def load_experiment(path: Path) -> Experiment:
     from harness.overlay.render import OverlayOptions
 
     header = from_table(_Header, table.get("experiment", {"name": path.stem}), f"{where} [experiment]")
-    return Experiment(
+    experiment = Experiment(
         name=header.name,
         description=header.description,
         path=path,
         run=from_table(RunSettings, table.get("run", {}), f"{where} [run]"),
         stages=from_table(StageSwitches, table.get("stages", {}), f"{where} [stages]"),
         overlay=from_table(OverlayOptions, table.get("overlay", {}), f"{where} [overlay]"),
-        sources=_rounds_without_camera(_components(table, "sources", "source", "kind", where), table, where),
+        sources=_components(table, "sources", "source", "kind", where),
         ocr=_components(table, "ocr", "ocr", "backend", where, default="null"),
         mt=_components(table, "mt", "mt", "backend", where, default="null"),
         raw=table,
@@ -205,17 +245,35 @@ def load_experiment(path: Path) -> Experiment:
         energy=from_table(EnergySettings, table.get("energy", {}), f"{where} [energy]"),
         ar=_rounds_without_ar(_ar_entries(table, where), table, where),
     )
+    _check_sources(experiment, where)
+    if experiment.ar and experiment.offload is not None:
+        raise ConfigError(f"{where}: [[ar]] runs every stage on the device; drop [offload] from AR experiments")
+    return experiment
 
 
-def _rounds_without_camera(sources: tuple[Component, ...], table: dict[str, Any], where: str) -> tuple[Component, ...]:
-    rounds = table.get("run", {}).get("rounds", 1)
-    live = [s.id for s in sources if s.backend == "camera"]
-    if live and rounds != 1:
-        raise ConfigError(
-            f"{where}: [run] rounds = {rounds} reads the same frames again, which a live camera ({live[0]}) cannot; "
-            "use rounds = 1 or a recorded source (video, images)"
-        )
-    return sources
+def _check_sources(experiment: Experiment, where: str) -> None:
+    """What each source kind says of itself (``SourceKind``) against the run settings and stages."""
+    from harness.sources.base import endless
+
+    run = experiment.run
+    for source in experiment.sources:
+        kind = plugin("source", source.backend, source.id).factory_class()
+        name = f"{where}: source {source.id!r}"
+        if kind.modality == "text" and (experiment.stages.ocr or experiment.stages.overlay):
+            raise ConfigError(f"{name} gives text, not images: set [stages] ocr = false and overlay = false (MT only)")
+        if run.rounds > 1 and not kind.rewindable:
+            raise ConfigError(
+                f"{where}: [run] rounds = {run.rounds} reads the same frames again, which a live source ({source.id}) cannot; "
+                "use rounds = 1 or a recorded source (video, images)"
+            )
+        if run.all_frames and endless(source.options, kind):
+            raise ConfigError(
+                f"{where}: [run] all_frames measures each frame once: set loop = false on source {source.id!r} (a live source cannot)"
+            )
+        if run.scenario == "camera-paced" and kind.live:
+            raise ConfigError(
+                f"{name}: camera-paced replays recorded frames at a camera's rate; a live source paces itself: use single-stream"
+            )
 
 
 def _rounds_without_ar(entries: tuple[ArEntry, ...], table: dict[str, Any], where: str) -> tuple[ArEntry, ...]:
@@ -258,4 +316,16 @@ def _component(entry: Any, section: str, kind: str, key: str, where: str) -> Com
         raise ConfigError(f"{where}: `optional` must be true or false")
     found = plugin(kind, str(entry[key]), where)
     parsed = from_table(found.options_class(), options, f"{where} ({entry[key]})")
-    return Component(kind, str(entry["id"]), str(entry[key]), parsed, optional)
+    return Component(kind, check_id(entry["id"], where), str(entry[key]), parsed, optional)
+
+
+ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
+
+
+def check_id(value: Any, where: str) -> str:
+    """``value`` if it can name files and configurations: 1–64 letters, digits, '.', '_' or '-', not starting with '.'."""
+    if not isinstance(value, str) or not ID.fullmatch(value):
+        raise ConfigError(
+            f"{where}: id {str(value)[:40]!r} cannot name files: use 1-64 letters, digits, '.', '_' or '-' (not starting with '.')"
+        )
+    return value

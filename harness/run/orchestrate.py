@@ -21,6 +21,7 @@ from harness import __version__
 from harness.devices import DeviceProfile
 from harness.energy.manifest import energy_manifest, energy_validity
 from harness.errors import RunInterrupted, UserError
+from harness.metrics.latency import CI_METHODS
 from harness.metrics.text import chrf_signature, corpus_signatures
 from harness.paths import project_root
 from harness.run.experiment import Experiment
@@ -72,7 +73,7 @@ def _manifest(experiment: Experiment, device: DeviceProfile, run_id: str, outcom
         "metrics": {
             "mt_chrf": chrf_signature(),
             **corpus_signatures(),
-            "latency_ci": "95% distribution-free CI of the median from order statistics (binomial); NaN below 6 values",
+            "latency_ci_methods": CI_METHODS,  # what summary.csv's p50_ci_method values mean (95%, NaN below 6 frames)
         },
         "configurations": [dataclasses.asdict(o) for o in outcomes],
         "validity": {"complete": False},

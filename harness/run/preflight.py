@@ -1,7 +1,11 @@
-"""Everything that can be checked before a run directory exists: models, backends, sources, the matrix.
+"""Everything that can be checked before a run directory exists: models, backends, sources.
 
-A configuration error is then one line and exit 2 before anything is written; a worker fails only for
-reasons of the machine (a backend that crashes, hangs or runs out of memory).
+``load_experiment`` already rejected what the files say (unknown keys, ids that cannot name files,
+settings a source kind cannot honour); here the machine is asked: every source's files or camera are
+opened and closed, every backend's models are found and verified (hashed once, here) and its packages,
+devices and tokenizers checked. A configuration error is then one line and exit 2 before anything is
+written; a worker fails only for reasons of the machine (a backend that crashes, hangs or runs out of
+memory). The returned experiment carries the resolved models, so workers look nothing up again.
 """
 
 from __future__ import annotations
@@ -11,7 +15,6 @@ import dataclasses
 from harness.context import BackendContext
 from harness.devices import DeviceProfile
 from harness.errors import BackendUnavailable, ConfigError, DataMissing
-from harness.registry import plugin
 from harness.run.experiment import Component, Experiment
 
 __all__ = ["preflight"]
@@ -20,36 +23,32 @@ __all__ = ["preflight"]
 def preflight(experiment: Experiment, device: DeviceProfile) -> Experiment:
     """Check what can be checked before any run directory exists; return the experiment to run.
 
-    A missing or corrupt model, or an absent or busy camera, is then a one-line error (exit 2), not a
-    failed configuration after the run started. Components marked ``optional`` whose backend or model is
-    not available here are dropped instead, each with its reason (``Experiment.skipped``).
+    A missing or corrupt model, an absent image folder or video file, or an absent or busy camera is then a
+    one-line error (exit 2), not a failed configuration after the run started. Components marked
+    ``optional`` whose backend or model is not available here are dropped instead, each with its reason
+    (``Experiment.skipped``).
     """
+    context = device.context()
+    sources = tuple(source.preflight(context) for source in experiment.sources)
     skipped: list[tuple[str, str]] = []
     kept: dict[str, list[Component]] = {"ocr": [], "mt": []}
     for component in (*experiment.ocr, *experiment.mt):
-        try:
-            plugin(component.kind, component.backend, component.id).preflight(component.options)
-        except (BackendUnavailable, DataMissing, ConfigError) as exc:  # preflight: what this machine lacks
-            if not component.optional:
-                raise
-            skipped.append((component.id, str(exc)))
-            continue
-        kept[component.kind].append(component)
+        checked = _backend(component, context, skipped)
+        if checked is not None:
+            kept[component.kind].append(checked)
     for kind, stage_on in (("ocr", experiment.stages.ocr), ("mt", experiment.stages.mt)):
         if stage_on and not kept[kind]:
             raise DataMissing(f"no {kind} backend of the experiment is available here: {'; '.join(why for _, why in skipped)}")
-    for component in experiment.sources:
-        factory = plugin(component.kind, component.backend, component.id).factory_class()
-        text_only = getattr(factory, "modality", "image") == "text"
-        if text_only and (experiment.stages.ocr or experiment.stages.overlay):
-            raise ConfigError(f"source {component.id!r} gives text, not images: set [stages] ocr = false and overlay = false (MT only)")
-        if experiment.run.all_frames and (component.backend == "camera" or getattr(component.options, "loop", False)):
-            raise ConfigError(f"[run] all_frames measures each frame once: set loop = false on source {component.id!r} (cameras cannot)")
-    context = BackendContext.from_device(device)
-    for component in experiment.sources:
-        if component.backend == "camera":
-            camera = component.create(context)
-            camera.open()
-            camera.close()
     ocr, mt = tuple(kept["ocr"]) or experiment.ocr, tuple(kept["mt"]) or experiment.mt
-    return dataclasses.replace(experiment, ocr=ocr, mt=mt, skipped=tuple(skipped))
+    return dataclasses.replace(experiment, sources=sources, ocr=ocr, mt=mt, skipped=tuple(skipped))
+
+
+def _backend(component: Component, context: BackendContext, skipped: list[tuple[str, str]]) -> Component | None:
+    """The component, its models resolved and checks passed; None (and its reason in ``skipped``) if optional and unavailable."""
+    try:
+        return component.preflight(context)
+    except (BackendUnavailable, DataMissing, ConfigError) as exc:  # preflight: what this machine lacks
+        if not component.optional:
+            raise
+        skipped.append((component.id, str(exc)))
+        return None

@@ -17,11 +17,10 @@ from typing import Any
 
 import cv2
 
-from harness.context import BackendContext
 from harness.devices import DeviceProfile
 from harness.energy.meter import EnergyMeter
 from harness.energy.writer import EnergyWriter
-from harness.errors import ConfigError, UserError
+from harness.errors import UserError
 from harness.pipeline import Pipeline, StageFailure
 from harness.run.experiment import Configuration, Experiment, RunSettings
 from harness.run.progress import Progress
@@ -80,14 +79,11 @@ class Outcome:
 
 
 def describe(config: Configuration) -> dict[str, Any]:
-    """The configuration's components as plain data for the manifest."""
+    """The configuration's components as plain data for the manifest (options, precision, resolved models)."""
     from harness.offload.session import describe_cell
 
     return (
-        {
-            part: {"id": c.id, "backend": c.backend, "options": dataclasses.asdict(c.options)}
-            for part, c in (("source", config.source), ("ocr", config.ocr), ("mt", config.mt))
-        }
+        {part: c.describe() for part, c in (("source", config.source), ("ocr", config.ocr), ("mt", config.mt))}
         | {"placement": describe_cell(config.cell)}
         | _describe_ar(config)
     )
@@ -105,7 +101,7 @@ class _Session:
     def __init__(self, config: Configuration, experiment: Experiment, device: DeviceProfile, run_dir: Path) -> None:
         from harness.overlay.render import Overlay
 
-        context = BackendContext.from_device(device)
+        context = device.context()
         with contextlib.ExitStack() as stack:
             self.source = config.source.create(context)
             self.source.open()
@@ -121,11 +117,9 @@ class _Session:
             if remote is not None:
                 stack.callback(remote.close)
             self.pipeline = Pipeline(ocr, mt, overlay, experiment.stages, remote)
-            if config.ar is not None:  # the real-time AR mode: keyframes read, regions tracked in between
+            if config.ar is not None:  # the real-time AR mode: keyframes read, regions tracked in between (never offloaded)
                 from harness.ar.pipeline import ARPipeline
 
-                if remote is not None:
-                    raise ConfigError("[[ar]] runs every stage on the device; drop [offload] from AR experiments")
                 self.pipeline = ARPipeline(ocr, mt, overlay, experiment.stages, config.ar.options)
             self.settings = experiment.run
             self.scenario = self._new_scenario()
@@ -136,18 +130,15 @@ class _Session:
             stack.pop_all()
 
     def _new_scenario(self) -> Any:
-        return make_scenario(self.settings, float(getattr(self.source, "fps", 0.0) or 0.0), getattr(self.source, "live", False))
+        return make_scenario(self.settings, self.source.fps, self.source.live)
 
     def _source_frames(self) -> Iterator[Frame]:
-        """The source's frames; the AR mode taps them before the scenario drops any (it scores every frame)."""
-        observe = getattr(self.pipeline, "observe", None)
-        return observe(self.source.frames()) if observe is not None else self.source.frames()
+        """The source's frames, seen by the pipeline before the scenario drops any (the AR mode scores every frame)."""
+        return self.pipeline.observe(self.source.frames())
 
     def restart(self) -> None:
         """Start the source again from its first frame (``all_frames``: the warm-up frames are measured too)."""
-        reset = getattr(self.pipeline, "reset", None)  # the AR mode forgets what it tracked: the video starts over
-        if reset is not None:
-            reset()
+        self.pipeline.reset()  # the AR mode forgets what it tracked: the video starts over
         self.scenario = self._new_scenario()  # a camera-paced clock starts again with the source
         self.frames = self.scenario.frames(self._source_frames())
 
@@ -169,12 +160,12 @@ def run_configuration(
     except (UserError, ImportError, OSError) as exc:
         return _failed(outcome, f"setup: {exc}")
     outcome.setup_s = time.monotonic() - started
-    outcome.source_info = dict(getattr(session.source, "info", {}))
+    outcome.source_info = dict(session.source.info)
     try:
         session.meter.start()  # the sampler, and the idle baseline before the first frame
         _measure(config, experiment, session, outcome, run_dir, plan)
     finally:
-        files = [*session.pipeline.ocr.model_files(), *session.pipeline.mt.model_files()]
+        files = session.pipeline.model_files()
         outcome.model_files = [str(p) for p in files]
         outcome.model_mb = sum(p.stat().st_size for p in files if p.is_file()) / 1e6
         session.close()

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from harness.errors import ConfigError
 from harness.run.experiment import SCENARIOS, RunSettings
-from harness.store.spans import stage_spans
+from harness.store.spans import WAIT, stage_spans
 from harness.trace import Tracer
 from harness.types import Frame
 
@@ -114,7 +114,7 @@ class CameraPaced:
         if self.start_ns is None:
             self.start_ns = now
         due = self.start_ns + (self.taken + 1) * self.period_ns
-        with tracer.span("wait"):
+        with tracer.span(WAIT):
             if now < due:
                 self.sleep((due - now) / 1e9)
             self._target = max(self.taken + 1, (self.clock() - self.start_ns) // self.period_ns)

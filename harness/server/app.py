@@ -32,6 +32,7 @@ from harness.errors import BackendUnavailable, UserError
 from harness.offload.split import split_ocr
 from harness.offload.wire import CONTENT_TYPES, WireError, decode_image
 from harness.server.config import ServerConfig
+from harness.store.spans import is_top
 from harness.trace import Tracer
 from harness.types import Frame
 
@@ -72,7 +73,7 @@ class StageServer:
             started = tracer.clock()
             answer = work(tracer)
             answer["timings_ns"] = {s.name: s.duration_ns for s in tracer.spans}
-            answer["server_ns"] = sum(s.duration_ns for s in tracer.spans if "." not in s.name)
+            answer["server_ns"] = sum(s.duration_ns for s in tracer.spans if is_top(s.name))
             answer["queue_ns"] = started - submitted
             return answer
 

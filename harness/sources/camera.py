@@ -21,6 +21,7 @@ import cv2
 
 from harness.context import BackendContext
 from harness.errors import BackendUnavailable
+from harness.sources.base import SourceBase, opens
 from harness.types import Frame
 
 __all__ = ["CameraOptions", "CameraSource", "gstreamer_available"]
@@ -61,10 +62,11 @@ def _v4l2_target(device: str) -> int | str:
     return int(number) if number.isdigit() else device
 
 
-class CameraSource:
+class CameraSource(SourceBase):
     """Frames from a live camera; each ``read`` is the measured capture."""
 
     live = True
+    rewindable = False  # what it saw cannot be read again
 
     def __init__(self, options: CameraOptions, context: BackendContext | None = None) -> None:
         self.options = options
@@ -161,3 +163,6 @@ class _Recorder:
         if self._video is not None:
             self._video.release()
         self._times.close()
+
+
+preflight = opens(CameraSource)  # before a run: the files (or the camera) are there and open

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from harness.errors import DataMissing
 from harness.paths import data_root
+from harness.sources.base import SourceBase, opens
 from harness.sources.files import iterate_files
 from harness.types import Frame, GroundTruth, GroundTruthWord, quad_from_array
 
@@ -51,7 +52,7 @@ def _number(path: Path) -> int:
     return int(path.stem.split("_")[-1])
 
 
-class Icdar2015Source:
+class Icdar2015Source(SourceBase):
     """IC15 test photos in numeric order with their word quads."""
 
     def __init__(self, options: Icdar2015Options, context: object = None) -> None:
@@ -76,3 +77,6 @@ class Icdar2015Source:
 
     def close(self) -> None:
         self._paths = []
+
+
+preflight = opens(Icdar2015Source)  # before a run: the files (or the camera) are there and open

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import DataMissing
+from harness.sources.base import SourceBase, opens
 from harness.sources.files import iterate_files
 from harness.types import Frame, GroundTruth, GroundTruthWord, quad_from_array
 
@@ -47,7 +48,7 @@ def load_truth_jsonl(path: Path) -> dict[str, GroundTruth]:
     return truths
 
 
-class ImageFolderSource:
+class ImageFolderSource(SourceBase):
     """Images in name order; decoding each file is the measured capture."""
 
     def __init__(self, options: ImageFolderOptions, context: object = None) -> None:
@@ -74,3 +75,6 @@ class ImageFolderSource:
 
     def close(self) -> None:
         self._paths = []
+
+
+preflight = opens(ImageFolderSource)  # before a run: the files (or the camera) are there and open

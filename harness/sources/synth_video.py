@@ -62,6 +62,7 @@ from harness.errors import ConfigError
 from harness.sources import synth_camera as camera
 from harness.sources import synth_render as render
 from harness.sources import synth_world as world_mod
+from harness.sources.base import SourceBase
 from harness.sources.files import replay_rendered
 from harness.sources.synthetic import PNG_PARAMS, REALISM, TARGET_LANGS, Interval, Realism, entries_for
 from harness.types import Frame, GroundTruth, GroundTruthWord, quad_from_array
@@ -258,7 +259,7 @@ def _map(quad: np.ndarray, homography: np.ndarray) -> np.ndarray:
     return cv2.perspectiveTransform(quad.reshape(-1, 1, 2), homography).reshape(-1, 2)
 
 
-class SyntheticVideoSource:
+class SyntheticVideoSource(SourceBase):
     """Frames of a pre-rendered synthetic video; rendering happens in ``open()``, not in capture.
 
     ``fps`` is the video's frame rate (frames are yielded as fast as they are taken, not paced).
@@ -353,3 +354,10 @@ def _manifest(options: SyntheticVideoOptions, world: world_mod.World) -> dict[st
         "world_size_px": list(world.layout.world_size_px),
         "signs": signs,
     }
+
+
+def preflight(options: object, context: object) -> None:
+    """Before a run: the fonts the scenes are drawn with are installed (rendering waits for the worker)."""
+    from harness.sources.synth_render import available_fonts
+
+    available_fonts()

@@ -62,6 +62,7 @@ import numpy as np
 from harness.errors import ConfigError
 from harness.sources import synth_occlusion as occlusion
 from harness.sources import synth_render as render
+from harness.sources.base import SourceBase
 from harness.sources.files import replay_rendered
 from harness.sources.phrasebook import PhraseEntry, load_phrasebook
 from harness.types import Frame, GroundTruth, GroundTruthWord, quad_from_array
@@ -300,7 +301,7 @@ def _warp_corners(corners: np.ndarray, homography: np.ndarray) -> np.ndarray:
     return cv2.perspectiveTransform(corners.reshape(-1, 1, 2), homography).reshape(4, 2)
 
 
-class SyntheticSource:
+class SyntheticSource(SourceBase):
     """Frames from pre-rendered synthetic scenes; rendering happens in ``open()``, not in capture.
 
     Each frame carries a fresh copy of its scene's pixels, as a camera hands over a new buffer, so
@@ -354,3 +355,10 @@ def _truth_record(file_name: str, truth: GroundTruth) -> dict[str, object]:
         "reference_translation": truth.reference_translation,
         "words": words,
     }
+
+
+def preflight(options: object, context: object) -> None:
+    """Before a run: the fonts the scenes are drawn with are installed (rendering waits for the worker)."""
+    from harness.sources.synth_render import available_fonts
+
+    available_fonts()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from harness.errors import ConfigError, DataMissing
 from harness.paths import data_root
+from harness.sources.base import SourceBase, opens
 from harness.types import Frame, GroundTruth
 
 __all__ = ["TEXT_SETS", "TextSet", "TextSetOptions", "TextSetSource", "directions", "load_text_pairs", "pair_files"]
@@ -108,10 +109,10 @@ def load_text_pairs(options: TextSetOptions) -> list[tuple[str, str]]:
     return list(zip(sources, targets, strict=True))[: options.limit or None]
 
 
-class TextSetSource:
+class TextSetSource(SourceBase):
     """Sentences of one set and direction as text frames (``image`` None, ``text`` the source sentence)."""
 
-    modality = "text"
+    modality = "text"  # sentences, for MT-only runs
 
     def __init__(self, options: TextSetOptions, context: object = None) -> None:
         self.options = options
@@ -133,3 +134,6 @@ class TextSetSource:
 
     def close(self) -> None:
         self._pairs = []
+
+
+preflight = opens(TextSetSource)  # before a run: the files (or the camera) are there and open

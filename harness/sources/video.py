@@ -11,6 +11,7 @@ from typing import Any
 import cv2
 
 from harness.errors import DataMissing
+from harness.sources.base import SourceBase, opens
 from harness.types import Frame
 
 __all__ = ["VideoOptions", "VideoSource"]
@@ -25,7 +26,7 @@ class VideoOptions:
     limit: int = 0
 
 
-class VideoSource:
+class VideoSource(SourceBase):
     """Frames of a video file, in order."""
 
     def __init__(self, options: VideoOptions, context: object = None) -> None:
@@ -60,3 +61,6 @@ class VideoSource:
         if self._capture is not None:
             self._capture.release()
             self._capture = None
+
+
+preflight = opens(VideoSource)  # before a run: the files (or the camera) are there and open

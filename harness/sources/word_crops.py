@@ -17,6 +17,7 @@ import numpy as np
 
 from harness.errors import DataMissing
 from harness.paths import data_root
+from harness.sources.base import SourceBase
 from harness.sources.files import iterate_files
 from harness.types import Frame, GroundTruth, GroundTruthWord, quad_from_array
 
@@ -137,7 +138,7 @@ class Iiit5kOptions:
     loop: bool = True
 
 
-class _CropSetSource:
+class _CropSetSource(SourceBase):
     """Word crops in table order; decoding each crop is the measured capture."""
 
     def __init__(self, options: Ic15WordsOptions | Iiit5kOptions, table: CropTable) -> None:
@@ -174,3 +175,10 @@ class Iiit5kSource(_CropSetSource):
 
     def __init__(self, options: Iiit5kOptions, context: object = None) -> None:
         super().__init__(options, IIIT5K)
+
+
+def preflight(options: Ic15WordsOptions | Iiit5kOptions, context: object) -> None:
+    """Before a run: the crop folder, its label table and every listed crop are there."""
+    source = Ic15WordsSource(options) if isinstance(options, Ic15WordsOptions) else Iiit5kSource(options)
+    source.open()
+    source.close()

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from harness.errors import DataMissing, UserError
-from harness.store.schema import FRAMES, MANIFEST, SCHEMA_VERSION, SUMMARY
+from harness.store.schema import FRAMES, MANIFEST, SUMMARY, VERSIONS
 
 __all__ = ["Run", "load_run", "read_frames"]
 
@@ -30,6 +30,11 @@ class Run:
     spans: pd.DataFrame
     summary: pd.DataFrame | None
     bad_lines: int
+
+    @property
+    def schema_version(self) -> int:
+        """The schema the run was written with (``harness.store.schema.VERSIONS``)."""
+        return int(self.manifest["schema_version"])
 
     @property
     def complete(self) -> bool:
@@ -78,8 +83,11 @@ def load_run(run_dir: Path) -> Run:
         raise DataMissing(f"{run_dir} is not an arbench run (no {MANIFEST}); pass the directory `arbench run` printed")
     manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
     version = manifest.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise UserError(f"{run_dir}: schema_version {version} is not supported by this arbench (reads {SCHEMA_VERSION})")
+    if version not in VERSIONS:
+        readable = ", ".join(str(v) for v in VERSIONS)
+        raise UserError(
+            f"{run_dir}: schema_version {version} is not supported by this arbench (it reads {readable}); use the one that wrote it"
+        )
     records, bad = read_frames(run_dir / FRAMES)
     summary_file = run_dir / SUMMARY
     summary = pd.read_csv(summary_file) if summary_file.is_file() else None

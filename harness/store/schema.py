@@ -1,6 +1,8 @@
-"""The result schema: version, file names and how one frame becomes one JSON line.
+"""The result schema: its version, the file names and the record vocabulary (how one frame becomes one JSON line).
 
-See docs/results.md for the full description of a run directory.
+See docs/results.md for the full description of a run directory. ``SCHEMA_VERSION`` goes up whenever a
+field or column is added, removed or changes its meaning; ``VERSIONS`` says what each version changed and
+is what the reader accepts.
 """
 
 from __future__ import annotations
@@ -9,9 +11,17 @@ from typing import Any, TypedDict
 
 from harness.types import FrameResult, Span
 
-__all__ = ["FRAMES", "MANIFEST", "SCHEMA_VERSION", "SUMMARY", "frame_record", "span_record"]
+__all__ = ["FRAMES", "MANIFEST", "SCHEMA_VERSION", "SUMMARY", "VERSIONS", "FrameRecord", "SpanRecord", "frame_record", "span_record"]
 
-SCHEMA_VERSION = 1
+VERSIONS = {
+    1: "the first schema (2026-11)",
+    2: (
+        "summary.csv says how each p50 CI was made (p50_ci_method); the manifest's resolved components carry their"
+        " numeric precision and resolved models, and the run-wide metrics.latency_ci (which said order statistics even"
+        " where rounds made it a bootstrap over frames) is gone"
+    ),
+}
+SCHEMA_VERSION = max(VERSIONS)
 MANIFEST = "manifest.json"
 FRAMES = "frames.jsonl"
 SUMMARY = "summary.csv"
@@ -46,6 +56,9 @@ class FrameRecord(TypedDict, total=False):
     accuracy: dict[str, Any]
     ar: dict[str, Any]  # the real-time AR mode only (harness.ar): keyframes, staleness, drift, time to first translation
     offload: dict[str, Any]  # offloaded placements only: placement, network, privacy, payload and wire bytes, fallback
+    pacing: dict[str, Any]  # camera-paced runs only (harness.run.scenarios): arrival, drops, latency, deadline
+    energy: dict[str, dict[str, Any]]  # per span name and "e2e": gross_j, net_j, coverage (harness.energy.meter)
+    round: int  # with [run] rounds > 1: which round measured it (0-based)
 
 
 def span_record(span: Span) -> SpanRecord:
@@ -85,9 +98,8 @@ def frame_record(
             targets=result.targets,
             accuracy=result.accuracy,
         )
-        ar = getattr(result, "ar", None)  # harness.ar.pipeline.ArFrameResult
-        if ar is not None:
-            record["ar"] = ar
+        if result.ar is not None:  # the AR mode (harness.ar.pipeline)
+            record["ar"] = result.ar
         if result.offload is not None:  # bytes on the wire, HTTP headers included (harness.offload.client)
             record.update(bytes_up=result.offload["wire_up_bytes"], bytes_down=result.offload["wire_down_bytes"], offload=result.offload)
         truth = frame.ground_truth

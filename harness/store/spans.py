@@ -1,21 +1,38 @@
-"""Which stored spans are pipeline stages: top-level spans other than the wait for a frame."""
+"""Which spans are pipeline stages: the one rule, on names, for stored span records and live spans alike.
+
+A span's name is a dotted path: "ocr" is a stage, "ocr.det" a part of it. A stage is a top-level span other
+than "wait" (a paced scenario waiting for the next frame). Everything that needs stages (e2e time, energy
+windows, the AR mode's display time, the server's compute time, figures) asks here.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["e2e_ms", "stage_spans", "top_spans"]
+__all__ = ["WAIT", "e2e_ms", "is_stage", "is_top", "stage_spans", "top_spans"]
+
+WAIT = "wait"  # the span a paced scenario records while waiting for the next frame
+
+
+def is_top(name: str) -> bool:
+    """A span that is not part of another ("ocr", not "ocr.det")."""
+    return "." not in name
+
+
+def is_stage(name: str) -> bool:
+    """A stage of the pipeline: a top-level span other than the wait for a frame."""
+    return is_top(name) and name != WAIT
 
 
 def top_spans(spans: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Spans that are not parts of another ("ocr", not "ocr.det"), in recorded order."""
-    return [s for s in spans if "." not in s["name"]]
+    return [s for s in spans if is_top(s["name"])]
 
 
 def stage_spans(spans: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Top-level spans of the pipeline's stages (waiting for a frame is not a stage)."""
-    return [s for s in top_spans(spans) if s["name"] != "wait"]
+    return [s for s in spans if is_stage(s["name"])]
 
 
 def e2e_ms(record: dict[str, Any]) -> float | None:

@@ -15,7 +15,10 @@ end-to-end times lie apart, % of the pooled median), accuracy figures, and for c
 ``deadline_misses``, and from the manifest ``model_mb`` (model files on disk, 10^6 bytes) and
 ``peak_rss_mb`` (the isolated worker's peak resident set, MiB; empty when ``run.isolate`` is off).
 ``fps`` (1000 / mean) is left empty on rows that are not stages (wait, harness,
-latency, overlay_age); ``overlay_age`` has no CI, its samples come in runs from one overlay.
+latency, overlay_age); ``overlay_age`` has no CI, its samples come in runs from one overlay. Every row says
+how its p50 CI was made (``p50_ci_method``: ``order_statistics``, or ``frame_bootstrap`` where ``[run]
+rounds`` read frames more than once). Features add their own columns to the ``e2e`` row and their own
+derived rows (offloading, the AR mode: ``harness.store.columns``), after the store's.
 """
 
 from __future__ import annotations
@@ -28,12 +31,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.ar.summary import AR_COLUMNS, AR_DERIVED, ar_columns
 from harness.metrics.detection import scores
 from harness.metrics.latency import latency_stats
 from harness.metrics.text import corpus_scores
-from harness.offload.stats import OFFLOAD_COLUMNS, offload_columns
-from harness.store.spans import e2e_ms, stage_spans, top_spans
+from harness.store.columns import registered
+from harness.store.spans import WAIT, e2e_ms, stage_spans, top_spans
 
 __all__ = [
     "ACCURACY_COLUMNS",
@@ -56,6 +58,7 @@ SUMMARY_COLUMNS = [
     "p99_ms",
     "p50_ci_low_ms",
     "p50_ci_high_ms",
+    "p50_ci_method",
     "fps",
 ]
 ACCURACY_COLUMNS = [
@@ -87,7 +90,8 @@ RATE_COLUMNS = [
 ]
 RESOURCE_COLUMNS = ["model_mb", "peak_rss_mb"]
 ENERGY_COLUMNS = ["energy_gross_j", "energy_net_j", "energy_coverage"]
-DERIVED = ("wait", "harness", "latency", "overlay_age", *AR_DERIVED)
+DERIVED = (WAIT, "harness", "latency", "overlay_age")  # rows that are not stages a frame passes through: no fps
+NO_CI = ("overlay_age",)  # derived rows sampled in runs from one overlay: not independent, no CI of the median
 STAGE_ORDER = [
     "wait", "capture", "ocr", "ocr.det", "ocr.cls", "ocr.rec", "mt", "mt.tokenize", "mt.translate", "mt.detokenize",
     "offload", "offload.encode", "offload.roundtrip", "offload.decode",
@@ -293,6 +297,9 @@ def summarize(records: list[dict[str, Any]], outcomes: list[dict[str, Any]]) -> 
     by_config: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for record in records:
         by_config[record["config_id"]].append(record)
+    features = registered()
+    derived = {*DERIVED, *(d for f in features for d in f.derived)}
+    no_ci = {*NO_CI, *(d for f in features for d in f.no_ci)}
     rows = []
     for outcome in outcomes:
         config_id = outcome["config_id"]
@@ -302,21 +309,22 @@ def summarize(records: list[dict[str, Any]], outcomes: list[dict[str, Any]]) -> 
         energy = _energy(config_records)
         rates = {**_throughput(config_records), **_round_spread(config_records), **_pacing(config_records, durations)}
         rates |= _mt_counts(config_records)
-        rates |= ar_columns(config_records, durations)  # AR mode only (harness.ar.summary)
+        for feature in features:  # offloading, the AR mode (harness.registry.SUMMARY_COLUMNS)
+            rates |= feature.compute(config_records, durations)
         resources = {name: outcome.get(name) for name in RESOURCE_COLUMNS}
-        accuracy = {**_accuracy(config_records), **rates, **resources, **offload_columns(config_records)}
+        accuracy = {**_accuracy(config_records), **rates, **resources}
         base = {"status": outcome.get("status", "unknown"), "reason": outcome.get("reason") or ""}
         if not durations:
             rows.append({"config_id": config_id, "stage": "-", "n": 0, **base})
             continue
         for stage in sorted(durations, key=_order):
             stats = asdict(latency_stats(np.array(durations[stage]), frames.get(stage) if frames is not None else None))
-            if stage in DERIVED:  # not a stage a frame passes through: no rate; overlay ages are not independent samples
+            if stage in derived:  # not a stage a frame passes through: no rate
                 stats["fps"] = None
-            if stage in ("overlay_age", "staleness"):  # runs of samples from one overlay / one reading
-                stats["p50_ci_low_ms"] = stats["p50_ci_high_ms"] = None
+            if stage in no_ci:  # runs of samples from one overlay / one reading
+                stats["p50_ci_low_ms"] = stats["p50_ci_high_ms"] = stats["p50_ci_method"] = None
             extra = accuracy if stage == "e2e" else {}
             rows.append({"config_id": config_id, "stage": stage, **stats, **extra, **energy.get(stage, {}), **base})
-    columns = [*SUMMARY_COLUMNS, *ACCURACY_COLUMNS, *RATE_COLUMNS, *RESOURCE_COLUMNS, *ENERGY_COLUMNS, *OFFLOAD_COLUMNS]
-    columns += [*AR_COLUMNS, "status", "reason"]
+    columns = [*SUMMARY_COLUMNS, *ACCURACY_COLUMNS, *RATE_COLUMNS, *RESOURCE_COLUMNS, *ENERGY_COLUMNS]
+    columns += [*(c for f in features for c in f.columns), "status", "reason"]
     return pd.DataFrame(rows, columns=columns)

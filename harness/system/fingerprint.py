@@ -11,11 +11,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TypedDict
 
-__all__ = ["ModelFile", "fingerprint_models", "sha256_file"]
+__all__ = ["ModelFile", "cached_sha256", "fingerprint_models", "sha256_file"]
 
 CHUNK_BYTES = 1 << 20
 
-_cache: dict[tuple[str, int, int], str] = {}
+_cache: dict[tuple[str, int, int, int], str] = {}
 
 
 class ModelFile(TypedDict):
@@ -35,13 +35,22 @@ def sha256_file(path: Path, chunk_bytes: int = CHUNK_BYTES) -> str:
     return digest.hexdigest()
 
 
-def _fingerprint(path: Path) -> ModelFile:
-    """Raises ``OSError``; the caller turns it into a reason."""
+def cached_sha256(path: Path) -> str:
+    """``sha256_file``, once per process for a file of this path, size and mtime; raises ``OSError``.
+
+    Preflight hashes each model here; a run's manifest then takes the same hashes without reading the
+    files again, and forked workers inherit them.
+    """
     stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    key = (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns)
     if key not in _cache:
         _cache[key] = sha256_file(path)
-    return ModelFile(path=str(path), size_bytes=stat.st_size, sha256=_cache[key])
+    return _cache[key]
+
+
+def _fingerprint(path: Path) -> ModelFile:
+    """Raises ``OSError``; the caller turns it into a reason."""
+    return ModelFile(path=str(path), size_bytes=path.stat().st_size, sha256=cached_sha256(path))
 
 
 def fingerprint_models(paths: Iterable[Path]) -> tuple[list[ModelFile], list[str]]:

@@ -44,8 +44,8 @@ from rapidocr_onnxruntime import RapidOCR
 from rapidocr_onnxruntime.utils import OrtInferSession
 
 from harness.metrics.text import normalize, word_recall
+from harness.models.manifest import model_root
 from harness.models.recipes.ort_int8 import MODEL_FILES, Int8Settings, PartSettings, build_ppocr_int8
-from harness.ocr.rapidocr import packaged_model_dir
 from harness.paths import data_root
 from harness.sources.icdar2015 import parse_gt_file
 from harness.sources.synthetic import SceneOptions, generate_scene
@@ -220,7 +220,7 @@ def build(folder: Path, settings_path: Path | None) -> list[Scores]:
     variants = []
     for name, chosen in (("fp32 rewritten", floats), ("int8", settings)):
         start = time.perf_counter()
-        build_ppocr_int8(packaged_model_dir(), folder / name.split()[-1], chosen)
+        build_ppocr_int8(model_root("rapidocr"), folder / name.split()[-1], chosen)
         print(f"built {name} into {folder / name.split()[-1]} in {time.perf_counter() - start:.0f} s", flush=True)
         variants.append(Scores(name, model_files(folder / name.split()[-1])))
     return variants
@@ -229,7 +229,7 @@ def build(folder: Path, settings_path: Path | None) -> list[Scores]:
 def main() -> None:
     """Build if asked, measure every variant, print the table."""
     args = parse_args()
-    variants = [Scores("fp32 (shipped)", {p: packaged_model_dir() / n for p, n in MODEL_FILES.items()})]
+    variants = [Scores("fp32 (shipped)", {p: model_root("rapidocr") / n for p, n in MODEL_FILES.items()})]
     if args.build:
         variants += build(args.build, args.settings)
     for spec in args.variant:

@@ -425,9 +425,9 @@ def _channel_absmax(model: Any, feeds: list[Feed]) -> dict[str, np.ndarray]:
 
 def inputs_key(settings: Int8Settings | None = None) -> dict[str, Any]:
     """What a default build depends on: recipe version, settings, source hashes and library versions."""
-    from harness.ocr.rapidocr import packaged_model_dir
+    from harness.models.manifest import model_root
 
-    sources = {part: Path(packaged_model_dir()) / name for part, name in MODEL_FILES.items()}
+    sources = {part: Path(model_root("rapidocr")) / name for part, name in MODEL_FILES.items()}
     environment = {k: v for k, v in build_environment_here().items() if k != "cpu_model"}
     return inputs_record(RECIPE_VERSION, settings or Int8Settings(), sources, {**_versions(), "built_on": environment})
 
@@ -437,12 +437,12 @@ def build_default(out_dir: Path) -> dict[str, Path]:
 
     cls stays the package's fp32 model (it is tiny), so only det, rec and the record are written.
     """
-    from harness.ocr.rapidocr import packaged_model_dir
+    from harness.models.manifest import model_root
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="arbench-int8-out-") as tmp:
-        built = build_ppocr_int8(packaged_model_dir(), Path(tmp), Int8Settings())
+        built = build_ppocr_int8(model_root("rapidocr"), Path(tmp), Int8Settings())
         kept = {}
         for part in ("det", "rec"):
             kept[part] = out_dir / built[part].name

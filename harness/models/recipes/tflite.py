@@ -46,8 +46,9 @@ import numpy as np
 from harness.errors import BackendUnavailable, ConfigError, DataMissing
 from harness.models.recipes.ort_int8 import MODEL_FILES, Int8Settings, calibration_feeds
 from harness.models.recipes.record import inputs_record, write_record
+from harness.paths import project_root
 
-__all__ = ["PRECISIONS", "TfliteSettings", "build_default", "build_ppocr_tflite", "inputs_key", "output_name"]
+__all__ = ["PRECISIONS", "TfliteSettings", "build_default", "build_ppocr_tflite", "default_model_path", "inputs_key", "output_name"]
 
 RECIPE_VERSION = 1
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -102,6 +103,11 @@ class TfliteSettings:
     def int8(self, part: str) -> str:
         """How model ``part`` is made int8."""
         return {"det": self.det_int8, "cls": self.cls_int8, "rec": self.rec_int8}[part]
+
+
+def default_model_path(part: str, precision: str) -> Path:
+    """Where ``arbench models build`` puts the LiteRT model of ``part`` ("det", "cls", "rec") at ``precision``."""
+    return project_root() / "models" / "ppocrv4-tflite" / output_name(part, precision)
 
 
 def output_name(part: str, precision: str) -> str:
@@ -243,14 +249,14 @@ def build_ppocr_tflite(
 
 def build_default(out_dir: Path) -> dict[str, Path]:
     """Build det, cls and rec at fp32, fp16 and int8 with the default settings into ``out_dir``."""
-    from harness.ocr.rapidocr import packaged_model_dir
+    from harness.models.manifest import model_root
 
-    return build_ppocr_tflite(packaged_model_dir(), Path(out_dir), TfliteSettings())
+    return build_ppocr_tflite(model_root("rapidocr"), Path(out_dir), TfliteSettings())
 
 
 def inputs_key(settings: TfliteSettings | None = None) -> dict[str, Any]:
     """What a default build depends on: recipe version, settings, source hashes and library versions."""
-    from harness.ocr.rapidocr import packaged_model_dir
+    from harness.models.manifest import model_root
 
-    sources = {part: Path(packaged_model_dir()) / name for part, name in MODEL_FILES.items()}
+    sources = {part: Path(model_root("rapidocr")) / name for part, name in MODEL_FILES.items()}
     return inputs_record(RECIPE_VERSION, settings or TfliteSettings(), sources, _versions())
