@@ -72,8 +72,11 @@ smoke: models
 test: models lint
 	$(BIN)/python -m pytest -q
 
+# ruff, then the layers of docs/architecture.md (import-linter contracts in pyproject.toml: no module imports a
+# higher layer, no import circles).
 lint: $(BIN)/arbench
 	$(BIN)/ruff check harness tests
+	$(BIN)/lint-imports --no-logo
 
 clean:
 	rm -rf $(VENV) build *.egg-info harness/__pycache__ .pytest_cache harness/energy/_filesampler*.so

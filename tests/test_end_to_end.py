@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from harness.store.reader import load_run
+from harness.testing.experiments import NULL_OCR, SYNTHETIC, write_experiment
 from tests.conftest import needs_apertium
 from tests.test_robustness import start_long_run
 
@@ -98,29 +99,10 @@ def test_report_prints_table_and_writes_markdown(smoke_run: Path) -> None:
     assert (smoke_run / "report.md").read_text().count("|") > 20
 
 
-def _experiment(tmp_path: Path, body: str) -> Path:
-    path = tmp_path / "exp.toml"
-    path.write_text(body)
-    return path
-
-
 def test_a_configuration_error_is_one_line_before_any_run_directory(tmp_path: Path) -> None:
-    body = """
-[[sources]]
-id = "missing"
-kind = "images"
-path = "/nonexistent/folder"
-
-[[sources]]
-id = "synth"
-kind = "synthetic"
-n = 2
-
-[[ocr]]
-id = "null"
-backend = "null"
-"""
-    result = run_arbench("run", str(_experiment(tmp_path, body)), "--device", "laptop", "--out", str(tmp_path / "out"))
+    missing = {"id": "missing", "kind": "images", "path": "/nonexistent/folder"}
+    experiment = write_experiment(tmp_path / "exp.toml", sources=[missing, SYNTHETIC], mt=None)
+    result = run_arbench("run", str(experiment), "--device", "laptop", "--out", str(tmp_path / "out"))
     assert result.returncode == 2
     [line] = result.stderr.strip().splitlines()
     assert line == "arbench: error: image folder not found: /nonexistent/folder; set `path` in the experiment"
@@ -133,37 +115,17 @@ def test_a_failing_configuration_is_recorded_and_the_others_run(tmp_path: Path, 
     from harness.testing.backends import FAULTY_OCR
 
     monkeypatch.setitem(PLUGINS["ocr"], "faulty", FAULTY_OCR)  # the isolated workers are forked: they see it too
-    body = """
-[run]
-warmup_frames = 1
-min_frames = 5
-min_duration_s = 0.0
-
-[stages]
-overlay = false
-
-[[sources]]
-id = "synth"
-kind = "synthetic"
-n = 2
-
-[[ocr]]
-id = "crashing"
-backend = "faulty"
-message = "CUDA error: an illegal memory access"
-
-[[ocr]]
-id = "null"
-backend = "null"
-"""
-    assert main(["run", str(_experiment(tmp_path, body)), "--device", "laptop", "--out", str(tmp_path / "out")]) == 0
-    run = load_run(Path(capsys.readouterr().out.strip().splitlines()[-1]))
-    outcomes = {c["config_id"]: c for c in run.manifest["configurations"]}
+    crashing = {"id": "crashing", "backend": "faulty", "message": "CUDA error: an illegal memory access"}
+    run = {"warmup_frames": 1, "min_frames": 5, "min_duration_s": 0.0}
+    experiment = write_experiment(tmp_path / "exp.toml", run=run, ocr=[crashing, NULL_OCR], mt=None)
+    assert main(["run", str(experiment), "--device", "laptop", "--out", str(tmp_path / "out")]) == 0
+    stored = load_run(Path(capsys.readouterr().out.strip().splitlines()[-1]))
+    outcomes = {c["config_id"]: c for c in stored.manifest["configurations"]}
     assert outcomes["synth/crashing/off"]["status"] == "failed"
     assert "CUDA error: an illegal memory access" in outcomes["synth/crashing/off"]["reason"]
     assert outcomes["synth/null/off"]["status"] == "complete"
-    assert run.manifest["validity"]["failed_configurations"] == ["synth/crashing/off"]
-    assert (run.summary["status"] == "failed").sum() == 1
+    assert stored.manifest["validity"]["failed_configurations"] == ["synth/crashing/off"]
+    assert (stored.summary["status"] == "failed").sum() == 1
 
 
 def test_sigkill_halfway_leaves_valid_frames_and_a_partial_report(tmp_path: Path) -> None:

@@ -13,39 +13,7 @@ from harness.devices import load_device
 from harness.run.experiment import load_experiment
 from harness.run.orchestrate import run_experiment
 from harness.testing import build_fake_jetson_hwmon_tree, build_fake_jetson_tools, build_fake_system_tree
-
-EXPERIMENT = """
-[run]
-warmup_frames = 2
-min_frames = 10
-min_duration_s = {duration}
-max_frames = 100000
-max_duration_s = 10.0
-isolate = {isolate}
-save_overlays = 0
-
-[stages]
-overlay = false
-
-[energy]
-root = "{root}"
-idle_s = 0.3
-sample_hz = 50.0
-telemetry_hz = 5.0
-
-[[sources]]
-id = "synth"
-kind = "synthetic"
-n = 2
-
-[[ocr]]
-id = "null"
-backend = "null"
-
-[[mt]]
-id = "null"
-backend = "null"
-"""
+from harness.testing.experiments import write_experiment
 
 
 @pytest.fixture
@@ -58,9 +26,12 @@ def jetson_root(tmp_path: Path) -> tuple[Path, dict]:
 
 
 def run(
-    tmp_path: Path, write_experiment, root: Path, isolate: bool = False, duration: float = 1.5
+    tmp_path: Path, root: Path, isolate: bool = False, duration: float = 1.5
 ) -> tuple[dict, list[dict], pd.DataFrame]:
-    experiment = load_experiment(write_experiment(EXPERIMENT.format(root=root, isolate=str(isolate).lower(), duration=duration)))
+    settings = {"warmup_frames": 2, "min_frames": 10, "min_duration_s": duration, "max_frames": 100_000, "max_duration_s": 10.0}
+    energy = {"root": str(root), "idle_s": 0.3, "sample_hz": 50.0, "telemetry_hz": 5.0}
+    path = write_experiment(tmp_path / "exp.toml", run=settings | {"isolate": isolate, "save_overlays": 0}, energy=energy)
+    experiment = load_experiment(path)
     run_dir = run_experiment(experiment, load_device("jetson"), tmp_path / "results")
     manifest = json.loads((run_dir / "manifest.json").read_text())
     records = [json.loads(line) for line in (run_dir / "frames.jsonl").read_text().splitlines()]
@@ -68,9 +39,9 @@ def run(
 
 
 @pytest.mark.parametrize("isolate", [False, True])
-def test_energy_per_stage_in_records_summary_and_manifest(tmp_path: Path, write_experiment, jetson_root, isolate: bool) -> None:
+def test_energy_per_stage_in_records_summary_and_manifest(tmp_path: Path, jetson_root, isolate: bool) -> None:
     root, _ = jetson_root
-    manifest, records, summary = run(tmp_path, write_experiment, root, isolate)
+    manifest, records, summary = run(tmp_path, root, isolate)
     assert manifest["status"] == "complete" and manifest["validity"]["energy"] == "available"
     assert manifest["energy"]["sensors"] == ["ina3221"] and manifest["energy"]["total_from"] == ["ina3221"]
     assert "Orin NX" in (manifest["environment"]["device_model"] or "")  # the environment is read under [energy] root too
@@ -100,12 +71,12 @@ def test_energy_per_stage_in_records_summary_and_manifest(tmp_path: Path, write_
     assert not summary[summary["stage"] == "ocr"]["energy_gross_j"].isna().any()
 
 
-def test_a_sensor_that_vanishes_mid_run_marks_energy_partial_and_the_run_goes_on(tmp_path: Path, write_experiment, jetson_root) -> None:
+def test_a_sensor_that_vanishes_mid_run_marks_energy_partial_and_the_run_goes_on(tmp_path: Path, jetson_root) -> None:
     root, rails = jetson_root
     timer = threading.Timer(1.2, rails["VDD_IN"][1].unlink)  # 0.3 s idle baseline, then ~0.9 s of frames
     timer.start()
     try:
-        manifest, records, summary = run(tmp_path, write_experiment, root, duration=2.0)
+        manifest, records, summary = run(tmp_path, root, duration=2.0)
     finally:
         timer.cancel()
     assert manifest["status"] == "complete" and manifest["configurations"][0]["status"] == "complete"
@@ -117,10 +88,10 @@ def test_a_sensor_that_vanishes_mid_run_marks_energy_partial_and_the_run_goes_on
     assert 0.0 < row["energy_coverage"] < 1.0 and row["energy_gross_j"] > 0
 
 
-def test_without_sensors_energy_is_unavailable_and_the_columns_empty(tmp_path: Path, write_experiment) -> None:
+def test_without_sensors_energy_is_unavailable_and_the_columns_empty(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
-    manifest, records, summary = run(tmp_path, write_experiment, empty, duration=0.2)
+    manifest, records, summary = run(tmp_path, empty, duration=0.2)
     assert manifest["validity"]["energy"] == "unavailable" and "no energy sensor found" in manifest["validity"]["energy_reason"]
     assert "rapl: no /sys/class/powercap" in manifest["energy"]["reason"]
     assert not any("energy" in r for r in records)

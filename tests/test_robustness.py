@@ -13,78 +13,29 @@ from pathlib import Path
 import pytest
 
 from harness.devices import load_device
-from harness.mt.null import NullMt, NullMtOptions  # noqa: F401  (the registry looks NullMtOptions up here)
-from harness.registry import PLUGINS, Plugin
+from harness.registry import PLUGINS
 from harness.run.experiment import load_experiment
 from harness.run.orchestrate import run_experiment
 from harness.store.reader import load_run, read_frames
 from harness.store.writer import FrameWriter
+from harness.testing.backends import FAULTY_MT
+from harness.testing.experiments import NULL_MT, write_experiment
 
 REPO = Path(__file__).resolve().parent.parent
 
-LONG_RUN = """
-[run]
-warmup_frames = 2
-min_frames = 1000000
-max_frames = 1000000
-min_duration_s = 600.0
-max_duration_s = 600.0
-
-[stages]
-overlay = false
-
-[[sources]]
-id = "synth"
-kind = "synthetic"
-n = 2
-
-[[ocr]]
-id = "null"
-backend = "null"
-"""
-
-
-class HangingMt(NullMt):
-    """Answers twice, then never again."""
-
-    calls = 0
-
-    def translate(self, texts, tracer=None):
-        HangingMt.calls += 1
-        if HangingMt.calls > 2:
-            time.sleep(3600)
-        return list(texts)
+# A null-backend run that would last 10 minutes (interrupted by the tests).
+LONG_RUN = {"warmup_frames": 2, "min_frames": 1_000_000, "max_frames": 1_000_000, "min_duration_s": 600.0, "max_duration_s": 600.0}
 
 
 def test_a_hung_backend_is_killed_and_the_run_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(PLUGINS["mt"], "hanging", Plugin("tests.test_robustness", "NullMtOptions", "HangingMt"))
-    body = """
-[run]
-warmup_frames = 1
-min_frames = 3
-min_duration_s = 0.0
-max_duration_s = 1.0
-setup_timeout_s = 5.0
-frame_timeout_s = 2.0
-
-[stages]
-overlay = false
-
-[[sources]]
-id = "synth"
-kind = "synthetic"
-n = 2
-
-[[mt]]
-id = "hang"
-backend = "hanging"
-
-[[mt]]
-id = "fine"
-backend = "null"
-"""
-    path = tmp_path / "hang.toml"
-    path.write_text(body)
+    monkeypatch.setitem(PLUGINS["mt"], "faulty", FAULTY_MT)
+    run = {"warmup_frames": 1, "min_frames": 3, "min_duration_s": 0.0, "max_duration_s": 1.0}
+    path = write_experiment(
+        tmp_path / "hang.toml",
+        run=run | {"setup_timeout_s": 5.0, "frame_timeout_s": 2.0},
+        ocr=None,
+        mt=[{"id": "hang", "backend": "faulty", "good": 2, "fault": "hang"}, NULL_MT | {"id": "fine"}],
+    )
     started = time.monotonic()
     run_dir = run_experiment(load_experiment(path), load_device("laptop"), tmp_path / "out")
     assert time.monotonic() - started < 30
@@ -96,8 +47,7 @@ backend = "null"
 
 def start_long_run(tmp_path: Path, min_bytes: int = 5_000) -> tuple[subprocess.Popen[str], Path]:
     """Start a null-backend run that would last 10 minutes; return once it has written ``min_bytes`` of frames."""
-    experiment = tmp_path / "long.toml"
-    experiment.write_text(LONG_RUN)
+    experiment = write_experiment(tmp_path / "long.toml", run=LONG_RUN, mt=None)
     out = tmp_path / "out"
     process = subprocess.Popen(
         [sys.executable, "-m", "harness.cli", "run", str(experiment), "--device", "laptop", "--out", str(out)],

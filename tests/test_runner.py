@@ -9,23 +9,10 @@ import numpy as np
 import pytest
 
 from harness.devices import load_device
-from harness.mt.null import NullMt, NullMtOptions  # noqa: F401  (the registry looks NullMtOptions up here)
-from harness.registry import PLUGINS, Plugin
+from harness.registry import PLUGINS
 from harness.run.experiment import load_experiment
 from harness.run.runner import run_configuration
-
-
-class FlakyMt(NullMt):
-    """Fails every frame after the first ``good`` calls."""
-
-    good = 3
-
-    def translate(self, texts, tracer=None):
-        FlakyMt.good -= 1
-        if FlakyMt.good < 0:
-            raise RuntimeError("out of memory")
-        return list(texts)
-
+from harness.testing.backends import FAULTY_MT
 
 EXPERIMENT = """
 [run]
@@ -53,8 +40,8 @@ backend = "{mt}"
 """
 
 
-def run(tmp_path: Path, write_experiment, mt: str):
-    experiment = load_experiment(write_experiment(EXPERIMENT.format(mt=mt)))
+def run(tmp_path: Path, write_experiment, mt: str, options: str = ""):
+    experiment = load_experiment(write_experiment(EXPERIMENT.format(mt=mt) + options))
     outcome = run_configuration(experiment.configurations()[0], experiment, load_device("laptop"), tmp_path)
     records = [json.loads(line) for line in (tmp_path / "frames.jsonl").read_text().splitlines()]
     return outcome, records
@@ -70,9 +57,8 @@ def test_warmup_is_stored_but_apart_and_minimums_stop_the_run(tmp_path: Path, wr
 
 
 def test_repeated_frame_failures_fail_the_configuration(tmp_path: Path, write_experiment, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(PLUGINS["mt"], "flaky", Plugin("tests.test_runner", "NullMtOptions", "FlakyMt"))
-    monkeypatch.setattr(FlakyMt, "good", 3)
-    outcome, records = run(tmp_path, write_experiment, "flaky")
+    monkeypatch.setitem(PLUGINS["mt"], "faulty", FAULTY_MT)
+    outcome, records = run(tmp_path, write_experiment, "faulty", "good = 3\n")
     assert outcome.status == "failed"
     assert "3 frames failed in a row; last: mt: RuntimeError: out of memory" in (outcome.reason or "")
     assert [r["ok"] for r in records] == [True, True, True, False, False, False]
