@@ -8,8 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from harness.trace import Tracer
-from harness.types import Frame, TextRegion
+from harness.types import Frame, Quad, TextRegion
 
 __all__ = ["NullOcr", "NullOcrOptions"]
 
@@ -37,6 +39,26 @@ class NullOcr:
         if not self.options.echo_ground_truth or truth is None:
             return []
         return [TextRegion(w.quad, w.text, 1.0) for w in truth.words if not w.dont_care]
+
+    def detect(self, frame: Frame, tracer: Tracer) -> tuple[list[np.ndarray], list[Quad]]:
+        """The device's half of det-local: the ground-truth boxes as detections (axis-aligned crops)."""
+        truth = frame.ground_truth
+        if frame.image is None or truth is None or not self.options.echo_ground_truth:
+            return [], []
+        crops, quads = [], []
+        height, width = frame.image.shape[:2]
+        for word in (w for w in truth.words if not w.dont_care):
+            xs, ys = [p[0] for p in word.quad], [p[1] for p in word.quad]
+            x0, y0 = max(0, int(min(xs))), max(0, int(min(ys)))
+            x1, y1 = min(width, int(np.ceil(max(xs)))), min(height, int(np.ceil(max(ys))))
+            if x1 > x0 and y1 > y0:
+                crops.append(frame.image[y0:y1, x0:x1])
+                quads.append(word.quad)
+        return crops, quads
+
+    def read(self, crops: list[np.ndarray], tracer: Tracer) -> list[tuple[int, str, float]]:
+        """The server's half of det-local: each crop is "read" as its index (it measures the harness, not a model)."""
+        return [(i, f"crop{i}", 1.0) for i in range(len(crops))]
 
     def close(self) -> None:
         pass

@@ -17,7 +17,7 @@ import numpy as np
 from harness.context import BackendContext, ModelRef
 from harness.errors import BackendUnavailable, DataMissing
 from harness.trace import Tracer
-from harness.types import Frame, TextRegion, quad_from_array
+from harness.types import Frame, Quad, TextRegion, quad_from_array
 
 __all__ = ["PARTS", "PpOcrOptions", "PpOcrSteps", "RapidOcr", "RapidOcrOptions", "model_refs", "numeric_precision", "ppocr_model_refs"]
 
@@ -120,6 +120,28 @@ class PpOcrSteps:
             for quad, (text, score) in zip(quads, recognized, strict=True)
             if float(score) >= threshold and str(text).strip()
         ]
+
+    def detect(self, frame: Frame, tracer: Tracer) -> tuple[list[np.ndarray], list[Quad]]:
+        """The device's half of det-local (``harness.offload.split``): the crops of detected text and their quads."""
+        if frame.image is None:
+            raise ValueError("det-local needs an image; this frame carries only text")
+        detected = self._detect(frame.image, tracer)
+        if detected is None:
+            return [], []
+        crops, quads = detected
+        return list(crops), [quad_from_array(q) for q in quads]
+
+    def read(self, crops: list[np.ndarray], tracer: Tracer) -> list[tuple[int, str, float]]:
+        """The server's half of det-local: cls and rec of ``crops``, those that pass ``text_score`` with their index."""
+        if not crops:
+            return []
+        if self.options.use_cls:
+            with tracer.span("ocr.cls"):
+                crops, _, _ = self._engine.text_cls(crops)
+        with tracer.span("ocr.rec"):
+            recognized = self._read(crops)
+        kept = [(i, str(text), float(score)) for i, (text, score) in enumerate(recognized)]
+        return [(i, text, score) for i, text, score in kept if score >= self.options.text_score and text.strip()]
 
     def _detect(self, image: np.ndarray, tracer: Tracer) -> tuple[list[np.ndarray], np.ndarray] | None:
         """Detected text boxes: the crops to recognize and their quads in frame coordinates."""
