@@ -211,3 +211,38 @@ def test_recipe_converts_cls_at_every_precision(tmp_path: Path) -> None:
     for precision, atol in (("fp32", 1e-4), ("fp16", 1e-2), ("int8", 0.1)):
         model = litert._Model(litert.interpreter_class(), built[f"cls-{precision}"], 1)
         np.testing.assert_allclose(model(x)[0], expected, atol=atol)
+
+
+def test_fp16_is_the_fp32_model_with_its_constants_cast_to_float16(tmp_path: Path) -> None:
+    _runtime()
+    from ai_edge_litert import schema_py_generated as schema
+
+    from harness.models.recipes.tflite_fp16 import DEQUANTIZE, FLOAT16, FLOAT32, cast_to_fp16
+
+    source = default_model_path("cls", "fp32")
+    if not source.is_file():
+        pytest.skip("models/ppocrv4-tflite/ not present")
+    first, second = cast_to_fp16(source, tmp_path / "a.tflite"), cast_to_fp16(source, tmp_path / "b.tflite")
+    assert first.read_bytes() == second.read_bytes()  # deterministic: the manifest can pin it
+    fp32 = schema.ModelT.InitFromPackedBuf(source.read_bytes(), 0)
+    fp16 = schema.ModelT.InitFromPackedBuf(first.read_bytes(), 0)
+    graph32, graph16 = fp32.subgraphs[0], fp16.subgraphs[0]
+    constants = [t for t in graph32.tensors if t.type == FLOAT32 and fp32.buffers[t.buffer].data is not None]
+    restores = [op for op in graph16.operators if fp16.operatorCodes[op.opcodeIndex].builtinCode == DEQUANTIZE]
+    assert len(restores) == len(constants) > 0
+    assert graph16.operators[: len(restores)] == restores  # restored before any other operator runs
+    for restore in restores[:5]:
+        half, full = graph16.tensors[restore.inputs[0]], graph16.tensors[restore.outputs[0]]
+        assert half.type == FLOAT16 and fp16.buffers[full.buffer].data is None
+        original = next(t for t in constants if t.name == full.name)
+        values = np.asarray(fp32.buffers[original.buffer].data, dtype=np.uint8).view("<f4")
+        np.testing.assert_array_equal(np.asarray(fp16.buffers[half.buffer].data, dtype=np.uint8).view("<f2"), values.astype("<f2"))
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 48, 192, 3)).astype(np.float32)
+    outputs = [litert._Model(litert.interpreter_class(), path, 1).run(x[0]) for path in (source, first)]
+    np.testing.assert_allclose(outputs[1], outputs[0], atol=5e-3)
+
+
+@needs_models
+def test_the_built_fp16_files_match_their_pins() -> None:
+    paths = resolve_model_paths(LiteRtOptions(precision="fp16"))  # verified against the manifest's sha256
+    assert paths == {part: default_model_path(part, "fp16") for part in PARTS}

@@ -6,8 +6,12 @@ Every manifest entry with a ``recipe`` names its output files and pins their sha
 - otherwise (or with ``force``) the recipe's inputs (recipe version, settings, source models, library
   versions) are hashed; a build cached under that hash in ``build/model-cache/<recipe>/<hash>/`` is
   reused, else the recipe runs there. The cached files are then checked against the pins and copied
-  into place only when they match. A build that differs from the pins (another onnxruntime, say) is
-  left in the cache and reported, so shipped files are never silently replaced by different bytes.
+  into place only when they match (the pinned files and the recipe's JSON record, nothing else). A
+  build that differs from the pins (another onnxruntime, say) is left in the cache and reported, so
+  shipped files are never silently replaced by different bytes.
+
+The CTranslate2 copy of the NMT model (``ct2``) and the LiteRT fp16 models (``tflite-fp16``) are not
+shipped: they are made here from the weights that are, in seconds, byte for byte the pinned files.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import ConfigError, DataMissing
+from harness.errors import BackendUnavailable, ConfigError, DataMissing
 from harness.models.manifest import ModelEntry, load_manifest
 from harness.models.verify import verify_model
 from harness.paths import project_root
@@ -77,6 +81,7 @@ class Recipe:
 
 RECIPES = {
     "ct2": Recipe("harness.models.recipes.ct2:build_default", "harness.models.recipes.ct2:inputs_key"),
+    "tflite-fp16": Recipe("harness.models.recipes.tflite_fp16:build_default", "harness.models.recipes.tflite_fp16:inputs_key"),
     "ort-int8": Recipe("harness.models.recipes.ort_int8:build_default", "harness.models.recipes.ort_int8:inputs_key"),
     "tflite": Recipe(
         "harness.models.recipes.tflite:build_default",
@@ -123,7 +128,8 @@ def _check_against_pins(entries: list[ModelEntry], built_dir: Path) -> list[str]
 def build_models(force: bool = False, say: Callable[[str], None] = print, manifest: list[ModelEntry] | None = None) -> list[str]:
     """Build every recipe whose outputs are missing or stale; return the recipes built or copied into place.
 
-    ``force`` rebuilds every recipe, ignoring the cache too.
+    ``force`` rebuilds every recipe, ignoring the cache too. A recipe whose tools are not installed here
+    (an optional extra) is skipped with its reason; its models stay absent and runs that need them say so.
 
     Raises DataMissing when a build differs from the pinned hashes, naming where the build was kept.
     """
@@ -141,29 +147,40 @@ def build_models(force: bool = False, say: Callable[[str], None] = print, manife
         if why is None and not force:
             say(f"up to date: {name} ({ids})")
             continue
-        folders = {p.parent for e in entries for p in e.paths()}
-        if len(folders) != 1:
-            raise ConfigError(f"models/manifest.toml: recipe {name} writes to more than one folder: {sorted(map(str, folders))}")
-        target = folders.pop()
-        built = cache_dir() / name / recipe.inputs_hash()
-        if (built / ".complete").is_file() and not force:
-            say(f"cached: {name} ({ids}) in {built}")
-        else:
-            say(f"building: {name} ({ids}) into {built}" + (f" ({why})" if why else ""))
-            shutil.rmtree(built, ignore_errors=True)
-            recipe.run(built)
-            (built / ".complete").write_text("", encoding="utf-8")
-        problems = _check_against_pins(entries, built)
-        if problems:
-            raise DataMissing(
-                f"recipe {name} built different bytes than models/manifest.toml pins ({problems[0]}); the build is kept in {built} —"
-                " its record names the library versions: use the shipped files (git checkout models/) or, to adopt the new build, copy it"
-                " into place and update the pins"
-            )
-        target.mkdir(parents=True, exist_ok=True)
-        for file in built.iterdir():
-            if not file.name.startswith("."):
-                shutil.copyfile(file, target / file.name)
-        say(f"in place: {name} → {target}")
+        try:
+            _build(name, recipe, entries, force, why, say)
+        except BackendUnavailable as exc:
+            say(f"skipped: {name} ({ids}): {exc}")
+            continue
         done.append(name)
     return done
+
+
+def _build(name: str, recipe: Recipe, entries: list[ModelEntry], force: bool, why: str | None, say: Callable[[str], None]) -> None:
+    """Build one recipe (or take its cached build), check it against the pins and copy its files into place."""
+    ids = ", ".join(e.id for e in entries)
+    folders = {p.parent for e in entries for p in e.paths()}
+    if len(folders) != 1:
+        raise ConfigError(f"models/manifest.toml: recipe {name} writes to more than one folder: {sorted(map(str, folders))}")
+    target = folders.pop()
+    built = cache_dir() / name / recipe.inputs_hash()
+    if (built / ".complete").is_file() and not force:
+        say(f"cached: {name} ({ids}) in {built}")
+    else:
+        say(f"building: {name} ({ids}) into {built}" + (f" ({why})" if why else ""))
+        shutil.rmtree(built, ignore_errors=True)
+        recipe.run(built)
+        (built / ".complete").write_text("", encoding="utf-8")
+    problems = _check_against_pins(entries, built)
+    if problems:
+        raise DataMissing(
+            f"recipe {name} built different bytes than models/manifest.toml pins ({problems[0]}); the build is kept in {built} —"
+            " its record names the library versions: use the shipped files (git checkout models/) or, to adopt the new build, copy it"
+            " into place and update the pins"
+        )
+    target.mkdir(parents=True, exist_ok=True)
+    pinned = {path.name for entry in entries for path in entry.paths()}
+    for file in built.iterdir():  # the pinned files and the recipe's record, never another recipe's files
+        if file.name in pinned or file.suffix == ".json":
+            shutil.copyfile(file, target / file.name)
+    say(f"in place: {name} → {target}")
