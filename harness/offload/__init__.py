@@ -1,1 +1,4 @@
-"""Offloading stages to a server: the HTTP service, its client, placements and what leaves the device."""
+"""Offloading, the device's side: placements and networks, the client that counts wire bytes, what leaves the device.
+
+The server it talks to is ``harness.server`` (``arbench serve``), which runs the same stage code.
+"""

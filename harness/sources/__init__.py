@@ -1,1 +1,1 @@
-"""Frame sources: synthetic scenes, image folders, video files, ICDAR 2015."""
+"""Frame sources: synthetic scenes and videos, image folders, video files, cameras, ICDAR 2015, word crops, sentence sets."""
