@@ -147,6 +147,14 @@ class Configuration:
     cell: Cell = field(default_factory=Cell)
     ar: ArEntry | None = None  # the [[ar]] entry (real-time AR mode, harness.ar); None: the plain pipeline
 
+    def describe(self) -> dict[str, Any]:
+        """Its components as plain data for the manifest (options, precision, resolved models), placement and AR entry."""
+        from harness.offload.session import describe_cell
+
+        parts = {part: c.describe() for part, c in (("source", self.source), ("ocr", self.ocr), ("mt", self.mt))}
+        ar = {} if self.ar is None else {"ar": {"id": self.ar.id, "options": dataclasses.asdict(self.ar.options)}}
+        return parts | {"placement": describe_cell(self.cell)} | ar
+
 
 @dataclass(frozen=True)
 class Experiment:

@@ -23,7 +23,8 @@ from pathlib import Path
 
 from harness.devices import DeviceProfile
 from harness.run.experiment import Configuration, Experiment
-from harness.run.runner import FIRST_ROUND, Outcome, RoundPlan, run_configuration
+from harness.run.outcome import FIRST_ROUND, Outcome, RoundPlan
+from harness.run.runner import run_configuration
 
 __all__ = ["run_guarded", "run_isolated"]
 

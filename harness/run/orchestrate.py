@@ -26,7 +26,7 @@ from harness.metrics.text import chrf_signature, corpus_signatures
 from harness.paths import project_root
 from harness.run.experiment import Experiment
 from harness.run.isolation import run_guarded, run_isolated
-from harness.run.runner import Outcome, RoundPlan, describe, merge_rounds
+from harness.run.outcome import Outcome, RoundPlan, merge_rounds
 from harness.store.reader import read_frames
 from harness.store.schema import FRAMES, MANIFEST, SCHEMA_VERSION, SUMMARY
 from harness.store.summary import summarize
@@ -63,7 +63,7 @@ def _manifest(experiment: Experiment, device: DeviceProfile, run_id: str, outcom
                 "stages": dataclasses.asdict(experiment.stages),
                 "overlay": dataclasses.asdict(experiment.overlay),
                 "energy": dataclasses.asdict(experiment.energy),
-                "configurations": {c.config_id: describe(c) for c in experiment.configurations()},
+                "configurations": {c.config_id: c.describe() for c in experiment.configurations()},
             },
             "skipped": [{"id": component_id, "reason": why} for component_id, why in experiment.skipped],
         },
