@@ -41,7 +41,8 @@ figures: setup
 	$(BIN)/arbench figures $(RUN) --results $(OUT)
 
 # The project's own model files built by recipes where missing or stale: the CTranslate2 copy of the shipped NMT
-# weights (seconds); the int8 and TFLite files ship, so they are only checked (`arbench models build --force` rebuilds).
+# weights and the LiteRT fp16 files cast from the fp32 ones (seconds); the int8 and the other TFLite files ship, so
+# they are only checked (`arbench models build --force` rebuilds them: TFLite needs `make convert-venv`).
 models: setup
 	$(BIN)/arbench models build
 

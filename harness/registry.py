@@ -13,7 +13,7 @@ from typing import Any
 
 from harness.errors import ConfigError
 
-__all__ = ["PLUGINS", "SUMMARY_COLUMNS", "Plugin", "names", "plugin"]
+__all__ = ["PLUGINS", "SUMMARY_FEATURES", "Plugin", "names", "plugin"]
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ PLUGINS: dict[str, dict[str, Plugin]] = {
 
 # Features that add columns to summary.csv: name → "module:attribute" of a harness.store.columns.SummaryColumns.
 # The store imports none of them; their columns follow the store's own on the e2e row, in this order.
-SUMMARY_COLUMNS: dict[str, str] = {
+SUMMARY_FEATURES: dict[str, str] = {
     "offload": "harness.offload.stats:SUMMARY",
     "ar": "harness.ar.summary:SUMMARY",
 }

@@ -246,3 +246,27 @@ def test_fp16_is_the_fp32_model_with_its_constants_cast_to_float16(tmp_path: Pat
 def test_the_built_fp16_files_match_their_pins() -> None:
     paths = resolve_model_paths(LiteRtOptions(precision="fp16"))  # verified against the manifest's sha256
     assert paths == {part: default_model_path(part, "fp16") for part in PARTS}
+
+
+@pytest.mark.parametrize("part", PARTS)
+def test_the_cast_computes_what_the_onnx2tf_fp16_files_computed(part: str, tmp_path: Path) -> None:
+    """The fp16 files onnx2tf made were shipped until the cast replaced them; git history still holds them."""
+    import subprocess
+
+    _runtime()
+    from harness.models.recipes.tflite_fp16 import cast_to_fp16
+
+    repo = Path(__file__).resolve().parent.parent
+    path = f"models/ppocrv4-tflite/{output_name(part, 'fp16')}"
+    found = subprocess.run(
+        ["git", "-C", str(repo), "log", "-1", "--format=%H", "--diff-filter=D", "--", path], capture_output=True, text=True, check=False
+    )
+    shown = subprocess.run(["git", "-C", str(repo), "show", f"{found.stdout.strip()}^:{path}"], capture_output=True, check=False)
+    if found.returncode or not found.stdout.strip() or shown.returncode or not default_model_path(part, "fp32").is_file():
+        pytest.skip("no git history of the onnx2tf fp16 files here (a shallow clone or an export)")
+    onnx2tf = tmp_path / "onnx2tf.tflite"
+    onnx2tf.write_bytes(shown.stdout)
+    cast = cast_to_fp16(default_model_path(part, "fp32"), tmp_path / "cast.tflite")
+    models = [litert._Model(litert.interpreter_class(), p, 1) for p in (onnx2tf, cast)]
+    x = np.random.default_rng(1).uniform(-1, 1, (models[0].height, models[0].width, 3)).astype(np.float32)
+    np.testing.assert_array_equal(models[0].run(x), models[1].run(x))

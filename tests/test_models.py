@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -121,6 +122,26 @@ def test_a_build_that_differs_from_the_pins_never_replaces_the_shipped_files(toy
     with pytest.raises(DataMissing, match=r"built different bytes than models/manifest.toml pins .*toy-a\.bin.*kept in"):
         build_models(manifest=_entries(toy, pinned), say=lambda _: None)
     assert (toy / "a.bin").read_bytes() == b"corrupted"  # left for the user to restore; nothing silently replaced
+
+
+def needs_a_missing_tool(out_dir: Path) -> None:
+    from harness.errors import BackendUnavailable
+
+    raise BackendUnavailable("toy2 recipe: frobnicate missing; run `pip install frobnicate`")
+
+
+def test_one_recipe_that_cannot_run_or_differs_does_not_stop_the_others(toy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(build_module.RECIPES, "toy2", Recipe(f"{__name__}:needs_a_missing_tool", f"{__name__}:inputs"))
+    other = toy.parent / "other"
+    skipped = [replace(e, id=f"{e.id}-2", recipe="toy2", files=(str(other / Path(e.files[0]).name),)) for e in _entries(other, CONTENT)]
+    said: list[str] = []
+    assert build_models(manifest=[*skipped, *_entries(toy, CONTENT)], say=said.append) == ["toy"]  # toy2 first, toy still built
+    assert any(line.startswith("skipped: toy2") and "pip install frobnicate" in line for line in said)
+    monkeypatch.setitem(build_module.RECIPES, "toy3", Recipe(f"{__name__}:write_files", f"{__name__}:inputs"))
+    wrong = [replace(e, recipe="toy3") for e in _entries(toy.parent / "wrong", {"a.bin": b"other bytes"})]
+    with pytest.raises(DataMissing, match="built different bytes"):
+        build_models(manifest=[*wrong, *_entries(toy, CONTENT)], force=True, say=said.append)
+    assert said[-1].startswith("in place: toy")  # the recipe after the failed one was still built
 
 
 def test_an_unknown_recipe_is_a_config_error(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ LAPTOP = load_device("laptop")
         ({"sources": [SYNTHETIC | {"id": "x" * 300}]}, "cannot name files: use 1-64 letters"),
         ({"mt": [{"id": ".hidden", "backend": "null"}]}, "id '.hidden' cannot name files"),
         ({"sources": [{"id": "cam", "kind": "camera"}], "run": {"scenario": "camera-paced"}}, "a live source paces itself"),
+        ({"run": {"scenario": "camera-paced"}}, "camera-paced needs a frame rate: set [run] source_fps"),
         ({"sources": [{"id": "cam", "kind": "camera"}], "run": {"all_frames": True}}, "set loop = false on source 'cam'"),
         ({"sources": [{"id": "t", "kind": "textset", "dataset": "tatoeba"}]}, "gives text, not images"),
         ({"ar": [{"id": "every", "policy": "every-n"}], "offload": {"placements": ["cloud"]}}, "drop [offload] from AR experiments"),
@@ -48,9 +49,31 @@ def test_missing_files_are_found_by_preflight_before_any_run_directory(tmp_path:
             preflight(experiment, LAPTOP)
 
 
+def test_an_optional_source_without_its_data_is_skipped_with_the_reason(tmp_path: Path) -> None:
+    photos = {"id": "photos", "kind": "icdar2015", "root": str(tmp_path / "nowhere"), "optional": True}
+    experiment = preflight(load_experiment(write_experiment(tmp_path / "exp.toml", sources=[photos, SYNTHETIC])), LAPTOP)
+    assert [s.id for s in experiment.sources] == ["synth"]
+    assert experiment.skipped[0][0] == "photos" and "ICDAR 2015 images not found" in experiment.skipped[0][1]
+    with pytest.raises(DataMissing, match="no source of the experiment is available here: ICDAR 2015 images not found"):
+        preflight(load_experiment(write_experiment(tmp_path / "only.toml", sources=[photos])), LAPTOP)
+
+
+def test_model_files_named_by_path_are_read_from_the_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.models.manifest import model_root
+    from harness.models.resolve import resolve_refs
+    from harness.ocr.rapidocr import RapidOcrOptions, model_refs
+
+    (tmp_path / "det.onnx").write_bytes((model_root("rapidocr") / "ch_PP-OCRv4_det_infer.onnx").read_bytes())
+    monkeypatch.chdir(tmp_path)
+    resolved = resolve_refs(model_refs(RapidOcrOptions(det_model="det.onnx")), "ocr test")
+    assert resolved["det"].path == tmp_path / "det.onnx" and resolved["det"].entry is None
+    assert resolved["rec"].entry == "ppocrv4-rec-fp32"
+
+
 def test_source_kinds_say_what_they_are() -> None:
     kinds = {name: plugin.factory_class() for name, plugin in PLUGINS["source"].items()}
     assert (kinds["camera"].live, kinds["camera"].rewindable) == (True, False)
+    assert {name for name, kind in kinds.items() if kind.timed} == {"camera", "video", "synthvideo"}
     assert kinds["textset"].modality == "text"
     recorded = [k for name, k in kinds.items() if name not in ("camera", "textset")]
     assert all(not k.live and k.rewindable and k.modality == "image" for k in recorded)

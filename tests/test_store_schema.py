@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from harness.errors import UserError
-from harness.registry import SUMMARY_COLUMNS
+from harness.registry import SUMMARY_FEATURES
 from harness.report.dataset import Dataset
 from harness.report.pairs import precision_pairs
 from harness.store.columns import SummaryColumns
@@ -68,7 +68,7 @@ def test_a_feature_adds_columns_by_registering_them_without_the_store_importing_
 
     feature = SummaryColumns(("frames_seen",), slowest, derived=("gap",), no_ci=("gap",))
     monkeypatch.setitem(globals(), "FEATURE", feature)
-    monkeypatch.setitem(SUMMARY_COLUMNS, "test", f"{__name__}:FEATURE")
+    monkeypatch.setitem(SUMMARY_FEATURES, "test", f"{__name__}:FEATURE")
     summary = summarize(_records(8), [{"config_id": "cfg", "status": "complete"}])
     assert summary.columns[-3:].tolist() == ["frames_seen", "status", "reason"]
     rows = summary.set_index("stage")

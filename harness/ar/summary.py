@@ -87,6 +87,6 @@ def _energy_per_frame(measured: Sequence[dict[str, Any]]) -> float | None:
     return float(np.mean(totals)) if totals else None
 
 
-# The AR columns of summary.csv (registered in harness.registry.SUMMARY_COLUMNS); staleness samples come
+# The AR columns of summary.csv (registered in harness.registry.SUMMARY_FEATURES); staleness samples come
 # in runs from one reading, so they get no CI of the median.
 SUMMARY = SummaryColumns(AR_COLUMNS, ar_columns, derived=AR_DERIVED, no_ci=("staleness",))

@@ -16,6 +16,7 @@ import argparse
 import json
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
+from importlib.util import find_spec
 from pathlib import Path
 from types import MappingProxyType
 
@@ -58,10 +59,13 @@ def convert_marian(hf_dir: Path, out_dir: Path, quantization: str = "float32") -
         raise ConfigError(f"unknown quantization {quantization!r}; valid: {', '.join(QUANTIZATIONS)}")
     if not (hf_dir / "config.json").is_file():
         raise DataMissing(f"{hf_dir} is not a Transformers model directory (no config.json)")
-    try:
-        from ctranslate2.converters import TransformersConverter
-    except ImportError:
-        raise BackendUnavailable("converting needs ctranslate2, torch and transformers; run `pip install 'arbench[mt,peer]'`") from None
+    missing = [name for name in ("ctranslate2", "torch", "transformers") if find_spec(name) is None]
+    if missing:  # ctranslate2's converters import without torch and transformers, then fail when used
+        raise BackendUnavailable(
+            f"converting needs ctranslate2, torch and transformers ({', '.join(missing)} missing); run `pip install 'arbench[mt,peer]'`"
+        )
+    from ctranslate2.converters import TransformersConverter
+
     spm = [name for name in SPM_FILES if (hf_dir / name).is_file()]
     if not spm:
         raise DataMissing(f"{hf_dir} has no SentencePiece files ({', '.join(SPM_FILES)}); the converted model could not tokenize")

@@ -60,8 +60,9 @@ def _resolve(ref: ModelRef, what: str, manifest: list[ModelEntry]) -> ResolvedMo
             " run `arbench models fetch opus-mt-en-es` or fix `model` in the experiment"
         )
     check_model_path(path, ref.form, what)
-    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
-    return ResolvedModel(path, None, None, tuple(_fingerprints(files)))
+    # A folder the user names holds more than the backend loads (a converter's record, a second weights format):
+    # its backend reports the files it loaded (``model_files``), and the run's manifest hashes those, once.
+    return ResolvedModel(path, None, None, () if path.is_dir() else tuple(_fingerprints([path])))
 
 
 def _from_entry(entry: ModelEntry, ref: ModelRef) -> ResolvedModel:

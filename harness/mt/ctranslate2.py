@@ -188,7 +188,7 @@ def preflight(options: CTranslate2Options, context: BackendContext) -> None:
     """Check before a run: packages, the resolved model directory's tokenizers, and the compute type."""
     ctranslate2 = _import("ctranslate2")
     inspect_model_dir(context.model("model", "ctranslate2"))
-    check_compute_type(ctranslate2, options.compute_type, _devices(options, ctranslate2, None))
+    check_compute_type(ctranslate2, options.compute_type, _devices(options, ctranslate2, context))
 
 
 class CTranslate2:

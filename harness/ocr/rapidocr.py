@@ -66,7 +66,10 @@ def ppocr_model_refs(options: PpOcrOptions, backend: str, form: str, cls_precisi
         ("cls", options.cls_model, cls_precision),
         ("rec", options.rec_model, options.precision),
     ):
-        refs[part] = ModelRef(name=explicit, form=form) if explicit else ModelRef(FAMILY, f"ocr.{part}", precision, backend)
+        if explicit:  # a file the user names: relative to the working directory, checked to be ``form``
+            refs[part] = ModelRef(name=str(Path(explicit).absolute()), backend=backend, form=form)
+        else:
+            refs[part] = ModelRef(FAMILY, f"ocr.{part}", precision, backend)
     return refs
 
 

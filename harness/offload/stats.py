@@ -51,4 +51,4 @@ def offload_columns(records: Sequence[dict[str, Any]], durations: dict[str, list
     }
 
 
-SUMMARY = SummaryColumns(OFFLOAD_COLUMNS, offload_columns)  # registered in harness.registry.SUMMARY_COLUMNS
+SUMMARY = SummaryColumns(OFFLOAD_COLUMNS, offload_columns)  # registered in harness.registry.SUMMARY_FEATURES

@@ -171,7 +171,9 @@ def pareto(data: Dataset) -> Drawn:
         notes.append("filled markers: on the Pareto front of their source (configurations on the same source compete)")
     else:
         notes.append("one configuration per source: no front (fronts compare configurations on the same source)")
-    notes.append(f"error bars: 95% CIs (latency: {data.ci_methods()} of the median; accuracy: bootstrap over frames)")
+    methods = data.ci_methods()
+    latency = f"{methods} of the median" if methods == "order statistics" else f"median, {methods}"
+    notes.append(f"error bars: 95% CIs (latency: {latency}; accuracy: bootstrap over frames)")
     caption = "; ".join(f"{group}: {metric.label}" for group, metric, _ in rows)
     table = Table(
         f"Accuracy per source ({caption}; 95% bootstrap CI over frames) against cost{data.caption_note()}.",

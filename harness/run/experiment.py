@@ -278,6 +278,10 @@ def _check_sources(experiment: Experiment, where: str) -> None:
             raise ConfigError(
                 f"{where}: [run] all_frames measures each frame once: set loop = false on source {source.id!r} (a live source cannot)"
             )
+        if run.scenario == "camera-paced" and not run.source_fps and not kind.timed:
+            raise ConfigError(
+                f"{name}: camera-paced needs a frame rate: set [run] source_fps, or use a source that has one (video, synthvideo)"
+            )
         if run.scenario == "camera-paced" and kind.live:
             raise ConfigError(
                 f"{name}: camera-paced replays recorded frames at a camera's rate; a live source paces itself: use single-stream"

@@ -25,26 +25,27 @@ def preflight(experiment: Experiment, device: DeviceProfile) -> Experiment:
 
     A missing or corrupt model, an absent image folder or video file, or an absent or busy camera is then a
     one-line error (exit 2), not a failed configuration after the run started. Components marked
-    ``optional`` whose backend or model is not available here are dropped instead, each with its reason
-    (``Experiment.skipped``).
+    ``optional`` whose backend, model or data is not available here are dropped instead, each with its
+    reason (``Experiment.skipped``).
     """
     context = device.context()
-    sources = tuple(source.preflight(context) for source in experiment.sources)
     skipped: list[tuple[str, str]] = []
-    kept: dict[str, list[Component]] = {"ocr": [], "mt": []}
-    for component in (*experiment.ocr, *experiment.mt):
-        checked = _backend(component, context, skipped)
+    kept: dict[str, list[Component]] = {"source": [], "ocr": [], "mt": []}
+    for component in (*experiment.sources, *experiment.ocr, *experiment.mt):
+        checked = _checked(component, context, skipped)
         if checked is not None:
             kept[component.kind].append(checked)
+    if not kept["source"]:
+        raise DataMissing(f"no source of the experiment is available here: {'; '.join(why for _, why in skipped)}")
     for kind, stage_on in (("ocr", experiment.stages.ocr), ("mt", experiment.stages.mt)):
         if stage_on and not kept[kind]:
             raise DataMissing(f"no {kind} backend of the experiment is available here: {'; '.join(why for _, why in skipped)}")
     ocr, mt = tuple(kept["ocr"]) or experiment.ocr, tuple(kept["mt"]) or experiment.mt
-    return dataclasses.replace(experiment, sources=sources, ocr=ocr, mt=mt, skipped=tuple(skipped))
+    return dataclasses.replace(experiment, sources=tuple(kept["source"]), ocr=ocr, mt=mt, skipped=tuple(skipped))
 
 
-def _backend(component: Component, context: BackendContext, skipped: list[tuple[str, str]]) -> Component | None:
-    """The component, its models resolved and checks passed; None (and its reason in ``skipped``) if optional and unavailable."""
+def _checked(component: Component, context: BackendContext, skipped: list[tuple[str, str]]) -> Component | None:
+    """The component checked (a backend: its models resolved); None, its reason in ``skipped``, if optional and unavailable."""
     try:
         return component.preflight(context)
     except (BackendUnavailable, DataMissing, ConfigError) as exc:  # preflight: what this machine lacks

@@ -45,11 +45,14 @@ class SourceKind(Protocol):
     ``live``: frames come from the world as it is now (a camera): they pace themselves, so a camera-paced
     replay makes no sense. ``rewindable``: the same frames can be read again from the start (``[run]
     rounds``, ``all_frames``). ``modality``: "image" frames, or "text" (sentence sets for MT-only runs).
+    ``timed``: its frames have a rate of their own (``fps``: a video's, a camera's), which camera-paced
+    runs replay at unless ``[run] source_fps`` sets one.
     """
 
     live: ClassVar[bool]
     rewindable: ClassVar[bool]
     modality: ClassVar[str]
+    timed: ClassVar[bool]
 
     def __call__(self, options: Any, context: BackendContext) -> Source: ...
 
@@ -60,6 +63,7 @@ class SourceBase:
     live: ClassVar[bool] = False
     rewindable: ClassVar[bool] = True
     modality: ClassVar[str] = "image"
+    timed: ClassVar[bool] = False
     name: str = ""
     fps: float = 0.0
     info: Mapping[str, Any] = {}

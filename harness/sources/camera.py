@@ -67,6 +67,7 @@ class CameraSource(SourceBase):
 
     live = True
     rewindable = False  # what it saw cannot be read again
+    timed = True
 
     def __init__(self, options: CameraOptions, context: BackendContext | None = None) -> None:
         self.options = options

@@ -266,6 +266,8 @@ class SyntheticVideoSource(SourceBase):
     Each frame carries a fresh copy of its pixels, so downstream stages may draw on ``Frame.image``.
     """
 
+    timed = True  # at its options' fps
+
     def __init__(self, options: SyntheticVideoOptions, context: object = None) -> None:
         self.options = options
         self.name = f"synthvideo:{options.motion}:{options.difficulty}:seed{options.seed}"

@@ -29,6 +29,8 @@ class VideoOptions:
 class VideoSource(SourceBase):
     """Frames of a video file, in order."""
 
+    timed = True  # at the rate the file says
+
     def __init__(self, options: VideoOptions, context: object = None) -> None:
         self.options = options
         self.name = f"video:{Path(options.path).name}"

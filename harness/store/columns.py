@@ -1,7 +1,7 @@
 """Columns that feature packages add to summary.csv. The store imports none of them: each registers by name.
 
 A feature (offloading, the AR mode) describes its columns with a ``SummaryColumns`` in its own package
-and adds one line to ``harness.registry.SUMMARY_COLUMNS``; ``summarize`` calls it for every configuration
+and adds one line to ``harness.registry.SUMMARY_FEATURES``; ``summarize`` calls it for every configuration
 and puts its columns on the ``e2e`` row, after the store's own. To add a column to an existing feature,
 change only that feature's ``SummaryColumns`` (docs/architecture.md shows one).
 """
@@ -38,10 +38,10 @@ class SummaryColumns:
 
 def registered() -> list[SummaryColumns]:
     """The registered features' columns, in registration order (imported when a summary is made)."""
-    from harness.registry import SUMMARY_COLUMNS
+    from harness.registry import SUMMARY_FEATURES
 
     found = []
-    for spec in SUMMARY_COLUMNS.values():
+    for spec in SUMMARY_FEATURES.values():
         module, _, name = spec.partition(":")
         found.append(getattr(importlib.import_module(module), name))
     return found

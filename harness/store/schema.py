@@ -17,7 +17,8 @@ VERSIONS = {
     1: "the first schema (2026-11)",
     2: (
         "summary.csv says how each p50 CI was made (p50_ci_method); the manifest's resolved components carry their"
-        " numeric precision and resolved models, and the run-wide metrics.latency_ci (which said order statistics even"
+        " numeric precision and resolved models and each source whether it is live; the run-wide metrics.latency_ci"
+        " (which said order statistics even"
         " where rounds made it a bootstrap over frames) is gone"
     ),
 }

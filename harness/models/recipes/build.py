@@ -65,7 +65,7 @@ class Recipe:
             return _function(spec)(*(Path(a) for a in args))
         python = project_root() / self.venv / "bin" / "python"
         if not python.is_file():
-            raise DataMissing(f"this recipe runs in its own environment, {python.parent.parent} is missing: {self.venv_hint}")
+            raise BackendUnavailable(f"this recipe runs in its own environment, {python.parent.parent} is missing: {self.venv_hint}")
         module, name = spec.split(":")
         code = (
             "import json, sys; from pathlib import Path; from importlib import import_module; "
@@ -75,7 +75,8 @@ class Recipe:
         done = subprocess.run([str(python), "-c", code, *args], cwd=project_root(), capture_output=True, text=True, check=False)
         if done.returncode != 0:
             tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
-            raise DataMissing(f"recipe step {spec} failed in {self.venv}: {tail[0]}")
+            error = BackendUnavailable if tail[0].startswith("harness.errors.BackendUnavailable") else DataMissing
+            raise error(f"recipe step {spec} failed in {self.venv}: {tail[0]}")
         return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -131,13 +132,14 @@ def build_models(force: bool = False, say: Callable[[str], None] = print, manife
     ``force`` rebuilds every recipe, ignoring the cache too. A recipe whose tools are not installed here
     (an optional extra) is skipped with its reason; its models stay absent and runs that need them say so.
 
-    Raises DataMissing when a build differs from the pinned hashes, naming where the build was kept.
+    Every recipe is tried; then a DataMissing names those that failed (a build that differs from the pinned
+    hashes names where it was kept).
     """
     by_recipe: dict[str, list[ModelEntry]] = {}
     for entry in manifest if manifest is not None else load_manifest():
         if entry.recipe:
             by_recipe.setdefault(entry.recipe, []).append(entry)
-    done = []
+    done, failed = [], []
     for name, entries in by_recipe.items():
         recipe = RECIPES.get(name)
         if recipe is None:
@@ -152,7 +154,13 @@ def build_models(force: bool = False, say: Callable[[str], None] = print, manife
         except BackendUnavailable as exc:
             say(f"skipped: {name} ({ids}): {exc}")
             continue
+        except DataMissing as exc:  # the next recipes still get built: one stale file must not cost the others
+            say(f"failed: {name} ({ids}): {exc}")
+            failed.append(str(exc))
+            continue
         done.append(name)
+    if failed:
+        raise DataMissing(failed[0] if len(failed) == 1 else f"{len(failed)} recipes failed; first: {failed[0]}")
     return done
 
 

@@ -4,7 +4,8 @@ TensorFlow's converter makes an fp16 model by storing every float32 constant ten
 as float16 behind a DEQUANTIZE operator that restores float32 before the first inference. This recipe
 does exactly that on the flatbuffer, with LiteRT's own schema (``ai_edge_litert.schema_py_generated``),
 so the fp16 weights need not be shipped beside the fp32 ones: on the shipped det, rec and cls models the
-result computes bit for bit what onnx2tf's fp16 models computed (the test compares their outputs).
+result computes bit for bit what the onnx2tf fp16 models shipped before computed (tests/test_litert.py
+compares them where git history holds those files).
 Casting rounds to nearest even, as NumPy and TensorFlow do, and the flatbuffer is written
 deterministically: the same fp32 file gives the same bytes on every machine.
 """
@@ -44,14 +45,16 @@ def cast_to_fp16(source: Path, target: Path) -> Path:
 
     model = schema.ModelT.InitFromPackedBuf(source.read_bytes(), 0)
     code = _dequantize_code(model, schema)
+    halves: dict[int, int] = {}  # buffer → its float16 tensor, per graph: tensors sharing a buffer share the copy
+    emptied = set()
     for graph in model.subgraphs:
-        restores = []
-        for index, tensor in enumerate(list(graph.tensors)):
-            data = model.buffers[tensor.buffer].data
-            if tensor.type != FLOAT32 or data is None or len(data) == 0:
-                continue
-            restores.append(_restore(model, graph, index, np.asarray(data, dtype=np.uint8), code, schema))
+        halves.clear()
+        constants = [i for i, t in enumerate(graph.tensors) if t.type == FLOAT32 and _has_data(model.buffers[t.buffer])]
+        restores = [_restore(model, graph, index, halves, code, schema) for index in constants]
+        emptied.update(graph.tensors[index].buffer for index in constants)
         graph.operators = restores + list(graph.operators)  # constants are restored before the first inference
+    for buffer in emptied:
+        model.buffers[buffer].data = None  # the float32 values are computed now, by the DEQUANTIZE operators
     builder = flatbuffers.Builder(1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     target.write_bytes(bytes(builder.Output()))
@@ -70,19 +73,25 @@ def _dequantize_code(model: Any, schema: Any) -> int:
     return len(model.operatorCodes) - 1
 
 
-def _restore(model: Any, graph: Any, index: int, data: np.ndarray, code: int, schema: Any) -> Any:
-    """Move constant ``index``'s values into a new float16 tensor; return the DEQUANTIZE that fills ``index`` from it."""
+def _has_data(buffer: Any) -> bool:
+    return buffer.data is not None and len(buffer.data) > 0
+
+
+def _restore(model: Any, graph: Any, index: int, halves: dict[int, int], code: int, schema: Any) -> Any:
+    """A DEQUANTIZE that fills constant ``index`` from a float16 copy of its buffer (made once per buffer)."""
     original = graph.tensors[index]
-    half = schema.TensorT()
-    half.shape, half.type, half.name = original.shape, FLOAT16, original.name + b"_fp16"
-    buffer = schema.BufferT()
-    buffer.data = np.frombuffer(data.view("<f4").astype("<f2").tobytes(), dtype=np.uint8)
-    model.buffers.append(buffer)
-    half.buffer = len(model.buffers) - 1
-    graph.tensors.append(half)
-    model.buffers[original.buffer].data = None  # computed now, by the DEQUANTIZE below
+    if original.buffer not in halves:
+        half = schema.TensorT()
+        half.shape, half.type, half.name = original.shape, FLOAT16, original.name + b"_fp16"
+        values = np.asarray(model.buffers[original.buffer].data, dtype=np.uint8).view("<f4")
+        buffer = schema.BufferT()
+        buffer.data = np.frombuffer(values.astype("<f2").tobytes(), dtype=np.uint8)
+        model.buffers.append(buffer)
+        half.buffer = len(model.buffers) - 1
+        graph.tensors.append(half)
+        halves[original.buffer] = len(graph.tensors) - 1
     restore = schema.OperatorT()
-    restore.opcodeIndex, restore.inputs, restore.outputs = code, [len(graph.tensors) - 1], [index]
+    restore.opcodeIndex, restore.inputs, restore.outputs = code, [halves[original.buffer]], [index]
     return restore
 
 
