@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable, Sequence
-from importlib.metadata import PackageNotFoundError, version
 from importlib.util import find_spec
 from pathlib import Path
 from types import MappingProxyType
@@ -24,6 +23,7 @@ from harness.errors import BackendUnavailable, ConfigError, DataMissing
 from harness.mt.ctranslate2 import inspect_model_dir
 from harness.paths import project_root
 from harness.system.fingerprint import sha256_file
+from harness.system.software import package_versions
 
 __all__ = ["OPUS_MT", "RECORD", "cmd_models_fetch", "convert_marian", "fetch_opus_mt", "snapshot", "verify_record", "versions"]
 
@@ -44,13 +44,7 @@ def _hashes(folder: Path) -> dict[str, str]:
 
 def versions() -> dict[str, str | None]:
     """Versions of the packages a conversion uses (None: not installed)."""
-    found: dict[str, str | None] = {}
-    for package in ("ctranslate2", "transformers", "torch", "sentencepiece"):
-        try:
-            found[package] = version(package)
-        except PackageNotFoundError:
-            found[package] = None
-    return found
+    return package_versions(("ctranslate2", "transformers", "torch", "sentencepiece"))
 
 
 def convert_marian(hf_dir: Path, out_dir: Path, quantization: str = "float32") -> Path:

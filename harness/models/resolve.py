@@ -39,8 +39,10 @@ class ResolvedModel:
 
 def resolve_refs(refs: Mapping[str, ModelRef], what: str, manifest: list[ModelEntry] | None = None) -> dict[str, ResolvedModel]:
     """Each part of ``refs`` found and verified; ``what`` names the component in messages."""
-    entries = manifest if manifest is not None or not refs else load_manifest()
-    return {part: _resolve(ref, f"{what} {part}", entries or []) for part, ref in refs.items()}
+    if not refs:
+        return {}
+    entries = manifest if manifest is not None else load_manifest()
+    return {part: _resolve(ref, f"{what} {part}", entries) for part, ref in refs.items()}
 
 
 def _resolve(ref: ModelRef, what: str, manifest: list[ModelEntry]) -> ResolvedModel:

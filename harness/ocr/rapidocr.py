@@ -105,29 +105,17 @@ class PpOcrSteps:
             raise ValueError(f"{self.name} needs an image; this frame carries only text")
         whole = frame.word_crop or not self.options.use_det
         if whole:
-            height, width = frame.image.shape[:2]
-            crops, quads = [frame.image], np.array([[[0, 0], [width, 0], [width, height], [0, height]]], dtype=np.float32)
+            height, width = (float(side) for side in frame.image.shape[:2])
+            crops, quads = [frame.image], [((0.0, 0.0), (width, 0.0), (width, height), (0.0, height))]
         else:
-            detected = self._detect(frame.image, tracer)
-            if detected is None:
-                return []
-            crops, quads = detected
-        if self.options.use_cls:
-            with tracer.span("ocr.cls"):
-                crops, _, _ = self._engine.text_cls(crops)
-        with tracer.span("ocr.rec"):
-            recognized = self._read(crops)
+            crops, quads = self.detect(frame, tracer)
         threshold = float("-inf") if whole else self.options.text_score
-        return [
-            TextRegion(quad_from_array(quad), str(text), float(score))
-            for quad, (text, score) in zip(quads, recognized, strict=True)
-            if float(score) >= threshold and str(text).strip()
-        ]
+        return [TextRegion(quads[i], text, score) for i, text, score in self._read_crops(crops, tracer, threshold)]
 
     def detect(self, frame: Frame, tracer: Tracer) -> tuple[list[np.ndarray], list[Quad]]:
-        """The device's half of det-local (``harness.offload.split``): the crops of detected text and their quads."""
+        """Crops of the detected text and their quads in frame pixels (span "ocr.det"); the device's half of det-local."""
         if frame.image is None:
-            raise ValueError("det-local needs an image; this frame carries only text")
+            raise ValueError(f"{self.name} needs an image; this frame carries only text")
         detected = self._detect(frame.image, tracer)
         if detected is None:
             return [], []
@@ -135,7 +123,11 @@ class PpOcrSteps:
         return list(crops), [quad_from_array(q) for q in quads]
 
     def read(self, crops: list[np.ndarray], tracer: Tracer) -> list[tuple[int, str, float]]:
-        """The server's half of det-local: cls and rec of ``crops``, those that pass ``text_score`` with their index."""
+        """The server's half of det-local (``harness.offload.split``): the crops that pass ``text_score``, read."""
+        return self._read_crops(crops, tracer, self.options.text_score)
+
+    def _read_crops(self, crops: list[np.ndarray], tracer: Tracer, threshold: float) -> list[tuple[int, str, float]]:
+        """(index, text, confidence) of the crops read with at least ``threshold`` and some text (spans "ocr.cls", "ocr.rec")."""
         if not crops:
             return []
         if self.options.use_cls:
@@ -143,8 +135,8 @@ class PpOcrSteps:
                 crops, _, _ = self._engine.text_cls(crops)
         with tracer.span("ocr.rec"):
             recognized = self._read(crops)
-        kept = [(i, str(text), float(score)) for i, (text, score) in enumerate(recognized)]
-        return [(i, text, score) for i, text, score in kept if score >= self.options.text_score and text.strip()]
+        read = [(i, str(text), float(score)) for i, (text, score) in enumerate(recognized)]
+        return [(i, text, score) for i, text, score in read if score >= threshold and text.strip()]
 
     def _detect(self, image: np.ndarray, tracer: Tracer) -> tuple[list[np.ndarray], np.ndarray] | None:
         """Detected text boxes: the crops to recognize and their quads in frame coordinates."""

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from harness.metrics.latency import MIN_CI_FRAMES, repeats
+from harness.report.columns import is_missing
 from harness.report.tables import run_summary
 from harness.store.reader import Run, read_frames
 from harness.store.schema import FRAMES
@@ -89,7 +90,7 @@ class Series:
         """
         method = (self.row(stage) or {}).get("p50_ci_method")
         if self.run.schema_version >= 2:
-            return None if method is None or (isinstance(method, float) and np.isnan(method)) else str(method)
+            return None if is_missing(method) else str(method)
         return "frame_bootstrap" if repeats(self.stage_frames(stage)) else "order_statistics"
 
     def stage_ms_per_frame(self, stage: str) -> np.ndarray:

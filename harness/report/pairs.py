@@ -51,34 +51,30 @@ class Pair:
 def variant(series: Series) -> tuple[str, dict[str, str]]:
     """A key equal for configurations that differ only in precision, and the precision per stage."""
     resolved = series.resolved()
-    if series.run.schema_version >= 2:
-        return _recorded(series, resolved)
-    if resolved and any(key in resolved.get(kind, {}).get("options", {}) for kind in COMPONENTS for key in PRECISION_OPTIONS):
-        key: dict[str, Any] = {"device": series.device, "source": resolved.get("source", {}).get("id")}
-        precisions = {}
-        for kind in COMPONENTS:
-            component = resolved.get(kind, {})
-            options = dict(component.get("options", {}))
-            for name in PRECISION_OPTIONS:
-                if name in options:
-                    precisions[kind] = str(options.pop(name))
-            key[kind] = [component.get("backend"), options]
-        return json.dumps(key, sort_keys=True, default=str), precisions
+    recorded = series.run.schema_version >= 2
+    if recorded or (resolved and any(key in resolved.get(kind, {}).get("options", {}) for kind in COMPONENTS for key in PRECISION_OPTIONS)):
+        return _from_manifest(series, resolved, recorded)
     parts = series.config_id.split("/")
     precisions = {kind: m.group(1) for kind, part in zip(COMPONENTS, parts[1:], strict=False) if (m := PRECISION_TOKEN.search(part))}
     return series.device + "|" + "/".join(PRECISION_TOKEN.sub("*", p) for p in parts), precisions
 
 
-def _recorded(series: Series, resolved: dict[str, Any]) -> tuple[str, dict[str, str]]:
-    """The key and precisions of a run that recorded each component's precision (schema 2)."""
+def _from_manifest(series: Series, resolved: dict[str, Any], recorded: bool) -> tuple[str, dict[str, str]]:
+    """The variant key and the precision per stage, from the manifest's resolved components.
+
+    Key: device, source, and each component's backend and options but its precision options. Precision: as
+    recorded (schema 2), else the value of its precision option (schema 1; the last one named, if two are).
+    """
     key: dict[str, Any] = {"device": series.device, "source": resolved.get("source", {}).get("id")}
     precisions = {}
     for kind in COMPONENTS:
         component = resolved.get(kind, {})
-        options = {name: value for name, value in component.get("options", {}).items() if name not in PRECISION_OPTIONS}
-        if component.get("precision") is not None:
-            precisions[kind] = str(component["precision"])
-        key[kind] = [component.get("backend"), options]
+        given = component.get("options", {})
+        named = [given[name] for name in PRECISION_OPTIONS if name in given]
+        precision = component.get("precision") if recorded else (named[-1] if named else None)
+        if precision is not None:
+            precisions[kind] = str(precision)
+        key[kind] = [component.get("backend"), {name: value for name, value in given.items() if name not in PRECISION_OPTIONS}]
     return json.dumps(key, sort_keys=True, default=str), precisions
 
 

@@ -14,6 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.testing.files import link as _link
+from harness.testing.files import write
+
 __all__ = [
     "AGX_ORIN",
     "MAX_RANGE_UJ",
@@ -34,17 +37,8 @@ MAX_RANGE_UJ = 262143328850  # 0xFFFFFFFF × 2^-14 J, as an i5-13500 reports
 
 
 def _write(root: Path, path: str, text: str, mode: int = 0o444) -> Path:
-    target = root / path.lstrip("/")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="ascii")
-    target.chmod(mode)
-    return target
-
-
-def _link(root: Path, path: str, relative_target: str) -> None:
-    link = root / path.lstrip("/")
-    link.parent.mkdir(parents=True, exist_ok=True)
-    link.symlink_to(relative_target, target_is_directory=True)
+    """A sensor file: read-only, as sysfs makes them (RAPL's energy_uj is 0400: the callers say so)."""
+    return write(root, path, text, mode)
 
 
 def _script(root: Path, path: str, body: str) -> Path:

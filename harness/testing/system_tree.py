@@ -7,6 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.testing.files import link as _link
+from harness.testing.files import write as _write
+
 __all__ = ["build_fake_system_tree"]
 
 
@@ -72,21 +75,6 @@ def _board_for(device_model: str | None, tegra: bool) -> _Board:
     if "Raspberry Pi" in model:
         return _PI4
     return _ARM_GENERIC if device_model else _LAPTOP
-
-
-def _write(root: Path, path: str, text: str | bytes) -> None:
-    target = root / path.lstrip("/")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(text, bytes):
-        target.write_bytes(text)
-    else:
-        target.write_text(text, encoding="utf-8")
-
-
-def _link(root: Path, path: str, relative_target: str) -> None:
-    link = root / path.lstrip("/")
-    link.parent.mkdir(parents=True, exist_ok=True)
-    link.symlink_to(relative_target, target_is_directory=True)
 
 
 def _arm_cpuinfo(board: _Board, cpus: int, device_model: str | None) -> str:

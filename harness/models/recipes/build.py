@@ -150,7 +150,7 @@ def build_models(force: bool = False, say: Callable[[str], None] = print, manife
             say(f"up to date: {name} ({ids})")
             continue
         try:
-            _build(name, recipe, entries, force, why, say)
+            _build(name, recipe, entries, ids, force, why, say)
         except BackendUnavailable as exc:
             say(f"skipped: {name} ({ids}): {exc}")
             continue
@@ -164,9 +164,10 @@ def build_models(force: bool = False, say: Callable[[str], None] = print, manife
     return done
 
 
-def _build(name: str, recipe: Recipe, entries: list[ModelEntry], force: bool, why: str | None, say: Callable[[str], None]) -> None:
+def _build(
+    name: str, recipe: Recipe, entries: list[ModelEntry], ids: str, force: bool, why: str | None, say: Callable[[str], None]
+) -> None:
     """Build one recipe (or take its cached build), check it against the pins and copy its files into place."""
-    ids = ", ".join(e.id for e in entries)
     folders = {p.parent for e in entries for p in e.paths()}
     if len(folders) != 1:
         raise ConfigError(f"models/manifest.toml: recipe {name} writes to more than one folder: {sorted(map(str, folders))}")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.paths import project_root
-from harness.system.fingerprint import sha256_file
+from harness.system.fingerprint import cached_sha256
 
 __all__ = ["HF_DIR", "build_default", "inputs_key"]
 
@@ -38,6 +38,6 @@ def inputs_key() -> dict[str, Any]:
     files = sorted(p for p in source.iterdir() if p.is_file())
     return {
         "recipe_version": RECIPE_VERSION,
-        "sources": {p.name: sha256_file(p) for p in files},
+        "sources": {p.name: cached_sha256(p) for p in files},  # verify_model hashed them just before
         "versions": {k: v for k, v in versions().items() if k in PACKAGES},
     }

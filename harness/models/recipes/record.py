@@ -6,7 +6,6 @@ import json
 import platform
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ def build_environment(packages: Iterable[str], files: Iterable[Path] = ()) -> di
     ranges, so two machines that differ here may build different bytes from the same recipe.
     """
     from harness.system.cpu import capture_cpu
+    from harness.system.software import package_versions
 
     cpu = capture_cpu()
     return {
@@ -30,16 +30,9 @@ def build_environment(packages: Iterable[str], files: Iterable[Path] = ()) -> di
         "cpu_model": cpu["model"],
         "isa": cpu["isa"],
         "simd_features": cpu["simd_features"],
-        "versions": {name: _version(name) for name in packages},
+        "versions": package_versions(tuple(packages)),
         "files": {path.name: sha256_file(path) for path in files if path.is_file()},
     }
-
-
-def _version(name: str) -> str | None:
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return None
 
 
 def reproduces_here(recorded: Mapping[str, Any] | None, here: Mapping[str, Any]) -> str | None:

@@ -12,8 +12,6 @@ deterministically: the same fp32 file gives the same bytes on every machine.
 
 from __future__ import annotations
 
-import hashlib
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -110,11 +108,8 @@ def build_default(out_dir: Path) -> dict[str, Path]:
 
 def inputs_key() -> dict[str, Any]:
     """What the cast depends on: recipe version, the fp32 files' sha256, the schema's and flatbuffers' versions."""
-    versions = {}
-    for name in ("ai-edge-litert", "flatbuffers"):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    sources = {part: hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else None for part, p in _sources().items()}
-    return {"recipe_version": RECIPE_VERSION, "sources": sources, "versions": versions}
+    from harness.system.fingerprint import cached_sha256
+    from harness.system.software import package_versions
+
+    sources = {part: cached_sha256(p) if p.is_file() else None for part, p in _sources().items()}
+    return {"recipe_version": RECIPE_VERSION, "sources": sources, "versions": package_versions(("ai-edge-litert", "flatbuffers"))}
