@@ -49,14 +49,14 @@ def _print_failures(run_dir: Path) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from harness.report.checks import run_warnings
-    from harness.report.tables import markdown_table, overhead_lines, rate_lines, run_status_line, run_summary, terminal_table
+    from harness.report.tables import floor_lines, markdown_table, overhead_lines, rate_lines, run_status_line, run_summary, terminal_table
     from harness.store.reader import load_run
 
     run = load_run(Path(args.run))
     summary = run_summary(run)
     status = run_status_line(run)
     warnings = [f"warning: {line}" for line in run_warnings(run, summary)]
-    notes = "\n".join([*rate_lines(summary), *overhead_lines(summary), *warnings])
+    notes = "\n".join([*rate_lines(summary), *floor_lines(summary), *overhead_lines(summary), *warnings])
     markdown = f"# arbench run {run.manifest['run_id']}\n\n{status}\n\n{markdown_table(summary)}\n\n{notes}\n"
     (run.path / "report.md").write_text(markdown, encoding="utf-8")
     print(markdown if args.markdown else f"{status}\n{terminal_table(summary)}\n{notes}")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from harness.errors import ArbenchError, ConfigError, DataMissing
+from harness.layout.blocks import group, split
 from harness.metrics.text import frame_accuracy
 from harness.mt.base import MtBackend
 from harness.mt.cache import TranslationCache
@@ -26,10 +27,18 @@ if TYPE_CHECKING:  # imported for types only: offloading and drawing load their 
     from harness.offload.stage import RemoteStages
     from harness.overlay.render import Overlay
 
-__all__ = ["FramePipeline", "Pipeline", "StageFailure", "StageSwitches"]
+__all__ = ["MT_UNITS", "FramePipeline", "Pipeline", "StageFailure", "StageSwitches"]
 
 
 _NO_QUAD = ((0.0, 0.0), (0.0, 0.0), (0.0, 0.0), (0.0, 0.0))
+MT_UNITS = ("block", "line")
+
+
+def _renumbered(blocks: list[list[int]]) -> list[list[int]]:
+    """Blocks of indices into the regions as reordered block by block (0, 1, ... in order)."""
+    sizes = [len(block) for block in blocks]
+    starts = [sum(sizes[:k]) for k in range(len(sizes))]
+    return [list(range(start, start + size)) for start, size in zip(starts, sizes, strict=True)]
 
 
 class StageFailure(ArbenchError):
@@ -47,16 +56,22 @@ class StageSwitches:
 
     ``mt_cache_frames``: reuse the translation of a text (normalized: case, spaces) read in one of the
     last N frames instead of translating it again (0: off); hits are recorded per frame.
+    ``mt_unit``: what one segment for the translator is: "block" (the lines of one sign, grouped by
+    ``harness.layout.blocks``; the translation is shared back over the lines for the overlay) or "line"
+    (every recognized region alone). Offloaded placements translate what the server is sent.
     """
 
     ocr: bool = True
     mt: bool = True
     overlay: bool = True
     mt_cache_frames: int = 0
+    mt_unit: str = "block"
 
     def __post_init__(self) -> None:
         if self.mt_cache_frames < 0:
             raise ConfigError("[stages] mt_cache_frames must be >= 0 (0 turns the translation cache off)")
+        if self.mt_unit not in MT_UNITS:
+            raise ConfigError(f"[stages] mt_unit must be one of {', '.join(MT_UNITS)}, not {self.mt_unit!r}")
 
 
 class FramePipeline(Protocol):
@@ -126,19 +141,28 @@ class Pipeline:
             regions = offloaded.regions
         elif self.stages.ocr:
             regions = self._stage("ocr", frame, tracer, lambda _: self.ocr.recognize(frame, tracer))
+        blocks = [[i] for i in range(len(regions))]
+        if self.stages.mt_unit == "block" and offloaded is None and len(regions) > 1:
+            blocks = group(regions)
+            regions = [regions[i] for block in blocks for i in block]  # reading order, block by block
+            blocks = _renumbered(blocks)
         texts = [r.text for r in regions]
         targets = list(texts) if offloaded is None else offloaded.targets
         if self.cache is not None:
             self.cache.next_frame()
         if self.stages.mt and texts and offloaded is None:
-            targets = self._stage("mt", frame, tracer, lambda attrs: self._translate(texts, attrs, tracer))
+            targets = self._stage("mt", frame, tracer, lambda attrs: self._translate_blocks(texts, blocks, attrs, tracer))
         image = None
         if self.overlay is not None:
             image = self._stage("overlay", frame, tracer, lambda attrs: self._draw(frame, regions, targets, attrs))
         translations = [Translation(s, t, self.mt.name) for s, t in zip(texts, targets, strict=True)] if self.stages.mt else None
         shown = targets if self.stages.mt else None
         return FrameResult(
-            frame, regions, translations, image, frame_accuracy(frame.ground_truth, regions if self.stages.ocr else None, shown),
+            frame,
+            regions,
+            translations,
+            image,
+            frame_accuracy(frame.ground_truth, regions if self.stages.ocr else None, shown),
             offloaded.record if offloaded is not None else None,
         )
 
@@ -148,6 +172,18 @@ class Pipeline:
             return self.remote.run(frame, tracer)
         except Exception as exc:  # recorded as a failed frame by the runner
             raise StageFailure("offload", exc, frame) from exc
+
+    def _translate_blocks(self, texts: list[str], blocks: list[list[int]], attrs: dict[str, Any], tracer: Tracer) -> list[str]:
+        """Each block's lines translated as one segment, the translation shared back over its lines."""
+        if len(blocks) == len(texts):
+            return self._translate(texts, attrs, tracer)
+        attrs["blocks"] = len(blocks)
+        segments = self._translate([" ".join(texts[i] for i in block) for block in blocks], attrs, tracer)
+        targets = [""] * len(texts)
+        for block, segment in zip(blocks, segments, strict=True):
+            for i, piece in zip(block, split(segment, [texts[i] for i in block]), strict=True):
+                targets[i] = piece
+        return targets
 
     def _translate(self, texts: list[str], attrs: dict[str, Any], tracer: Tracer) -> list[str]:
         if self.cache is None:

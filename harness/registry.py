@@ -76,10 +76,12 @@ PLUGINS: dict[str, dict[str, Plugin]] = {
         "litert": Plugin("harness.ocr.litert", "LiteRtOptions", "LiteRt"),
         "tesseract": Plugin("harness.ocr.tesseract", "TesseractOptions", "Tesseract"),
         "easyocr": Plugin("harness.ocr.easyocr", "EasyOcrOptions", "EasyOcr"),
+        "peer": Plugin("harness.ocr.peer", "PeerOcrOptions", "PeerOcr"),
         "null": Plugin("harness.ocr.null", "NullOcrOptions", "NullOcr"),
     },
     "mt": {
         "apertium": Plugin("harness.mt.apertium", "ApertiumOptions", "Apertium"),
+        "apertium-cli": Plugin("harness.mt.apertium_cli", "ApertiumCliOptions", "ApertiumCli"),
         "ctranslate2": Plugin("harness.mt.ctranslate2", "CTranslate2Options", "CTranslate2"),
         "transformers": Plugin("harness.mt.transformers_peer", "TransformersPeerOptions", "TransformersPeer"),
         "null": Plugin("harness.mt.null", "NullMtOptions", "NullMt"),

@@ -156,3 +156,30 @@ def test_the_median_ci_resamples_frames_not_readings_when_rounds_repeat_them() -
     nine = latency_stats(readings[:27], list(range(9)) * 3)  # 27 readings of 9 frames: no p90 (it needs 10 frames)
     assert np.isnan(nine.p90_ms) and not np.isnan(latency_stats(readings[:27]).p90_ms)
     assert not np.isnan(latency_stats(readings[:30], list(range(10)) * 3).p90_ms)
+
+
+def test_models_row_and_the_share_outside_the_models() -> None:
+    def record(seq: int, model_ns: dict[str, int]) -> dict:
+        spans = [
+            {"name": "capture", "start_ns": 0, "end_ns": 1_000_000},
+            {"name": "ocr", "start_ns": 1_000_000, "end_ns": 41_000_000},
+            {"name": "ocr.det", "start_ns": 1_000_000, "end_ns": 31_000_000, "attrs": {"model_ns": model_ns.get("det", 0)}},
+            {"name": "mt", "start_ns": 41_000_000, "end_ns": 51_000_000},
+            {"name": "mt.translate", "start_ns": 41_000_000, "end_ns": 51_000_000, "attrs": {"model_ns": model_ns["mt"]} if "mt" in model_ns else {}},  # noqa: E501
+        ]
+        base = seq * 100_000_000
+        spans = [{**s, "start_ns": s["start_ns"] + base, "end_ns": s["end_ns"] + base} for s in spans]
+        return {"config_id": "c", "seq": seq, "warmup": False, "ok": True, "spans": spans}
+
+    timed = [record(i, {"det": 25_000_000, "mt": 5_000_000}) for i in range(8)]
+    summary = summarize(timed, [{"config_id": "c", "status": "complete"}]).set_index("stage")
+    assert summary.loc["models", "p50_ms"] == pytest.approx(30.0)
+    assert summary.loc["e2e", "outside_models_pct"] == pytest.approx(100 * (1 - 30 / 51))
+    assert pd.isna(summary.loc["models", "fps"])
+    from harness.report.tables import floor_lines
+
+    (line,) = floor_lines(summary.reset_index())
+    assert line.startswith("floor c: models p50 30.0 ms of the frame's p50 51.0 ms; 41.2% of the mean frame")
+    untimed = [record(i, {"det": 25_000_000}) for i in range(8)]  # MT ran without saying its model time
+    summary = summarize(untimed, [{"config_id": "c", "status": "complete"}]).set_index("stage")
+    assert "models" not in summary.index and pd.isna(summary.loc["e2e", "outside_models_pct"])

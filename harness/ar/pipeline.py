@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,7 @@ class ARPipeline:
     def __init__(self, ocr: OcrBackend, mt: MtBackend, overlay: Any, stages: StageSwitches, options: ArOptions) -> None:
         if not stages.ocr:
             raise ConfigError("[[ar]] needs [stages] ocr = true: without OCR there is no text to track")
+        stages = replace(stages, mt_unit="line")  # tracked regions reuse translations line by line; per-frame alike
         self.ocr, self.mt, self.stages, self.options = ocr, mt, stages, options
         self.overlay = overlay if stages.overlay else None
         self.cost_ms: float | None = None  # running mean of a keyframe's OCR + MT time; kept across resets

@@ -21,6 +21,7 @@ tokens/s is ``sum(tokens_out) / duration``.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -236,7 +237,9 @@ class CTranslate2:
         with tracer.span("mt.tokenize"):
             sources = [[*pieces, *self._eos] for pieces in self._source.encode([texts[i] for i in keep], out_type=str)]
         with tracer.span("mt.translate") as attrs:
+            start = time.perf_counter_ns()
             hypotheses = self._decode(sources)
+            attrs["model_ns"] = time.perf_counter_ns() - start
             attrs.update(regions=len(sources), tokens_in=[len(s) for s in sources], tokens_out=[len(h) for h in hypotheses])
         targets = [""] * len(texts)
         with tracer.span("mt.detokenize"):

@@ -16,6 +16,7 @@ backend's: "mt.tokenize", "mt.translate" (with ``tokens_in`` / ``tokens_out`` pe
 from __future__ import annotations
 
 import importlib
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,7 +131,9 @@ class TransformersPeer:
         with tracer.span("mt.tokenize"):
             inputs = [self._tokenizer(chunk, return_tensors="pt", padding=True).to(self.device) for chunk in chunks if chunk]
         with tracer.span("mt.translate") as attrs:
+            start = time.perf_counter_ns()
             outputs = [self._generate(batch) for batch in inputs]
+            attrs["model_ns"] = time.perf_counter_ns() - start
             tokens_in = [int(n) for batch in inputs for n in batch["attention_mask"].sum(dim=1)]
             tokens_out = [self._count(row) for output in outputs for row in output]
             attrs.update(regions=len(keep), tokens_in=tokens_in, tokens_out=tokens_out)

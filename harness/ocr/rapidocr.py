@@ -8,14 +8,15 @@ package ships; experiments may point at other files (an int8 model built by a re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from harness.context import BackendContext, ModelRef
-from harness.errors import BackendUnavailable, DataMissing
+from harness.errors import BackendUnavailable, ConfigError, DataMissing
+from harness.ocr.ppocr_tuning import DET_RESIZE, TUNINGS, OrtSession, Tuning, det_size, det_tensor, rec_batches, rec_tensor
 from harness.trace import Tracer
 from harness.types import Frame, Quad, TextRegion, quad_from_array
 
@@ -53,9 +54,38 @@ class RapidOcrOptions(PpOcrOptions):
 
     ``precision`` picks the det and rec models from models/manifest.toml (fp32 ships in the package, int8
     is built by ``arbench models build``); the direction classifier is tiny and stays at ``cls_precision``.
+    ``tuning``: "shipped" runs the models as ``rapidocr-onnxruntime`` sets them up, "floor" at the
+    settings chosen for speed at equal accuracy (``harness.ocr.ppocr_tuning``). Each of ``det_resize``,
+    ``det_limit_side_len``, ``mem_arena``, ``float32_preprocess``, ``spinning``, ``rec_min_width``,
+    ``rec_batch`` and ``rec_bucket`` left unset takes the tuning's value; the manifest records them all.
     """
 
     cls_precision: str = "fp32"
+    tuning: str = "shipped"
+    det_resize: str | None = None
+    det_limit_side_len: int | None = None  # type: ignore[assignment]  # unset: the tuning's
+    mem_arena: bool | None = None
+    float32_preprocess: bool | None = None
+    spinning: bool | None = None
+    rec_min_width: int | None = None
+    rec_batch: int | None = None
+    rec_bucket: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.tuning not in TUNINGS:
+            raise ConfigError(f"rapidocr tuning must be one of {', '.join(TUNINGS)}, not {self.tuning!r}")
+        chosen = TUNINGS[self.tuning]
+        for name in (f.name for f in fields(Tuning)):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, getattr(chosen, name))
+        if self.det_resize not in DET_RESIZE:
+            raise ConfigError(f"rapidocr det_resize must be one of {', '.join(DET_RESIZE)}, not {self.det_resize!r}")
+        if self.det_limit_side_len < 32 or self.rec_batch < 1 or self.rec_min_width < 0 or self.rec_bucket < 0:
+            raise ConfigError("rapidocr: det_limit_side_len must be >= 32, rec_batch >= 1, rec_min_width and rec_bucket >= 0")
+
+    def settings(self) -> Tuning:
+        """The settings the backend runs with (the tuning's, with the options that override them)."""
+        return Tuning(**{f.name: getattr(self, f.name) for f in fields(Tuning)})
 
 
 def ppocr_model_refs(options: PpOcrOptions, backend: str, form: str, cls_precision: str) -> dict[str, ModelRef]:
@@ -88,13 +118,16 @@ class PpOcrSteps:
 
     Subclasses set ``options``, ``_paths`` (det/cls/rec files) and ``_engine`` (a ``RapidOCR``) and may
     replace the two inference steps: ``_boxes`` (detection on the preprocessed image) and ``_read``
-    (recognition of the crops). A frame flagged ``word_crop`` (or every frame, with ``use_det`` off) is
-    recognized whole and keeps every answer, as recognition benchmarks score them.
+    (recognition of the crops). Where ``_sessions`` has a part's runtime wrapper, that part's span
+    records ``model_ns``: the time spent inside the model's runtime, the floor under the stage. A frame
+    flagged ``word_crop`` (or every frame, with ``use_det`` off) is recognized whole and keeps every
+    answer, as recognition benchmarks score them.
     """
 
     options: PpOcrOptions
     _paths: dict[str, Path]
     _engine: Any
+    _sessions: dict[str, Any]  # part -> a runtime wrapper with ``take_model_ns()`` (where model time is measured)
 
     def model_files(self) -> tuple[Path, ...]:
         used = {"det": self.options.use_det, "cls": self.options.use_cls, "rec": True}
@@ -131,10 +164,12 @@ class PpOcrSteps:
         if not crops:
             return []
         if self.options.use_cls:
-            with tracer.span("ocr.cls"):
+            with tracer.span("ocr.cls") as cls:
                 crops, _, _ = self._engine.text_cls(crops)
-        with tracer.span("ocr.rec"):
+                self._note_model_time(cls, "cls")
+        with tracer.span("ocr.rec") as rec:
             recognized = self._read(crops)
+            self._note_model_time(rec, "rec")
         read = [(i, str(text), float(score)) for i, (text, score) in enumerate(recognized)]
         return [(i, text, score) for i, text, score in read if score >= threshold and text.strip()]
 
@@ -148,9 +183,16 @@ class PpOcrSteps:
             img, record = engine.maybe_add_letterbox(img, record)
             boxes = self._boxes(img)
             det["boxes"] = 0 if boxes is None else len(boxes)
+            self._note_model_time(det, "det")
         if boxes is None:
             return None
         return engine.get_crop_img_list(img, boxes), engine._get_origin_points(boxes, record, raw_h, raw_w)
+
+    def _note_model_time(self, attrs: dict[str, Any], part: str) -> None:
+        """Put the time ``part``'s model took inside its runtime since last noted on the span (``model_ns``)."""
+        session = getattr(self, "_sessions", {}).get(part)
+        if session is not None:
+            attrs["model_ns"] = session.take_model_ns()
 
     def _boxes(self, img: np.ndarray) -> Any:
         """Text boxes of the preprocessed image, or None."""
@@ -166,12 +208,20 @@ class PpOcrSteps:
 
 
 class RapidOcr(PpOcrSteps):
-    """PP-OCRv4 det + cls + rec on ONNX Runtime's CPU provider."""
+    """PP-OCRv4 det + cls + rec on ONNX Runtime's CPU provider, at the options' tuning.
+
+    RapidOCR supplies the pre- and post-processing (DB boxes, crops, the classifier's batching, CTC
+    decoding); the three ONNX Runtime sessions are this backend's own (``OrtSession``), set up as the
+    tuning says, and det's input and rec's batches are made here (``harness.ocr.ppocr_tuning``). At
+    ``tuning = "shipped"`` every step computes what ``RapidOCR()(image)`` computes.
+    """
 
     name = "rapidocr"
+    options: RapidOcrOptions
 
     def __init__(self, options: RapidOcrOptions, context: BackendContext) -> None:
         self.options = options
+        self.tuning = options.settings()
         self._paths = {part: context.model(part, self.name) for part in PARTS}
         self._engine = self._load(options, context)
 
@@ -182,15 +232,40 @@ class RapidOcr(PpOcrSteps):
             raise BackendUnavailable(f"rapidocr backend: {exc}; run `pip install rapidocr-onnxruntime`") from None
         threads = options.threads or context.threads
         try:
-            return RapidOCR(
-                det_model_path=str(self._paths["det"]),
-                cls_model_path=str(self._paths["cls"]),
-                rec_model_path=str(self._paths["rec"]),
-                det_limit_side_len=options.det_limit_side_len,
-                text_score=options.text_score,
-                intra_op_num_threads=threads if threads > 0 else -1,
-                inter_op_num_threads=1,
+            self._sessions = {part: OrtSession(self._paths[part], threads, self.tuning) for part in PARTS}
+            engine = RapidOCR(  # its own sessions are replaced: it loads the small packaged models, not ours
+                det_limit_side_len=self.tuning.det_limit_side_len, text_score=options.text_score, intra_op_num_threads=1
             )
         except Exception as exc:  # noqa: BLE001 - ONNX Runtime's load errors share no base class but Exception
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise DataMissing(f"rapidocr: cannot load the models ({first}); a model file is corrupt or not ONNX") from None
+        engine.text_cls.infer = self._sessions["cls"]
+        engine.text_det.infer = self._sessions["det"]
+        engine.text_rec.session = self._sessions["rec"]
+        if self._sessions["rec"].have_key():  # the characters of the rec model in use, not the packaged one
+            engine.text_rec.postprocess_op = type(engine.text_rec.postprocess_op)(character=self._sessions["rec"].get_character_list())
+        return engine
+
+    def _boxes(self, img: np.ndarray) -> Any:
+        """RapidOCR's ``TextDetector`` steps on this backend's det input, then its box order."""
+        text_det = self._engine.text_det
+        shape = img.shape[:2]
+        tensor = det_tensor(img, det_size(*shape, self.tuning), self.tuning.float32_preprocess)
+        preds = self._sessions["det"](tensor)[0]
+        boxes, _ = text_det.postprocess_op(preds, shape)
+        boxes = text_det.filter_tag_det_res(boxes, shape)
+        return self._engine.sorted_boxes(boxes) if len(boxes) else None
+
+    def _read(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
+        """(text, confidence) of each crop, read in the tuning's batches."""
+        decode = self._engine.text_rec.postprocess_op
+        read: list[tuple[str, float]] = [("", 0.0)] * len(crops)
+        for batch in rec_batches(crops, self.tuning):
+            tensor, _ = rec_tensor([crops[i] for i in batch], self.tuning)
+            for i, result in zip(batch, decode(self._sessions["rec"](tensor)[0]), strict=True):
+                read[i] = (result[0], result[1])
+        return read
+
+    def close(self) -> None:
+        self._engine = None
+        self._sessions = {}

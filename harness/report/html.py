@@ -22,7 +22,7 @@ from harness.report.checks import run_warnings
 from harness.report.export import Table, fmt
 from harness.report.figures import Drawn, Skipped, draw_all
 from harness.report.style import paper_style
-from harness.report.tables import COLUMNS, run_status_line
+from harness.report.tables import COLUMNS, floor_lines, run_status_line
 from harness.store.reader import Run
 
 __all__ = ["REPORT_HTML", "render_html", "write_html_report"]
@@ -111,6 +111,12 @@ def _summary_table(summary: pd.DataFrame) -> str:
     return Table("summary.csv (latency in ms).", [t for _, t in names], rows, label_columns=2).to_html()
 
 
+def _floor(summary: pd.DataFrame) -> str:
+    """The time inside the models beside the frame's, per configuration (where the backends measure it)."""
+    lines = floor_lines(summary)
+    return "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>" if lines else ""
+
+
 def _cell(value: Any) -> str:
     if isinstance(value, tuple):
         low, high = value
@@ -139,7 +145,7 @@ def render_html(run: Run, summary: pd.DataFrame, results: Sequence[Drawn | Skipp
         f"<h1>{html.escape(title)}: {html.escape(str(experiment.get('name')))}</h1>"
         f"<p>{html.escape(str(experiment.get('description') or ''))}</p><p>{html.escape(run_status_line(run))}</p>"
         f"<h2>Warnings</h2>{warn_html}<h2>Figures</h2>{drawn}{f'<ul>{skipped}</ul>' if skipped else ''}"
-        f"<h2>Summary</h2>{_summary_table(summary)}"
+        f"<h2>Summary</h2>{_summary_table(summary)}{_floor(summary)}"
         f"<h2>Environment</h2>{_pairs_table('From manifest.json (collected automatically).', _environment(manifest))}"
         f"<h2>Validity</h2>{_pairs_table('manifest.json validity flags.', list(manifest.get('validity', {}).items()))}"
         f"<script>{SCRIPT}</script></body></html>\n"

@@ -10,7 +10,7 @@ import pandas as pd
 from harness.store.reader import Run
 from harness.store.summary import summarize
 
-__all__ = ["markdown_table", "overhead_lines", "rate_lines", "run_status_line", "run_summary", "terminal_table"]
+__all__ = ["floor_lines", "markdown_table", "overhead_lines", "rate_lines", "run_status_line", "run_summary", "terminal_table"]
 
 COLUMNS = [
     ("config_id", "configuration"),
@@ -60,6 +60,24 @@ def overhead_lines(summary: pd.DataFrame) -> list[str]:
         harness, e2e = float(stages.loc["harness", "mean_ms"]), float(stages.loc["e2e", "mean_ms"])
         share = 100.0 * harness / (harness + e2e)
         lines.append(f"harness overhead {config_id}: {harness:.3f} ms/frame = {share:.2f}% of the frame period ({harness + e2e:.2f} ms)")
+    return lines
+
+
+def floor_lines(summary: pd.DataFrame) -> list[str]:
+    """Per configuration: the time inside the models' runtimes beside the frame's (the floor under e2e).
+
+    Only where the backends measure it (the ``models`` row of summary.csv); what lies between the two is
+    everything the pipeline does around the models: pre- and post-processing, crops, tokenizing, drawing.
+    """
+    lines = []
+    for config_id, rows in summary.groupby("config_id", sort=False):
+        stages = rows.set_index("stage")
+        if "models" not in stages.index or "e2e" not in stages.index:
+            continue
+        models, e2e = stages.loc["models"], stages.loc["e2e"]
+        outside = e2e.get("outside_models_pct")
+        share = "" if _missing(outside) else f"; {outside:.1f}% of the mean frame is outside the models"
+        lines.append(f"floor {config_id}: models p50 {models['p50_ms']:.1f} ms of the frame's p50 {e2e['p50_ms']:.1f} ms{share}")
     return lines
 
 

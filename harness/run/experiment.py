@@ -20,7 +20,7 @@ from harness.energy.settings import EnergySettings
 from harness.errors import ConfigError
 from harness.models.resolve import ResolvedModel, resolve_models
 from harness.offload.options import Cell, OffloadOptions
-from harness.pipeline import StageSwitches
+from harness.pipeline import MT_UNITS, StageSwitches
 from harness.registry import plugin
 from harness.tables import choice, from_table, load_toml
 
@@ -99,6 +99,7 @@ class Component:
     options: Any
     optional: bool = False  # skipped, with its reason recorded, when its backend or model is not available here
     models: Mapping[str, ResolvedModel] = field(default_factory=dict)
+    unit: str | None = None  # [[mt]] only: "block" or "line" instead of [stages] mt_unit (the naive peers translate lines)
 
     def resolved(self) -> Component:
         """The component with its models found and verified (one that needs none comes back as it is)."""
@@ -133,7 +134,12 @@ class Component:
         if self.kind == "source":
             return described | {"live": found.factory_class().live}
         models = {part: model.describe() for part, model in self.models.items()}
-        return described | {"precision": found.precision(self.options), "models": models}
+        unit = {"unit": self.unit} if self.unit is not None else {}
+        return described | unit | {"precision": found.precision(self.options), "models": models}
+
+    def stages(self, stages: StageSwitches) -> StageSwitches:
+        """The experiment's stage switches with this MT component's own ``unit``, where it has one."""
+        return dataclasses.replace(stages, mt_unit=self.unit) if self.unit is not None else stages
 
 
 @dataclass(frozen=True)
@@ -322,13 +328,17 @@ def _components(table: dict[str, Any], section: str, kind: str, key: str, where:
 def _component(entry: Any, section: str, kind: str, key: str, where: str) -> Component:
     if not isinstance(entry, dict) or "id" not in entry or key not in entry:
         raise ConfigError(f"{where}: each [[{section}]] entry needs `id` and `{key}`")
-    options = {k: v for k, v in entry.items() if k not in ("id", key, "optional")}
+    reserved = ("id", key, "optional", "unit") if kind == "mt" else ("id", key, "optional")
+    options = {k: v for k, v in entry.items() if k not in reserved}
     optional = entry.get("optional", False)
     if not isinstance(optional, bool):
         raise ConfigError(f"{where}: `optional` must be true or false")
+    unit = entry.get("unit")
+    if unit is not None and unit not in MT_UNITS:
+        raise ConfigError(f"{where}: `unit` must be one of {', '.join(MT_UNITS)}, not {unit!r}")
     found = plugin(kind, str(entry[key]), where)
     parsed = from_table(found.options_class(), options, f"{where} ({entry[key]})")
-    return Component(kind, check_id(entry["id"], where), str(entry[key]), parsed, optional)
+    return Component(kind, check_id(entry["id"], where), str(entry[key]), parsed, optional, unit=unit)
 
 
 ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")

@@ -56,11 +56,12 @@ class _Session:
             remote = open_remote(config.cell, experiment.offload, ocr, mt)  # None for the local placement
             if remote is not None:
                 stack.callback(remote.close)
-            self.pipeline = Pipeline(ocr, mt, overlay, experiment.stages, remote)
+            stages = config.mt.stages(experiment.stages)
+            self.pipeline = Pipeline(ocr, mt, overlay, stages, remote)
             if config.ar is not None:  # the real-time AR mode: keyframes read, regions tracked in between (never offloaded)
                 from harness.ar.pipeline import ARPipeline
 
-                self.pipeline = ARPipeline(ocr, mt, overlay, experiment.stages, config.ar.options)
+                self.pipeline = ARPipeline(ocr, mt, overlay, stages, config.ar.options)
             self.settings = experiment.run
             self.scenario = self._new_scenario()
             self.frames = self.scenario.frames(self._source_frames())

@@ -25,10 +25,13 @@ DEFAULT_FOLDER = "icdar2015_incidental_test200"
 class Icdar2015Options:
     """Options for the ICDAR 2015 source.
 
-    ``root``: folder holding images/ and gt/ (default: <data root>/icdar2015_incidental_test200);
+    ``split``: the folder under the data root: "icdar2015_incidental_test200" (the test photos, what
+    results report) or "icdar2015_incidental_tune150" (IC15 photos 201-350, where settings are chosen);
+    ``root``: any other folder holding images/ and gt/ (instead of ``split``);
     ``limit``: first N images by number (0: all).
     """
 
+    split: str = DEFAULT_FOLDER
     root: str | None = None
     limit: int = 0
     loop: bool = True
@@ -57,7 +60,7 @@ class Icdar2015Source(SourceBase):
 
     def __init__(self, options: Icdar2015Options, context: object = None) -> None:
         self.options = options
-        self.root = Path(options.root) if options.root else data_root() / DEFAULT_FOLDER
+        self.root = Path(options.root) if options.root else data_root() / options.split
         self.name = f"icdar2015:{self.root.name}"
         self._paths: list[Path] = []
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["WAIT", "e2e_ms", "is_stage", "is_top", "stage_spans", "top_spans"]
+__all__ = ["MODEL_NS", "WAIT", "e2e_ms", "is_stage", "is_top", "model_ms", "stage_spans", "top_spans"]
 
 WAIT = "wait"  # the span a paced scenario records while waiting for the next frame
+MODEL_NS = "model_ns"  # a span's attribute: time (ns) its backend spent inside a model's runtime
+MODEL_STAGES = ("ocr", "mt")  # stages whose backends run models
 
 
 def is_top(name: str) -> bool:
@@ -39,3 +41,17 @@ def e2e_ms(record: dict[str, Any]) -> float | None:
     """A frame record's end-to-end time (ms): its first stage's start to its last stage's end; None without stages."""
     stages = stage_spans(record["spans"])
     return (max(s["end_ns"] for s in stages) - stages[0]["start_ns"]) / 1e6 if stages else None
+
+
+def model_ms(record: dict[str, Any]) -> float | None:
+    """A frame record's time inside models' runtimes (ms): the sum of its spans' ``model_ns``.
+
+    None unless every model stage the frame ran ("ocr", "mt") has a part that says its ``model_ns``: a
+    backend that does not measure it would otherwise count as taking no time.
+    """
+    spans = record["spans"]
+    ran = {s["name"] for s in stage_spans(spans) if s["name"] in MODEL_STAGES}
+    timed = {s["name"].split(".")[0] for s in spans if MODEL_NS in (s.get("attrs") or {})}
+    if not ran or not ran <= timed:
+        return None
+    return sum((s.get("attrs") or {}).get(MODEL_NS, 0) for s in spans) / 1e6

@@ -2,6 +2,10 @@
 
 Stages are the span names found in the records plus derived ones:
 - ``e2e``: from the start of capture to the end of the frame's last top-level stage;
+- ``models``: the time the frame spent inside the models' own runtimes (ONNX Runtime's ``run``, CTranslate2's
+  ``translate_batch``, the Apertium process's answer: spans' ``model_ns``), the floor under ``e2e``; the
+  ``e2e`` row's ``outside_models_pct`` is the share of the mean frame spent outside them. Only where every
+  model-running stage of the frame says its ``model_ns`` (backends that do not, such as Tesseract, leave it out);
 - ``harness``: the time between two consecutive frames' first span starts that no top-level span
   covers — the harness's own per-frame work (bookkeeping, accuracy scoring, writing the record);
   a camera-paced run's ``wait`` for the next frame is a span, so it is not counted as harness time;
@@ -35,7 +39,7 @@ from harness.metrics.detection import scores
 from harness.metrics.latency import latency_stats
 from harness.metrics.text import corpus_scores
 from harness.store.columns import registered
-from harness.store.spans import WAIT, e2e_ms, stage_spans, top_spans
+from harness.store.spans import WAIT, e2e_ms, model_ms, stage_spans, top_spans
 
 __all__ = [
     "ACCURACY_COLUMNS",
@@ -78,6 +82,7 @@ MEAN_COLUMNS = ["ocr_cer", "ocr_word_recall", "mt_chrf"]
 COUNT_KEYS = ["det_gt_care", "det_det_care", "det_matched", "e2e_correct", "rec_words", "rec_correct", "rec_edits", "rec_label_chars"]
 RATE_COLUMNS = [
     "throughput_fps",
+    "outside_models_pct",
     "p50_round_spread_pct",
     "failed_frames",
     "frames_offered",
@@ -90,12 +95,12 @@ RATE_COLUMNS = [
 ]
 RESOURCE_COLUMNS = ["model_mb", "peak_rss_mb"]
 ENERGY_COLUMNS = ["energy_gross_j", "energy_net_j", "energy_coverage"]
-DERIVED = (WAIT, "harness", "latency", "overlay_age")  # rows that are not stages a frame passes through: no fps
+DERIVED = (WAIT, "models", "harness", "latency", "overlay_age")  # rows that are not stages a frame passes through: no fps
 NO_CI = ("overlay_age",)  # derived rows sampled in runs from one overlay: not independent, no CI of the median
 STAGE_ORDER = [
     "wait", "capture", "ocr", "ocr.det", "ocr.cls", "ocr.rec", "mt", "mt.tokenize", "mt.translate", "mt.detokenize",
     "offload", "offload.encode", "offload.roundtrip", "offload.decode",
-    "overlay", "e2e", "latency", "overlay_age", "harness",
+    "overlay", "e2e", "models", "latency", "overlay_age", "harness",
 ]  # fmt: skip
 
 
@@ -117,6 +122,10 @@ def _frame_durations(records: list[dict[str, Any]], frames: dict[str, list[Any]]
         if e2e is not None:
             durations["e2e"].append(e2e)
             seen.append("e2e")
+            model = model_ms(record)
+            if model is not None:
+                durations["models"].append(model)
+                seen.append("models")
             following = records[index + 1] if index + 1 < len(records) else None
             if following and following["spans"] and following["seq"] == record["seq"] + 1:
                 top = top_spans(record["spans"])
@@ -170,6 +179,13 @@ def _by_round(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     for record in records:
         rounds[record.get("round", 0)].append(record)
     return [rounds[k] for k in sorted(rounds)]
+
+
+def _outside_models(records: list[dict[str, Any]]) -> dict[str, float | None]:
+    """The share (%) of measured frames' end-to-end time spent outside the models' runtimes, over frames that say."""
+    pairs = [(e2e, model) for r in _measured(records) if (e2e := e2e_ms(r)) is not None and (model := model_ms(r)) is not None]
+    total = sum(e2e for e2e, _ in pairs)
+    return {"outside_models_pct": 100.0 * (1 - sum(m for _, m in pairs) / total)} if pairs and total > 0 else {}
 
 
 def _mt_counts(records: list[dict[str, Any]]) -> dict[str, float | None]:
@@ -308,6 +324,7 @@ def summarize(records: list[dict[str, Any]], outcomes: list[dict[str, Any]]) -> 
         durations = _frame_durations(config_records, frames)
         energy = _energy(config_records)
         rates = {**_throughput(config_records), **_round_spread(config_records), **_pacing(config_records, durations)}
+        rates |= _outside_models(config_records)
         rates |= _mt_counts(config_records)
         for feature in features:  # offloading, the AR mode (harness.registry.SUMMARY_COLUMNS)
             rates |= feature.compute(config_records, durations)

@@ -1,0 +1,1 @@
+"""Layout of what OCR read: recognized lines grouped into sign blocks (``blocks``)."""
