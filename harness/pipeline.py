@@ -58,7 +58,8 @@ class StageSwitches:
     last N frames instead of translating it again (0: off); hits are recorded per frame.
     ``mt_unit``: what one segment for the translator is: "block" (the lines of one sign, grouped by
     ``harness.layout.blocks``; the translation is shared back over the lines for the overlay) or "line"
-    (every recognized region alone). Offloaded placements translate what the server is sent.
+    (every recognized region alone). Experiments with ``[offload]`` run every placement per line (the server
+    translates the lines it is sent), and so does the AR mode.
     """
 
     ocr: bool = True

@@ -230,3 +230,20 @@ def test_first_keyframe_is_read_inline_then_readings_go_to_the_worker() -> None:
     assert results[0][0].ar["regions_shown"] > 0  # the first overlay already shows the first reading
     later = [[s.name for s in tracer.spans] for _, tracer in results[1:]]
     assert not any("ocr" in names for names in later) and any("submit" in names for names in later)
+
+
+def test_delta_chrf_interval_is_paired_by_second_of_video() -> None:
+    from harness.ar.table import chrf_by_second, delta_ci
+
+    def records(values: list[float], step: int) -> list[dict]:
+        return [{"warmup": False, "ok": True, "frame_id": i * step, "accuracy": {"mt_chrf": v}} for i, v in enumerate(values)]
+
+    rng = np.random.default_rng(1)
+    scene = rng.uniform(20, 60, size=12)  # how hard each second of the video is to read, shared by both
+    per_frame = chrf_by_second(records([scene[i // 2] for i in range(24)], 15), 30.0)  # 2 readings a second
+    tracking = chrf_by_second(records([scene[i // 30] - 3.0 for i in range(360)], 1), 30.0)  # every frame, 3 points lower
+    low, high = delta_ci(tracking, per_frame)
+    assert low == pytest.approx(-3.0) and high == pytest.approx(-3.0)  # pairing removes the scene's own variation
+    same = delta_ci(per_frame, per_frame)
+    assert same == (0.0, 0.0)
+    assert delta_ci(chrf_by_second(records([50.0] * 3, 30), 30.0), per_frame) is None  # fewer than 4 shared seconds

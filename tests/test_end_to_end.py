@@ -16,8 +16,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from harness.layout.blocks import group
 from harness.store.reader import load_run
 from harness.testing.experiments import NULL_OCR, SYNTHETIC, write_experiment
+from harness.types import TextRegion
 from tests.conftest import needs_apertium
 from tests.test_robustness import start_long_run
 
@@ -71,7 +73,8 @@ def test_run_directory_matches_the_schema(smoke_run: Path) -> None:
     assert list(summary.columns[: len(columns)]) == columns
     e2e = summary.set_index("stage").loc["e2e"]
     assert e2e["p50_ci_method"] == "order_statistics" if e2e["n"] >= 6 else pd.isna(e2e["p50_ci_method"])
-    assert {"capture", "ocr", "ocr.det", "ocr.rec", "mt", "overlay", "e2e", "harness"} <= set(summary["stage"])
+    assert {"capture", "ocr", "ocr.det", "ocr.rec", "mt", "overlay", "e2e", "models", "harness"} <= set(summary["stage"])
+    assert 0 < e2e["outside_models_pct"] < 100
     assert list((smoke_run / "overlays").rglob("*.png"))
 
 
@@ -83,7 +86,11 @@ def test_recognized_text_matches_truth_and_translation_is_apertiums(smoke_run: P
     exact = 0
     for record in measured:
         texts = [region["text"] for region in record["regions"]]
-        assert record["targets"] == [apertium_cli(t) for t in texts]
+        regions = [TextRegion(tuple(map(tuple, r["quad"])), r["text"], r["confidence"]) for r in record["regions"]]
+        blocks = group(regions)  # the regions are stored block by block, in reading order
+        assert [i for block in blocks for i in block] == list(range(len(regions)))
+        for block in blocks:  # each sign translated as one segment, shared back over its lines
+            assert " ".join(record["targets"][i] for i in block).split() == apertium_cli(" ".join(texts[i] for i in block)).split()
         assert record["accuracy"]["ocr_cer"] <= 0.2, (texts, record["frame_name"])
         exact += record["accuracy"]["ocr_cer"] == 0.0
     assert exact >= len(measured) // 2

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,8 @@ class _Session:
             if remote is not None:
                 stack.callback(remote.close)
             stages = config.mt.stages(experiment.stages)
+            if experiment.offload is not None:  # the server translates lines: every placement does, so they compare like for like
+                stages = replace(stages, mt_unit="line")
             self.pipeline = Pipeline(ocr, mt, overlay, stages, remote)
             if config.ar is not None:  # the real-time AR mode: keyframes read, regions tracked in between (never offloaded)
                 from harness.ar.pipeline import ARPipeline
