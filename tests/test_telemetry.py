@@ -90,3 +90,21 @@ def test_system_show_and_tune_commands(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["system", "tune", "--device", "rpi5"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "needs root" in err[0] and "sudo arbench system tune" in err[0]
+
+
+def test_throttling_is_unknown_where_no_signal_can_be_read(tmp_path: Path) -> None:
+    from harness.energy.manifest import energy_validity
+    from harness.run.outcome import Outcome
+
+    (tmp_path / "proc").mkdir()
+    (tmp_path / "proc" / "stat").write_text("cpu0 1 0 1 100 0 0 0 0\n")
+    collector = TelemetryCollector(tmp_path)  # no cpufreq, no thermal_throttle, no vcgencmd: a VM
+    collector.begin()
+    collector.sample()
+    collector.end()
+    assert collector.summary()["throttled"] is None
+    unknown = Outcome("c", "complete", telemetry=collector.summary())
+    quiet = Outcome("d", "complete", telemetry={"throttled": False})
+    assert energy_validity([unknown])["throttled"] is None
+    assert energy_validity([quiet])["throttled"] is False
+    assert energy_validity([quiet, Outcome("e", "complete", telemetry={"throttled": True})])["throttled"] is True

@@ -24,7 +24,9 @@ def energy_validity(outcomes: list[Any]) -> dict[str, Any]:
         status = "partial"
         reason = "; ".join(f"{o.config_id}: {o.energy['status']}: {o.energy['reason']}" for o in ran if o.energy["status"] != "available")
     throttled = [o.config_id for o in outcomes if (o.telemetry or {}).get("throttled")]
-    return {"energy": status, "energy_reason": reason, "throttled": bool(throttled), "throttled_configurations": throttled}
+    watched = [o.telemetry["throttled"] for o in outcomes if "throttled" in (o.telemetry or {})]
+    verdict = True if throttled else (None if not watched or None in watched else False)  # None: no signal was readable
+    return {"energy": status, "energy_reason": reason, "throttled": verdict, "throttled_configurations": throttled}
 
 
 def energy_manifest(outcomes: list[Any]) -> dict[str, Any]:

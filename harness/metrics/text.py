@@ -5,6 +5,10 @@
   often merge or split words at spaces). It is order-sensitive: two signs read in another order than
   the ground truth lists them cost edits. Frames without legible reference text get no CER. The
   order-free measures are ``ocr_word_recall`` and the IC15 protocol counts below.
+- ``ocr_cer_spaced`` and the word error counts (``word_*``, ``harness.metrics.words``): the same
+  comparison with the spaces kept, so a merged or split word is an error ("Staffonly" for "Staff only"
+  is CER 0 but WER 1); a configuration's ``ocr_wer`` is its summed word edits over its summed reference
+  words.
 - ``ocr_word_recall``: share of the true legible words (case-folded, alphanumeric) that occur among the
   recognized words.
 - ``mt_chrf``: sentence chrF (sacrebleu, case-insensitive) of the frame's translated text against its
@@ -25,6 +29,7 @@ from sacrebleu.metrics import BLEU, CHRF
 
 from harness.metrics.detection import match_frame
 from harness.metrics.recognition import RecognitionCounts
+from harness.metrics.words import spaced_cer, word_errors
 from harness.types import GroundTruth, TextRegion
 
 __all__ = ["CHRF_METRIC", "cer", "chrf_signature", "corpus_scores", "corpus_signatures", "frame_accuracy", "normalize", "word_recall"]
@@ -94,6 +99,8 @@ def frame_accuracy(truth: GroundTruth | None, regions: Sequence[TextRegion] | No
         legible = [w.text for w in truth.words if not w.dont_care]
         if normalize(truth.source_text):
             scores["ocr_cer"] = cer(" ".join(texts), truth.source_text)
+            scores["ocr_cer_spaced"] = spaced_cer(" ".join(texts), truth.source_text)
+            scores.update(word_errors(" ".join(texts), truth.source_text).counts())
         scores["ocr_word_recall"] = word_recall(texts, legible)
         scores.update(_protocol_counts(truth, regions))
     if targets is not None and truth.reference_translation is not None:

@@ -87,6 +87,8 @@ def _throttled(manifest: dict[str, Any]) -> list[str]:
             lines.append(f"throttled: {outcome['config_id']}{': ' + '; '.join(map(str, evidence)) if evidence else ''}")
     if validity.get("throttled") and not lines:
         lines.append("throttled during the run (manifest validity.throttled)")
+    if validity["throttled"] is None:
+        lines.append("throttling unknown: no CPU frequency, thermal-throttle counter or get_throttled was readable here")
     return lines
 
 

@@ -111,6 +111,12 @@ def _summary_table(summary: pd.DataFrame) -> str:
     return Table("summary.csv (latency in ms).", [t for _, t in names], rows, label_columns=2).to_html()
 
 
+def _validity(manifest: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The validity flags; a throttling verdict nobody could check reads "unknown", not empty."""
+    flags = manifest.get("validity", {})
+    return [(k, "unknown" if k == "throttled" and v is None else v) for k, v in flags.items()]
+
+
 def _floor(summary: pd.DataFrame) -> str:
     """The time inside the models beside the frame's, per configuration (where the backends measure it)."""
     lines = floor_lines(summary)
@@ -147,7 +153,7 @@ def render_html(run: Run, summary: pd.DataFrame, results: Sequence[Drawn | Skipp
         f"<h2>Warnings</h2>{warn_html}<h2>Figures</h2>{drawn}{f'<ul>{skipped}</ul>' if skipped else ''}"
         f"<h2>Summary</h2>{_summary_table(summary)}{_floor(summary)}"
         f"<h2>Environment</h2>{_pairs_table('From manifest.json (collected automatically).', _environment(manifest))}"
-        f"<h2>Validity</h2>{_pairs_table('manifest.json validity flags.', list(manifest.get('validity', {}).items()))}"
+        f"<h2>Validity</h2>{_pairs_table('manifest.json validity flags.', _validity(manifest))}"
         f"<script>{SCRIPT}</script></body></html>\n"
     )
 

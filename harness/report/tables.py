@@ -23,6 +23,7 @@ COLUMNS = [
     ("p99_ms", "p99 ms"),
     ("fps", "fps"),
     ("ocr_cer", "CER"),
+    ("ocr_wer", "WER"),
     ("ocr_word_recall", "word recall"),
     ("mt_chrf", "chrF"),
     ("det_hmean", "det hmean"),
@@ -109,7 +110,8 @@ def _cell(column: str, row: dict[str, Any]) -> str:
     if column == "n":
         return str(int(value))
     if isinstance(value, float):
-        return f"{value:.3f}" if column in ("ocr_cer", "ocr_word_recall", "det_hmean", "e2e_hmean", "rec_accuracy") else f"{value:.2f}"
+        three = ("ocr_cer", "ocr_wer", "ocr_word_recall", "det_hmean", "e2e_hmean", "rec_accuracy")
+        return f"{value:.3f}" if column in three else f"{value:.2f}"
     return str(value)
 
 

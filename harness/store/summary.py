@@ -52,6 +52,8 @@ __all__ = [
     "summarize",
 ]
 
+TAXONOMY = ("merged", "split", "substituted", "missed", "inserted")  # harness.metrics.words
+WORD_COLUMNS = [f"ocr_words_{name}" for name in TAXONOMY]  # summed over a configuration's frames
 SUMMARY_COLUMNS = [
     "config_id",
     "stage",
@@ -67,6 +69,8 @@ SUMMARY_COLUMNS = [
 ]
 ACCURACY_COLUMNS = [
     "ocr_cer",
+    "ocr_cer_spaced",
+    "ocr_wer",
     "ocr_word_recall",
     "mt_chrf",
     "mt_bleu",
@@ -77,9 +81,11 @@ ACCURACY_COLUMNS = [
     "e2e_hmean",
     "rec_accuracy",
     "rec_cer",
+    *WORD_COLUMNS,
 ]
-MEAN_COLUMNS = ["ocr_cer", "ocr_word_recall", "mt_chrf"]
+MEAN_COLUMNS = ["ocr_cer", "ocr_cer_spaced", "ocr_word_recall", "mt_chrf"]
 COUNT_KEYS = ["det_gt_care", "det_det_care", "det_matched", "e2e_correct", "rec_words", "rec_correct", "rec_edits", "rec_label_chars"]
+COUNT_KEYS += [f"word_{name}" for name in ("reference", "edits", *TAXONOMY)]
 RATE_COLUMNS = [
     "throughput_fps",
     "outside_models_pct",
@@ -275,6 +281,9 @@ def _accuracy(records: list[dict[str, Any]]) -> dict[str, float | None]:
     translated = [r for r in records if "reference" in r and r.get("targets") is not None]
     if translated:
         result.update(corpus_scores([" ".join(t for t in r["targets"] if t) for r in translated], [r["reference"] for r in translated]))
+    if total["word_reference"]:
+        result["ocr_wer"] = total["word_edits"] / total["word_reference"]
+        result.update({f"ocr_words_{name}": float(total[f"word_{name}"]) for name in TAXONOMY})
     if total["rec_words"]:
         result["rec_accuracy"] = total["rec_correct"] / total["rec_words"]
         result["rec_cer"] = total["rec_edits"] / total["rec_label_chars"] if total["rec_label_chars"] else None

@@ -95,10 +95,21 @@ class TelemetryCollector:
             "util": {f"cpu{n}": _stats(v) for n, v in self.util.items() if v},
             "temp_c": {zone: _stats(v) for zone, v in self.temps.items()},
             "rss_mb": _stats(self.rss_mb) if self.rss_mb else None,
-            "throttled": bool(self.evidence),
+            "throttled": self.throttled(),
             "throttle_evidence": self.evidence,
             "unavailable": self.unavailable,
         }
+
+    def throttled(self) -> bool | None:
+        """True with evidence; False when a throttling signal was watched and stayed quiet.
+
+        None (unknown) when none could be read here: no cpufreq, no x86 thermal_throttle counters, no
+        ``get_throttled`` (a virtual machine, say), where "not throttled" would be a claim nobody checked.
+        """
+        if self.evidence:
+            return True
+        watched = bool(self.cpus) or self._throttle0 is not None or self._pi is not None
+        return False if watched else None
 
     def _note(self, line: str) -> None:
         if line not in self.evidence:
