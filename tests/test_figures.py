@@ -16,7 +16,7 @@ from harness.cli import main
 from harness.errors import UserError
 from harness.report.dataset import Dataset, Series, short_labels
 from harness.report.fig_system import _crossover
-from harness.report.fig_tradeoffs import _accuracy_change, pareto_front
+from harness.report.fig_tradeoffs import _accuracy_change, pareto_front, undominated_beyond_ci
 from harness.report.figures import FIGURES, Drawn, Skipped, draw_all, figures_command, latest_run, write_figures
 from harness.report.pairs import Pair, precision_pairs
 from harness.report.style import legend_columns
@@ -301,3 +301,19 @@ def test_legend_columns_fit_the_width():
     assert legend_columns(["a", "b", "c"], 3.5) == 3
     long = ["offload.roundtrip", "offload.encode", "offload.decode", "capture", "ocr.det", "ocr.rec", "mt", "overlay", "ocr.cls"]
     assert 1 < legend_columns(long, 3.5) < len(long)
+
+
+def test_a_front_needs_separation_beyond_the_cis():
+    x, y = [100.0, 120.0, 300.0], [0.40, 0.42, 0.41]
+    narrow = [(95.0, 105.0), (115.0, 125.0), (290.0, 310.0)]
+    wide = [(0.30, 0.50), (0.32, 0.52), (0.31, 0.51)]
+    # as measured, 0 and 1 are the front and 2 is dominated; beyond the CIs, 2 is slower beyond doubt and no
+    # better beyond doubt, so it stays dominated, while 1's higher accuracy is noise: 0 does not beat 1 either
+    assert pareto_front(x, y) == [0, 1]
+    assert undominated_beyond_ci(x, narrow, y, wide) == [0, 1]
+    overlapping = [(90.0, 320.0)] * 3  # latencies indistinguishable as well: nothing is beaten
+    assert undominated_beyond_ci(x, overlapping, y, wide) == [0, 1, 2]
+    tight = [(0.399, 0.401), (0.419, 0.421), (0.300, 0.301)]
+    assert undominated_beyond_ci(x, narrow, [0.40, 0.42, 0.30], tight) == [0, 1]
+    unknown = [(float("nan"), float("nan"))] * 3  # no CI: nothing can be separated
+    assert undominated_beyond_ci(x, unknown, y, unknown) == [0, 1, 2]

@@ -19,7 +19,7 @@ from harness.report.pairs import Pair, precision_pairs
 from harness.report.stats import difference_ci, has_metric, metric_ci, metric_value, paired_difference_ci, ratio_of_medians_ci
 from harness.report.style import DOUBLE_IN, SINGLE_IN, ci_bars, color, figure_legend, legend_height_in, marker, new_figure, new_grid
 
-__all__ = ["choose_metric", "pareto", "pareto_front", "quantization"]
+__all__ = ["choose_metric", "pareto", "pareto_front", "quantization", "undominated_beyond_ci"]
 
 NAN = float("nan")
 SPEEDUP_TICKS = (0.125, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 8.0, 16.0, 32.0)
@@ -49,6 +49,36 @@ def pareto_front(x: Sequence[float], y: Sequence[float], higher_is_better: bool 
         and np.isfinite(yi)
         and not any(xj <= xi and yj >= yi and (xj < xi or yj > yi) for j, (xj, yj) in enumerate(points) if j != i and np.isfinite(xj))
     ]
+
+
+def undominated_beyond_ci(
+    x: Sequence[float],
+    x_ci: Sequence[tuple[float, float]],
+    y: Sequence[float],
+    y_ci: Sequence[tuple[float, float]],
+    higher_is_better: bool = True,
+) -> list[int]:
+    """Indices of points that no other point beats beyond the 95% CIs.
+
+    ``j`` beats ``i`` when it is no worse on both axes as measured, better than ``i`` beyond both CIs on one
+    axis (its interval entirely on the better side of ``i``'s) and not worse beyond the CIs on the other. A
+    point whose CIs are unknown (NaN) can neither be separated nor separate: noise is never a front.
+    """
+    sign = 1.0 if higher_is_better else -1.0
+
+    def better_cost(j: int, i: int) -> bool:  # j's whole cost interval below i's
+        return bool(x_ci[j][1] < x_ci[i][0])
+
+    def better_accuracy(j: int, i: int) -> bool:  # j's whole accuracy interval on the better side of i's
+        return bool(y_ci[j][0] > y_ci[i][1]) if sign > 0 else bool(y_ci[j][1] < y_ci[i][0])
+
+    def beats(j: int, i: int) -> bool:
+        no_worse = x[j] <= x[i] and sign * y[j] >= sign * y[i]
+        separated = (better_cost(j, i) and not better_accuracy(i, j)) or (better_accuracy(j, i) and not better_cost(i, j))
+        return no_worse and separated
+
+    points = range(len(x))
+    return [i for i in points if np.isfinite(x[i]) and np.isfinite(y[i]) and not any(beats(j, i) for j in points if j != i)]
 
 
 @dataclass
@@ -138,11 +168,24 @@ def pareto(data: Dataset) -> Drawn:
         members = list(range(start, start + len(having)))
         start += len(having)
         for axes, cost in zip(panels, costs, strict=True):
-            best = [
+            measured = [
                 members[k] for k in pareto_front([cost.values[i] for i in members], [accuracy[i] for i in members], metric.higher_is_better)
             ]
+            best = [
+                members[k]
+                for k in undominated_beyond_ci(
+                    [cost.values[i] for i in members],
+                    [(cost.low[i], cost.high[i]) for i in members],
+                    [accuracy[i] for i in members],
+                    [(acc_ci[i, 0], acc_ci[i, 1]) for i in members],
+                    metric.higher_is_better,
+                )
+            ]
             fronts[cost.name].update(best)
-            if len(members) > 1 and len(best) > 1:
+            if len(best) > len(measured):  # the measured front is not separated from the rest beyond the CIs
+                names = ", ".join(labels[i] for i in best)
+                notes.append(f"{group}, {cost.name}: no front beyond the CIs; indistinguishable: {names}")
+            elif len(members) > 1 and len(best) > 1:
                 order = sorted(best, key=lambda i: cost.values[i])
                 axes.plot(
                     [cost.values[i] for i in order], [accuracy[i] for i in order], color="black", linewidth=0.8, linestyle="--", zorder=1
@@ -168,7 +211,10 @@ def pareto(data: Dataset) -> Drawn:
         axes.set_xlabel(cost.label)
     _pareto_legend(figure, labels, width, competing)
     if competing:
-        notes.append("filled markers: on the Pareto front of their source (configurations on the same source compete)")
+        notes.append(
+            "filled markers: no configuration of their source beats them beyond the 95% CIs (better beyond the CIs on one axis,"
+            " no worse on the other); the dashed front is drawn only where it is that separated"
+        )
     else:
         notes.append("one configuration per source: no front (fronts compare configurations on the same source)")
     methods = data.ci_methods()
