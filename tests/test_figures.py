@@ -317,3 +317,17 @@ def test_a_front_needs_separation_beyond_the_cis():
     assert undominated_beyond_ci(x, narrow, [0.40, 0.42, 0.30], tight) == [0, 1]
     unknown = [(float("nan"), float("nan"))] * 3  # no CI: nothing can be separated
     assert undominated_beyond_ci(x, unknown, y, unknown) == [0, 1, 2]
+
+
+def test_the_quantization_table_names_every_metric_that_moved_beyond_its_ci():
+    from harness.report.columns import ACCURACY_METRICS
+    from harness.report.fig_tradeoffs import _AccuracyChange, _beyond_ci
+
+    metric = {m.column: m for m in ACCURACY_METRICS}
+    changes = [
+        _AccuracyChange(metric["e2e_hmean"], (0.0, -0.4, 0.4), 200, True),  # the panel's metric did not move
+        _AccuracyChange(metric["ocr_word_recall"], (-0.5, -1.5, 0.5), 200, True),  # moved within noise
+        _AccuracyChange(metric["ocr_wer"], (-3.2, -5.0, -1.4), 200, True),  # more word errors, beyond the CI
+    ]
+    assert _beyond_ci(changes) == "WER -3.20 (-5.00–-1.40)"
+    assert _beyond_ci(changes[:2]) == "–"

@@ -139,10 +139,23 @@ ACCURACY_METRICS = (
         denominator=("rec_words",),
     ),
     AccuracyMetric("ocr_cer", "OCR character error rate (0–1)", "CER", higher_is_better=False),
+    AccuracyMetric(
+        "ocr_wer",
+        "OCR word error rate (0–1)",
+        "WER",
+        higher_is_better=False,
+        per_frame=False,
+        numerator="word_edits",
+        denominator=("word_reference",),
+    ),
+    AccuracyMetric("ocr_cer_spaced", "OCR character error rate with spaces (0–1)", "CER (spaces)", higher_is_better=False),
 )
 # Which metrics can show what changing one stage's precision did, in order: a translation model changes
 # only the translation, so OCR scores of an MT pair would compare nothing but which frames were measured.
-STAGE_METRICS = {"ocr": ("e2e_hmean", "rec_accuracy", "ocr_word_recall", "ocr_cer", "mt_chrf"), "mt": ("mt_chrf",)}
+STAGE_METRICS = {
+    "ocr": ("e2e_hmean", "rec_accuracy", "ocr_word_recall", "ocr_wer", "ocr_cer_spaced", "ocr_cer", "mt_chrf"),
+    "mt": ("mt_chrf",),
+}
 
 
 def is_missing(value: Any) -> bool:
