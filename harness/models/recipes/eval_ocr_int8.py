@@ -4,10 +4,11 @@ Measures, per variant: the shipped fp32 models always; with ``--build``, the rec
 "fp32 rewritten" set (the same exact graph rewrites, no quantization, to tell their share of the
 speed-up from int8's); with ``--variant``, sets built before:
 
-- IC15 word crops (recognition only, the rec model on each crop, batch of one): word accuracy
-  (case-insensitive, letters and digits, exact match) and CER (edits / reference characters over the
-  whole set), on the crops whose normalized label is not empty;
-- det+cls+rec on ICDAR 2015 photos through ``RapidOCR.__call__``: median ms per photo (of ``--repeats``)
+- word crops of the tuning photos (``icdar2015_incidental_tune150``: each legible ground-truth quad
+  warped upright, as the det-side crop would be; recognition only, the rec model on each crop, batch of
+  one): word accuracy (case-insensitive, letters and digits, exact match) and CER (edits / reference
+  characters over the whole set), on the crops whose normalized label is not empty;
+- det+cls+rec on the tuning photos through ``RapidOCR.__call__``: median ms per photo (of ``--repeats``)
   averaged over photos, and word recall of the legible words;
 - per model: det on one 960x540 synthetic scene (RapidOCR's preprocessing makes it 1312x736), rec and cls
   on one batch of six crops of it; median ms of ``--runs`` after ``--warmup`` runs.
@@ -21,7 +22,9 @@ in alternation, run by run, so load from other processes on a shared machine hit
 ``--settings`` is a TOML table of ``Int8Settings`` fields, with [det] / [rec] / [cls] sub-tables of
 ``PartSettings`` fields (e.g. ``[rec]`` ``keep_float = ["first_convs:10"]``).
 
-Calibration never sees these photos or crops: ``--build`` calibrates on synthetic scenes.
+This is a tuning tool: it reads the tuning split only (IC15 photos 201-350), never a test split, so what
+it helps choose is reported on data it never saw (experiments/ocr-quant.toml). Calibration never sees
+these photos or crops either: ``--build`` calibrates on synthetic scenes.
 """
 
 from __future__ import annotations
@@ -80,15 +83,35 @@ def engine(files: dict[str, Path], threads: int) -> RapidOCR:
     return RapidOCR(**paths, intra_op_num_threads=threads, inter_op_num_threads=1)
 
 
+TUNING = "icdar2015_incidental_tune150"  # the tuning split; the test photos are never read here
+
+
 def word_crops(limit: int) -> list[tuple[np.ndarray, str]]:
-    """IC15 word crops (BGR) with their normalized labels; crops with empty labels left out."""
-    root = data_root() / "icdar2015_word_recognition_test"
+    """Word crops (BGR) of the tuning photos with their normalized labels: each legible quad warped upright."""
     items = []
-    for line in (root / "labels.tsv").read_text(encoding="utf-8").splitlines()[: limit or None]:
-        path, _, text = line.partition("\t")
-        if normalize(text):
-            items.append((cv2.imread(str(root / path)), normalize(text)))
+    for image, truth in _tuning_photos(0):
+        for word in truth.words:
+            label = normalize(word.text)
+            if word.dont_care or not label:
+                continue
+            corners = np.array(word.quad, dtype=np.float32)
+            width = int(max(np.linalg.norm(corners[1] - corners[0]), np.linalg.norm(corners[2] - corners[3])))
+            height = int(max(np.linalg.norm(corners[3] - corners[0]), np.linalg.norm(corners[2] - corners[1])))
+            if width < 4 or height < 4:
+                continue
+            upright = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
+            warp = cv2.getPerspectiveTransform(corners, upright)
+            items.append((cv2.warpPerspective(image, warp, (width, height), borderMode=cv2.BORDER_REPLICATE), label))
+            if limit and len(items) >= limit:
+                return items
     return items
+
+
+def _tuning_photos(count: int) -> list[tuple[np.ndarray, Any]]:
+    """The first ``count`` tuning photos by number (0: all) with their ground truth."""
+    root = data_root() / TUNING
+    paths = sorted((root / "images").glob("img_*.jpg"), key=lambda p: int(p.stem.split("_")[1]))[: count or None]
+    return [(cv2.imread(str(path)), parse_gt_file(root / "gt" / f"gt_{path.stem}.txt")) for path in paths]
 
 
 def score_words(scores: Scores, ocr: RapidOCR, crops: list[tuple[np.ndarray, str]]) -> None:
@@ -104,14 +127,8 @@ def score_words(scores: Scores, ocr: RapidOCR, crops: list[tuple[np.ndarray, str
 
 
 def photos(count: int) -> list[tuple[np.ndarray, list[str]]]:
-    """The first ``count`` IC15 photos by number with their legible words."""
-    root = data_root() / "icdar2015_incidental_test200"
-    paths = sorted((root / "images").glob("img_*.jpg"), key=lambda p: int(p.stem.split("_")[1]))[:count]
-    out = []
-    for path in paths:
-        truth = parse_gt_file(root / "gt" / f"gt_{path.stem}.txt")
-        out.append((cv2.imread(str(path)), [w.text for w in truth.words if not w.dont_care]))
-    return out
+    """The first ``count`` tuning photos by number with their legible words."""
+    return [(image, [w.text for w in truth.words if not w.dont_care]) for image, truth in _tuning_photos(count)]
 
 
 def time_photos(variants: list[Scores], ocrs: list[RapidOCR], images: list[tuple[np.ndarray, list[str]]], repeats: int) -> None:
@@ -176,9 +193,9 @@ def table(variants: list[Scores]) -> str:
     """The comparison as a plain-text table, one column per variant."""
     base = variants[0]
     rows = [
-        ("IC15 word accuracy (%)", lambda v: f"{100 * v.word_acc:.2f}"),
-        ("IC15 word CER (%)", lambda v: f"{100 * v.word_cer:.2f}"),
-        ("IC15 photos word recall (%)", lambda v: f"{100 * v.photo_recall:.2f}"),
+        ("tune150 word accuracy (%)", lambda v: f"{100 * v.word_acc:.2f}"),
+        ("tune150 word CER (%)", lambda v: f"{100 * v.word_cer:.2f}"),
+        ("tune150 photos word recall (%)", lambda v: f"{100 * v.photo_recall:.2f}"),
         ("det ms (960x540 -> 1312x736)", lambda v: f"{1e3 * v.model_s['det']:.1f}"),
         ("cls ms (batch 6)", lambda v: f"{1e3 * v.model_s['cls']:.2f}"),
         ("rec ms (batch 6)", lambda v: f"{1e3 * v.model_s['rec']:.2f}"),
@@ -198,7 +215,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--build", type=Path, help="build the int8 set (and its float rewrite) under this folder first")
     parser.add_argument("--settings", type=Path, help="TOML file of Int8Settings for --build (default: the recipe's defaults)")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=DIR", help="an already built set to compare")
-    parser.add_argument("--words", type=int, default=0, help="first N word crops (0: all 2,077)")
+    parser.add_argument("--words", type=int, default=0, help="first N word crops of the tuning photos (0: all, about 540)")
     parser.add_argument("--photos", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per photo and variant")
     parser.add_argument("--threads", type=int, default=2)

@@ -11,7 +11,9 @@ Each model is prepared before quantizing: opset 14, ``quant_pre_process`` (the P
 weights in ``Constant`` nodes, which the quantizer would treat as activations), the exact rewrites of
 ``ppocr_graph.simplify`` and cross-layer equalization (``ppocr_graph.equalize``).
 
-What the defaults rest on (ORT 1.32 on x86 with AVX512-VNNI, 2 threads; ``python -m harness.models.recipes.eval_ocr_int8``):
+What the defaults rest on (ORT 1.32 on x86 with AVX512-VNNI, 2 threads; ``python -m harness.models.recipes.eval_ocr_int8``).
+These figures were measured when that tool still read the IC15 test photos and crops; it now reads the
+tuning split only, and re-deriving the defaults there (at the floor tuning's input sizes) is open work:
 
 - Naive static QDQ (Conv and MatMul, MinMax, per-channel U8S8) keeps det's accuracy but costs rec 18
   points of IC15 word accuracy, and is only ~1.2x faster per photo: between the int8 convolutions,
