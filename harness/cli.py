@@ -92,6 +92,13 @@ def _cmd_devices(args: argparse.Namespace) -> int:
         sensors = ", ".join(profile.sensors) or "none"
         print(f"{mark} {profile.name:12} threads={profile.threads or 'auto':<4} sensors={sensors:28} {profile.description}")
     print(f"(* = detected here: DEVICE=auto picks {detected})")
+    from harness.system.cpu import capture_cpu
+
+    cpu = capture_cpu()
+    kernels = cpu.get("int8_kernels") or {}
+    print(f"instruction set here: {cpu.get('isa')} ({' '.join(cpu.get('simd_features') or []) or 'no SIMD features listed'})")
+    how, ort, ct2 = kernels.get("how", "unknown"), kernels.get("onnxruntime"), kernels.get("ctranslate2")
+    print(f"int8 kernels ({how}): ONNX Runtime {ort}; CTranslate2 {ct2}")
     return 0
 
 

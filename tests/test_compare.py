@@ -111,3 +111,17 @@ def test_cli_compare_markdown_names_its_test(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Mann–Whitney U" in out and "bootstrap" in out and "| synth-easy/ort-fp32/off | e2e |" in out
     assert main(["compare", str(RUNS / "quant-tiny"), str(RUNS / "smoke")]) == 2  # no configuration in common
+
+
+def test_compare_warns_when_the_instruction_sets_differ(tmp_path):
+    from harness.report.compare import isa_warnings
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    for path, isa in ((a, "x86-64 AVX512-VNNI"), (b, "x86-64 AVX2")):
+        shutil.copytree(RUNS / "smoke", path)
+        manifest = json.loads((path / "manifest.json").read_text())
+        manifest.setdefault("environment", {}).setdefault("cpu", {})["isa"] = isa
+        (path / "manifest.json").write_text(json.dumps(manifest))
+    (line,) = isa_warnings(load_run(a), load_run(b))
+    assert line.startswith("warning: different instruction sets (A: x86-64 AVX512-VNNI; B: x86-64 AVX2)")
+    assert isa_warnings(load_run(a), load_run(a)) == []

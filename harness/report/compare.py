@@ -93,6 +93,16 @@ def compare_runs(run_a: Run, run_b: Run) -> tuple[list[Change], list[str]]:
     return changes, unmatched
 
 
+def isa_warnings(run_a: Run, run_b: Run) -> list[str]:
+    """A warning when the two runs ran on different instruction sets (int8 speed and accuracy depend on them)."""
+    a, b = (Dataset.from_runs([run]).instruction_sets() for run in (run_a, run_b))
+    if "unknown" in (a, b):
+        return [f"note: instruction set not recorded (A: {a}; B: {b}); runs record it since 2026-12"]
+    if a != b:
+        return [f"warning: different instruction sets (A: {a}; B: {b}): int8 speed and accuracy do not carry from one to the other"]
+    return []
+
+
 def compare_table(changes: list[Change], run_a: Run, run_b: Run) -> Table:
     """The comparison as a Table (terminal, Markdown or LaTeX)."""
     caption = f"A = {run_a.manifest.get('run_id')} ({run_a.path}), B = {run_b.manifest.get('run_id')} ({run_b.path}); {method_line()}."
@@ -142,7 +152,7 @@ def compare_report(path_a: Path, path_b: Path, markdown: bool = False) -> str:
         raise UserError(f"{path_a} and {path_b} have no configuration (config_id) with measured frames in common; nothing to compare")
     table = compare_table(changes, run_a, run_b)
     flagged = sum(c.verdict != "same" for c in changes)
-    tail = [f"{flagged} of {len(changes)} configuration-stage pairs changed beyond noise", *unmatched]
+    tail = [f"{flagged} of {len(changes)} configuration-stage pairs changed beyond noise", *unmatched, *isa_warnings(run_a, run_b)]
     if markdown:
         return table.to_markdown() + "\n" + "\n".join(f"- {line}" for line in tail)
     return terminal_text(table) + "\n" + "\n".join(tail)

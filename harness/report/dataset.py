@@ -190,8 +190,17 @@ class Dataset:
         return list(dict.fromkeys(_device(run) for run in self.runs))
 
     def caption_note(self) -> str:
-        """What every configuration shares (left out of the labels), for a table caption."""
-        return f"; all configurations: {self.shared}" if self.shared else ""
+        """What every configuration shares (left out of the labels) and the instruction set(s), for a caption.
+
+        int8 speed and accuracy depend on the instruction set (harness.system.isa): a caption names it.
+        """
+        shared = f"; all configurations: {self.shared}" if self.shared else ""
+        return f"{shared}; instruction set: {self.instruction_sets()}"
+
+    def instruction_sets(self) -> str:
+        """The runs' instruction sets (manifest ``environment.cpu.isa``), "unknown" for runs that did not record one."""
+        found = [str(((run.manifest.get("environment") or {}).get("cpu") or {}).get("isa") or "unknown") for run in self.runs]
+        return ", ".join(dict.fromkeys(found)) or "unknown"
 
     def ci_methods(self, stage: str = "e2e") -> str:
         """How these configurations' p50 CIs were made, for a caption."""

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.system.files import is_dir, read_int, read_text, under
-from harness.system.isa import isa_label, simd_features
+from harness.system.isa import int8_kernels, isa_label, simd_features
 
 __all__ = ["capture_cpu", "cpu_model", "parse_cpu_list", "parse_cpuinfo"]
 
@@ -190,6 +190,7 @@ def capture_cpu(root: Path = Path("/")) -> dict[str, Any]:
         "vendor": next((b["vendor_id"] for b in blocks if b.get("vendor_id")), None),
         "isa": isa_label(features, _machine(blocks)),
         "simd_features": features,
+        "int8_kernels": int8_kernels(features, _machine(blocks)),
         "logical_cores": len(online_ids) if online_ids else len(ids) or os.cpu_count(),
         "physical_cores": _physical_cores(root, ids, blocks),
         "affinity_cores": _affinity_cores(),

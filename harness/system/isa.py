@@ -11,7 +11,7 @@ from __future__ import annotations
 import platform
 from collections.abc import Sequence
 
-__all__ = ["KERNEL_FEATURES", "isa_label", "simd_features"]
+__all__ = ["KERNEL_FEATURES", "int8_kernels", "isa_label", "simd_features"]
 
 # /proc/cpuinfo names (x86 "flags", arm64 "Features") of the features kernels dispatch on, in rising order.
 KERNEL_FEATURES = (
@@ -43,3 +43,36 @@ def isa_label(features: Sequence[str], machine: str | None = None) -> str:
         extras = [name for flag, name in (("asimddp", "dotprod"), ("i8mm", "i8mm"), ("sve", "sve")) if flag in have]
         return "arm64 " + ("+".join(extras) if extras else "NEON")
     return arch or "unknown"
+
+
+def int8_kernels(features: Sequence[str], machine: str | None = None) -> dict[str, str]:
+    """The int8 kernel family ONNX Runtime (MLAS) and CTranslate2 will pick here, inferred from the features.
+
+    Neither library reports its choice, so this follows their dispatch rules as documented in their
+    sources (marked ``inferred`` in the manifest): on x86, u8s8 products through VNNI's ``vpdpbusd``
+    where it exists, else ``vpmaddubsw``, whose 16-bit intermediate sums can saturate (ONNX Runtime's
+    quantization guide: use ``reduce_range`` or keep the layer in float there); AMX tiles where present; on
+    arm64, ``sdot``/``udot`` (dotprod) or ``smmla`` (i8mm), else widening NEON multiplies.
+    """
+    arch = machine or platform.machine()
+    have = set(features)
+    if arch in ("x86_64", "AMD64"):
+        if "amx_int8" in have:
+            mlas = "AMX int8 tiles"
+        elif "avx512_vnni" in have:
+            mlas = "AVX512-VNNI u8s8 (vpdpbusd, 32-bit sums)"
+        elif "avx_vnni" in have:
+            mlas = "AVX-VNNI u8s8 (vpdpbusd, 32-bit sums)"
+        elif "avx512bw" in have:
+            mlas = "AVX512BW u8s8 (vpmaddubsw, 16-bit sums can saturate)"
+        elif "avx2" in have:
+            mlas = "AVX2 u8s8 (vpmaddubsw, 16-bit sums can saturate)"
+        else:
+            mlas = "SSE u8s8 (16-bit sums can saturate)"
+        vnni = bool(have & {"avx512_vnni", "avx_vnni", "amx_int8"})
+        ct2 = "oneDNN/MKL s8 GEMM " + ("with VNNI" if vnni else "without VNNI (vpmaddubsw)")
+        return {"onnxruntime": mlas, "ctranslate2": ct2, "how": "inferred from the CPU features"}
+    if arch in ("aarch64", "arm64"):
+        kind = "i8mm (smmla)" if "i8mm" in have else "dotprod (sdot/udot)" if "asimddp" in have else "NEON widening multiplies"
+        return {"onnxruntime": f"NEON {kind}", "ctranslate2": f"Ruy {kind}", "how": "inferred from the CPU features"}
+    return {"onnxruntime": "unknown", "ctranslate2": "unknown", "how": f"no rule for {arch or 'this machine'}"}
