@@ -81,6 +81,21 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check_transfer(args: argparse.Namespace) -> int:
+    from harness.errors import ConfigError
+    from harness.report.transfer import Margins, transfer_report
+
+    margins = Margins(hmean=args.hmean, chrf=args.chrf, wer_points=args.wer, latency_pct=args.latency_pct)
+    sources = {}
+    for pair in args.source:
+        a, sep, b = pair.partition("=")
+        if not (sep and a and b):
+            raise ConfigError(f"--source {pair!r}: expected A_ID=B_ID, e.g. --source ic15-tune=ic15-test")
+        sources[a] = b
+    print(transfer_report(Path(args.run_a), Path(args.run_b), margins, sources, markdown=args.markdown))
+    return 0
+
+
 def _cmd_devices(args: argparse.Namespace) -> int:
     from harness.devices import devices_dir, load_device
     from harness.system.environment import detect_device
@@ -223,6 +238,20 @@ def _add_figure_commands(commands: argparse._SubParsersAction) -> None:
     compare.add_argument("run_b", metavar="RUN_B", help="run directory compared with it")
     compare.add_argument("--markdown", action="store_true", help="print Markdown instead of a plain table")
     compare.set_defaults(handler=_cmd_compare)
+    transfer = commands.add_parser(
+        "check-transfer", help="per configuration and figure: equivalent, different or undecided between two runs (TOST)"
+    )
+    transfer.add_argument("run_a", metavar="RUN_A", help="one run directory (e.g. on the tuning split, or machine A)")
+    transfer.add_argument("run_b", metavar="RUN_B", help="the other (the test split, or machine B)")
+    transfer.add_argument(
+        "--source", action="append", default=[], metavar="A_ID=B_ID", help="compare source A_ID of RUN_A with B_ID of RUN_B (repeatable)"
+    )
+    transfer.add_argument("--hmean", type=float, default=0.01, help="margin of det/e2e hmean and word recall (default 0.01)")
+    transfer.add_argument("--chrf", type=float, default=1.0, help="margin of chrF, points (default 1)")
+    transfer.add_argument("--wer", type=float, default=0.5, help="margin of word error rate, points (default 0.5)")
+    transfer.add_argument("--latency-pct", type=float, default=5.0, help="margin of the e2e median latency ratio, %% (default 5)")
+    transfer.add_argument("--markdown", action="store_true", help="print Markdown instead of a plain table")
+    transfer.set_defaults(handler=_cmd_check_transfer)
 
 
 def _parser() -> argparse.ArgumentParser:

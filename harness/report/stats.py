@@ -42,8 +42,8 @@ def _resamples(values: np.ndarray, seed: int) -> np.ndarray:
     return values[rng.integers(0, len(values), size=(BOOTSTRAP_RESAMPLES, len(values)))]
 
 
-def _interval(estimates: np.ndarray) -> tuple[float, float]:
-    tail = 100 * (1 - CONFIDENCE) / 2
+def _interval(estimates: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    tail = 100 * (1 - confidence) / 2
     low, high = np.nanpercentile(estimates, [tail, 100 - tail])
     return float(low), float(high)
 
@@ -88,9 +88,14 @@ def bootstrap_ci(
 
 
 def ratio_of_medians_ci(
-    a: np.ndarray, b: np.ndarray, seed: int = 0, statistic: str = "median", frames: tuple[Frames, Frames] = (None, None)
+    a: np.ndarray,
+    b: np.ndarray,
+    seed: int = 0,
+    statistic: str = "median",
+    frames: tuple[Frames, Frames] = (None, None),
+    confidence: float = CONFIDENCE,
 ) -> tuple[float, float]:
-    """95% bootstrap interval of median(b) / median(a) (or of means).
+    """95% (or ``confidence``) bootstrap interval of median(b) / median(a) (or of means).
 
     Where both samples read the same frames (``same_frames``), each resample draws frames once and weights
     both samples by that draw, so which photos were drawn cancels out of the ratio; otherwise the samples
@@ -104,7 +109,7 @@ def ratio_of_medians_ci(
     else:
         est_a, est_b = _estimates(a, statistic, seed, frames[0]), _estimates(b, statistic, seed + 1, frames[1])
     with np.errstate(divide="ignore", invalid="ignore"):
-        return _interval(est_b / est_a)
+        return _interval(est_b / est_a, confidence)
 
 
 def _item_estimates(items: Sequence[Any], statistic: Callable[[Sequence[Any]], float], rng: np.random.Generator) -> np.ndarray:
@@ -113,12 +118,14 @@ def _item_estimates(items: Sequence[Any], statistic: Callable[[Sequence[Any]], f
     return np.array([statistic([items[i] for i in rng.integers(0, n, n)]) for _ in range(ITEM_RESAMPLES)])
 
 
-def difference_ci(a: Sequence[Any], b: Sequence[Any], statistic: Callable[[Sequence[Any]], float], seed: int = 0) -> tuple[float, float]:
-    """95% bootstrap interval of statistic(b) − statistic(a) for per-frame items, resampled independently."""
+def difference_ci(
+    a: Sequence[Any], b: Sequence[Any], statistic: Callable[[Sequence[Any]], float], seed: int = 0, confidence: float = CONFIDENCE
+) -> tuple[float, float]:
+    """95% (or ``confidence``) bootstrap interval of statistic(b) − statistic(a) for per-frame items, resampled independently."""
     if len(a) < 2 or len(b) < 2:
         return NAN, NAN
     rng = np.random.default_rng(seed)
-    return _interval(_item_estimates(b, statistic, rng) - _item_estimates(a, statistic, rng))
+    return _interval(_item_estimates(b, statistic, rng) - _item_estimates(a, statistic, rng), confidence)
 
 
 def paired_difference_ci(
