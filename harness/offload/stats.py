@@ -35,7 +35,8 @@ def offload_columns(records: Sequence[dict[str, Any]], durations: dict[str, list
     if not frames:
         return {}
     offload = [r["offload"] for r in frames]
-    servers = [s["attrs"]["server_ns"] for r in frames for s in r["spans"] if s["name"] == "offload.roundtrip"]
+    roundtrips = [s.get("attrs") or {} for r in frames for s in r["spans"] if s["name"] == "offload.roundtrip"]
+    servers = [a["server_ns"] for a in roundtrips if a.get("server_ns") is not None]  # a timed-out roundtrip (fallback) has none
     network = offload[0].get("network", {})
     return {
         "placement": offload[0]["placement"],
