@@ -155,6 +155,15 @@ def test_unauthenticated_requests_are_rejected(server: ServerProcess) -> None:
     assert raw(server, "POST", "/v1/text", body, {"Content-Type": "application/json", "Authorization": "Bearer wrong"})[0] == 401
     with pytest.raises(OffloadError, match="401"):
         OffloadClient(server.url, None, 5.0).get("/v1/health")
+    status, answer = raw(server, "POST", "/v1/text", body, {"Content-Type": "application/json", "Authorization": "Bearer clé"})
+    assert status == 401 and "bearer token" in answer["error"]  # a non-ASCII header is a wrong token, not a 500
+
+
+def test_a_deeply_nested_json_body_is_a_bad_request(server: ServerProcess) -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    status, answer = raw(server, "POST", "/v1/text", deep, auth(server, "application/json"))
+    assert status == 400 and "nested too deeply" in answer["error"]
+    assert raw(server, "GET", "/v1/health", headers=auth(server, "text/plain"))[0] == 200
 
 
 def test_binding_beyond_loopback_without_a_token_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

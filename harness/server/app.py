@@ -120,7 +120,8 @@ def make_app(server: StageServer, token: str | None) -> Any:
 
     @web.middleware
     async def guard(request: Any, handler: Handler) -> Any:
-        if token is not None and not hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}"):
+        given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")  # bytes: any header compares
+        if token is not None and not hmac.compare_digest(given, f"Bearer {token}".encode()):
             response = _error(401, "missing or wrong bearer token (Authorization: Bearer <token>)")
             response.headers["WWW-Authenticate"] = "Bearer"
             return response
@@ -183,6 +184,8 @@ async def _json(request: Any) -> Any:
         return json.loads(await request.read())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise WireError(f"malformed JSON: {exc}") from None
+    except RecursionError:
+        raise WireError("malformed JSON: nested too deeply") from None
 
 
 def _texts(body: Any, max_texts: int, max_chars: int) -> list[str]:
