@@ -35,6 +35,10 @@ def load_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: no such file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 (byte {exc.start}); save the file as UTF-8") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: a folder, not a TOML file") from None
 
 
 def choice(value: str, valid: typing.Iterable[str], where: str) -> str:

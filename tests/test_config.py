@@ -109,3 +109,14 @@ def test_device_with_unknown_sensor(tmp_path: Path) -> None:
     (tmp_path / "odd.toml").write_text('name = "odd"\nsensors = ["multimeter"]\n')
     with pytest.raises(ConfigError, match="unknown sensor 'multimeter'"):
         load_device("odd", tmp_path)
+
+
+def test_an_experiment_that_is_not_utf8_is_one_line(tmp_path) -> None:
+    from harness.cli import main
+
+    path = tmp_path / "latin1.toml"
+    path.write_bytes('[experiment]\nname = "café"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"latin1.toml: not UTF-8 \(byte \d+\); save the file as UTF-8"):
+        load_experiment(path)
+    assert main(["run", str(path), "--out", str(tmp_path / "out")]) == 2
+    assert not (tmp_path / "out").exists()

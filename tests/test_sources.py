@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 
 import cv2
@@ -101,3 +102,20 @@ def test_undecodable_image_is_a_failed_frame_and_the_source_goes_on(tmp_path: Pa
     assert [f.name for f in frames] == ["scene_00000.png", "scene_00001.png"]
     assert frames[0].image is None and "cannot read image" in (frames[0].error or "")
     assert frames[1].image is not None and frames[1].error is None
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'{"file": "a.png", "source_text": "caf\xe9"}\n', "not UTF-8 (byte"),
+        (b"[1, 2, 3]\n", "expected a JSON object, got list"),
+        (b'{"file": "a.png"\n', "bad ground-truth line"),
+    ],
+)
+def test_a_damaged_ground_truth_file_is_one_line(tmp_path: Path, content: bytes, message: str) -> None:
+    from harness.sources.images import load_truth_jsonl
+
+    path = tmp_path / "truth.jsonl"
+    path.write_bytes(b'{"file": "ok.png"}\n' + content)
+    with pytest.raises(DataMissing, match=rf"truth.jsonl:2: .*{re.escape(message)}"):
+        load_truth_jsonl(path)

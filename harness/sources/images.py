@@ -34,11 +34,17 @@ class ImageFolderOptions:
 def load_truth_jsonl(path: Path) -> dict[str, GroundTruth]:
     """Ground truth by file name from a JSON-lines file."""
     truths: dict[str, GroundTruth] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for number, raw in enumerate(path.read_bytes().splitlines(), 1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DataMissing(f"{path}:{number}: not UTF-8 (byte {exc.start}); save the ground truth as UTF-8") from None
         if not line.strip():
             continue
         try:
             item = json.loads(line)
+            if not isinstance(item, dict):
+                raise TypeError(f"expected a JSON object, got {type(item).__name__}")
             words = tuple(
                 GroundTruthWord(quad_from_array(w["quad"]), w["text"], bool(w.get("dont_care", False))) for w in item.get("words", [])
             )
