@@ -71,6 +71,8 @@ def test_unknown_section_and_run_key(write_experiment) -> None:
         load_experiment(write_experiment("[run]\nmin_frame = 3\n" + MINIMAL))
     with pytest.raises(ConfigError, match="max_frames >= min_frames"):
         load_experiment(write_experiment("[run]\nmin_frames = 30\nmax_frames = 3\n" + MINIMAL))
+    with pytest.raises(ConfigError, match="save_overlays must be >= 0"):
+        load_experiment(write_experiment("[run]\nsave_overlays = -1\n" + MINIMAL))
 
 
 def test_duplicate_ids_and_missing_sources(write_experiment) -> None:
@@ -120,3 +122,11 @@ def test_an_experiment_that_is_not_utf8_is_one_line(tmp_path) -> None:
         load_experiment(path)
     assert main(["run", str(path), "--out", str(tmp_path / "out")]) == 2
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("bad", ["x" * 300, "a\\u0000b", "", "../up", ".hidden"])
+def test_ids_that_cannot_name_files_are_refused_before_anything_runs(write_experiment, bad: str) -> None:
+    text = MINIMAL.replace('id = "s"', f'id = "{bad}"') if 'id = "s"' in MINIMAL else None
+    assert text is not None and text != MINIMAL
+    with pytest.raises(ConfigError, match="cannot name files: use 1-64 letters"):
+        load_experiment(write_experiment(text))

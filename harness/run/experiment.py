@@ -83,6 +83,8 @@ class RunSettings:
             raise ConfigError("[run]: need warmup_frames >= 0, min_frames >= 1 and max_frames >= min_frames")
         if self.min_duration_s < 0 or self.max_duration_s < self.min_duration_s:
             raise ConfigError("[run]: need 0 <= min_duration_s <= max_duration_s")
+        if self.save_overlays < 0:
+            raise ConfigError("[run] save_overlays must be >= 0 (the first N overlay images of each configuration are kept)")
 
 
 @dataclass(frozen=True)
