@@ -52,7 +52,16 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from harness.report.tables import floor_lines, markdown_table, overhead_lines, rate_lines, run_status_line, run_summary, terminal_table
     from harness.store.reader import load_run
 
-    run = load_run(Path(args.run))
+    run = load_run(Path(args.run), read_summary=not args.rebuild)
+    if args.rebuild:  # summary.csv written anew from frames.jsonl (a damaged or missing one)
+        from harness.store.summary import summarize
+
+        records = run.frames.to_dict("records") if not run.frames.empty else []
+        rebuilt = summarize(records, run.manifest.get("configurations", []))
+        partial = run.path / "summary.csv.tmp"
+        rebuilt.to_csv(partial, index=False, float_format="%.6g")
+        partial.replace(run.path / "summary.csv")
+        run = load_run(Path(args.run))
     summary = run_summary(run)
     status = run_status_line(run)
     warnings = [f"warning: {line}" for line in run_warnings(run, summary)]
@@ -227,7 +236,12 @@ def _add_offload_parsers(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_figure_commands(commands: argparse._SubParsersAction) -> None:
-    """`arbench figures` and `arbench compare`: they read stored runs only."""
+    """`arbench report`, `figures`, `compare` and `check-transfer`: they read stored runs only."""
+    report = commands.add_parser("report", help="summary table of a run (also written to RUN/report.md, with figures to RUN/report.html)")
+    report.add_argument("run", help="run directory printed by `arbench run`")
+    report.add_argument("--markdown", action="store_true", help="print Markdown instead of a plain table")
+    report.add_argument("--rebuild", action="store_true", help="write summary.csv anew from frames.jsonl first (a damaged or missing one)")
+    report.set_defaults(handler=_cmd_report)
     figures = commands.add_parser("figures", help="paper figures (PDF, PNG) and tables (LaTeX, Markdown) from stored runs")
     figures.add_argument("runs", nargs="*", metavar="RUN", help="run directories (default: the latest under --results)")
     figures.add_argument("--out", help="output folder (default: RUN/figures; required for several runs)")
@@ -264,11 +278,6 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--device", default="auto", help="device profile: auto (detect), laptop, jetson, jetson-nano, rpi4, rpi5")
     run.add_argument("--out", default="results", help="results root (default: results)")
     run.set_defaults(handler=_cmd_run)
-
-    report = commands.add_parser("report", help="summary table of a run (also written to RUN/report.md, with figures to RUN/report.html)")
-    report.add_argument("run", help="run directory printed by `arbench run`")
-    report.add_argument("--markdown", action="store_true", help="print Markdown instead of a plain table")
-    report.set_defaults(handler=_cmd_report)
 
     _add_figure_commands(commands)
 

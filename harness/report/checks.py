@@ -106,8 +106,9 @@ def run_warnings(run: Run, summary: pd.DataFrame) -> list[str]:
             lines.append(f"{outcome['config_id']}: stopped before its minimums ({unmet}; stop reason {outcome.get('stop_reason')})")
         if outcome.get("failed_frames"):
             lines.append(f"{outcome['config_id']}: {outcome['failed_frames']} measured frame(s) failed and are in no figure")
-    if validity.get("bad_frame_lines"):
-        lines.append(f"{validity['bad_frame_lines']} unreadable line(s) in frames.jsonl")
+    if validity.get("bad_frame_lines") or run.bad_lines:
+        count = max(int(validity.get("bad_frame_lines") or 0), run.bad_lines)
+        lines.append(f"{count} unreadable line(s) in frames.jsonl skipped (not UTF-8, not whole JSON or not a frame record)")
     if validity.get("device_matches_detected") is False:
         lines.append("the device profile does not match the machine detected")
     return lines + _throttled(run.manifest) + _ci_warnings(summary) + _energy_warnings(run)

@@ -42,16 +42,30 @@ class Run:
         return self.manifest.get("status") == "complete" and self.summary is not None
 
 
+RECORD_KEYS = ("config_id", "seq", "warmup", "ok", "spans")  # what every reader of a frame record relies on
+
+
 def read_frames(path: Path) -> tuple[list[dict[str, Any]], int]:
-    """Frame records from a frames.jsonl, skipping (and counting) lines that are not whole JSON."""
+    """Frame records from a frames.jsonl, skipping (and counting) lines that are not frame records.
+
+    A line is skipped when it is not UTF-8, not whole JSON (a run killed mid-write leaves at most one
+    such), or not an object with the fields every record has: damage never stops a reader.
+    """
     records, bad = [], 0
     if not path.is_file():
         return records, bad
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
+    with path.open("rb") as handle:
+        for raw in handle:
+            if not raw.strip():
+                continue
             try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
+                record = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+                bad += 1
+                continue
+            if isinstance(record, dict) and all(key in record for key in RECORD_KEYS) and isinstance(record["spans"], list):
+                records.append(record)
+            else:
                 bad += 1
     return records, bad
 
@@ -76,12 +90,20 @@ def _spans_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def load_run(run_dir: Path) -> Run:
-    """Load a run; a directory without a manifest is a user error naming the path."""
+def load_run(run_dir: Path, read_summary: bool = True) -> Run:
+    """Load a run; a directory without a manifest, or with a damaged one or a damaged summary.csv, is one line.
+
+    ``read_summary`` off leaves summary.csv unread (``arbench report --rebuild`` writes it anew from the frames).
+    """
     manifest_file = run_dir / MANIFEST
     if not manifest_file.is_file():
         raise DataMissing(f"{run_dir} is not an arbench run (no {MANIFEST}); pass the directory `arbench run` printed")
-    manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+    try:
+        manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise DataMissing(f"{manifest_file} is damaged ({type(exc).__name__}: {str(exc)[:80]}); the run cannot be read") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("configurations", []), list):
+        raise DataMissing(f"{manifest_file} is damaged (not a run manifest: a JSON {type(manifest).__name__}); the run cannot be read")
     version = manifest.get("schema_version")
     if version not in VERSIONS:
         readable = ", ".join(str(v) for v in VERSIONS)
@@ -90,5 +112,17 @@ def load_run(run_dir: Path) -> Run:
         )
     records, bad = read_frames(run_dir / FRAMES)
     summary_file = run_dir / SUMMARY
-    summary = pd.read_csv(summary_file) if summary_file.is_file() else None
+    summary = _read_summary(summary_file) if read_summary and summary_file.is_file() else None
     return Run(run_dir, manifest, pd.DataFrame(records), _spans_frame(records), summary, bad)
+
+
+def _read_summary(path: Path) -> pd.DataFrame:
+    try:
+        summary = pd.read_csv(path)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataMissing(
+            f"{path} is damaged ({type(exc).__name__}); rebuild it from frames.jsonl: arbench report {path.parent} --rebuild"
+        ) from None
+    if not {"config_id", "stage"} <= set(summary.columns):
+        raise DataMissing(f"{path} is damaged (no config_id/stage columns); rebuild it: arbench report {path.parent} --rebuild")
+    return summary
