@@ -125,3 +125,17 @@ def test_compare_warns_when_the_instruction_sets_differ(tmp_path):
     (line,) = isa_warnings(load_run(a), load_run(b))
     assert line.startswith("warning: different instruction sets (A: x86-64 AVX512-VNNI; B: x86-64 AVX2)")
     assert isa_warnings(load_run(a), load_run(a)) == []
+
+
+def test_compare_warns_about_unfinished_runs_and_failed_configurations(tmp_path, capsys):
+    run = tmp_path / "killed"
+    shutil.copytree(RUNS / "smoke", run)
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["status"] = "running"
+    manifest["configurations"][0]["status"] = "failed"
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["compare", str(RUNS / "smoke"), str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "warning: run B is 'running', not complete" in out
+    assert f"warning: run B has failed configurations: {manifest['configurations'][0]['config_id']}" in out
+    assert "warning: run A" not in out

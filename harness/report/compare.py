@@ -93,6 +93,20 @@ def compare_runs(run_a: Run, run_b: Run) -> tuple[list[Change], list[str]]:
     return changes, unmatched
 
 
+def run_state_warnings(side: str, run: Run) -> list[str]:
+    """Warnings for a run that did not finish, or whose configurations failed: its numbers are partial."""
+    lines = []
+    if run.manifest.get("status") != "complete":
+        status = run.manifest.get("status", "unknown")
+        lines.append(f"warning: run {side} is {status!r}, not complete: its numbers come from the frames it wrote")
+    failed = [c["config_id"] for c in run.manifest.get("configurations", []) if c.get("status") == "failed"]
+    if failed:
+        lines.append(f"warning: run {side} has failed configurations: {', '.join(failed)}")
+    if run.bad_lines:
+        lines.append(f"warning: run {side}: {run.bad_lines} unreadable line(s) in frames.jsonl skipped")
+    return lines
+
+
 def isa_warnings(run_a: Run, run_b: Run) -> list[str]:
     """A warning when the two runs ran on different instruction sets (int8 speed and accuracy depend on them)."""
     a, b = (Dataset.from_runs([run]).instruction_sets() for run in (run_a, run_b))
@@ -153,6 +167,7 @@ def compare_report(path_a: Path, path_b: Path, markdown: bool = False) -> str:
     table = compare_table(changes, run_a, run_b)
     flagged = sum(c.verdict != "same" for c in changes)
     tail = [f"{flagged} of {len(changes)} configuration-stage pairs changed beyond noise", *unmatched, *isa_warnings(run_a, run_b)]
+    tail += [line for side, run in (("A", run_a), ("B", run_b)) for line in run_state_warnings(side, run)]
     if markdown:
         return table.to_markdown() + "\n" + "\n".join(f"- {line}" for line in tail)
     return terminal_text(table) + "\n" + "\n".join(tail)
