@@ -41,8 +41,22 @@ def test_a_hung_backend_is_killed_and_the_run_goes_on(tmp_path: Path, monkeypatc
     assert time.monotonic() - started < 30
     outcomes = {o["config_id"]: o for o in load_run(run_dir).manifest["configurations"]}
     assert outcomes["synth/off/hang"]["status"] == "failed"
-    assert outcomes["synth/off/hang"]["reason"].startswith("timed out: no outcome after 8 s")
+    assert outcomes["synth/off/hang"]["reason"].startswith("timed out: a frame took longer than frame_timeout_s = 2 s after 2 frame(s)")
     assert outcomes["synth/off/fine"]["status"] == "complete"
+    assert len([r for r in load_run(run_dir).frames.to_dict("records") if r["config_id"] == "synth/off/hang"]) == 2  # kept
+
+
+def test_frame_timeout_is_per_frame_not_per_configuration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(PLUGINS["mt"], "faulty", FAULTY_MT)
+    run = {"warmup_frames": 0, "min_frames": 3, "min_duration_s": 0.0, "max_duration_s": 60.0, "frame_timeout_s": 0.3}
+    slow = {"id": "slow", "backend": "faulty", "good": 1, "fault": "hang", "hang_s": 1.5}  # every frame after the first takes 1.5 s
+    path = write_experiment(tmp_path / "slow.toml", run=run, ocr=None, mt=[slow])
+    started = time.monotonic()
+    run_dir = run_experiment(load_experiment(path), load_device("laptop"), tmp_path / "out")
+    assert time.monotonic() - started < 20  # not setup + max duration + frame timeout
+    [outcome] = load_run(run_dir).manifest["configurations"]
+    assert outcome["status"] == "failed"
+    assert outcome["reason"].startswith("timed out: a frame took longer than frame_timeout_s = 0.3 s after 1 frame(s)")
 
 
 def start_long_run(tmp_path: Path, min_bytes: int = 5_000) -> tuple[subprocess.Popen[str], Path]:

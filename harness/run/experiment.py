@@ -48,6 +48,8 @@ class RunSettings:
     configuration measured by the rule above on the same frames in every round and its times pooled: a
     slow or noisy stretch of the machine then spreads over all configurations instead of landing on
     whichever ran during it (single-stream and offline scenarios only; accuracy counts each frame once).
+    ``setup_timeout_s`` and ``frame_timeout_s`` bound an isolated worker's setup and each of its frames: past
+    either, the worker is killed and the configuration fails (timed out), its frames so far kept.
     """
 
     warmup_frames: int = 3

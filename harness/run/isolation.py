@@ -2,8 +2,10 @@
 
 Each configuration runs in a forked worker so that threads, caches and memory cannot leak from one
 configuration into the next, a crash in native code fails only that configuration, and a backend that
-hangs can be stopped: the parent waits at most ``setup_timeout_s + max_duration_s + frame_timeout_s``
-for the worker's outcome, then kills it and records the configuration as failed (timed out).
+hangs can be stopped. The worker tells the parent when its setup is done and when each frame is written;
+the parent waits at most ``setup_timeout_s`` for the first and ``frame_timeout_s`` for each next word (a
+frame, or the outcome once the worker has closed its backends), then kills the worker and records the
+configuration as failed (timed out). The frames written before stay in frames.jsonl.
 
 The worker ignores Ctrl-C (the parent decides what an interrupt means) and asks Linux to kill it if the
 parent dies, so a killed run leaves no orphan writing frames.
@@ -24,17 +26,22 @@ from pathlib import Path
 from harness.devices import DeviceProfile
 from harness.run.experiment import Configuration, Experiment
 from harness.run.outcome import FIRST_ROUND, Outcome, RoundPlan
-from harness.run.runner import run_configuration
+from harness.run.runner import Beat, run_configuration
 
 __all__ = ["run_guarded", "run_isolated"]
 
 
 def run_guarded(
-    config: Configuration, experiment: Experiment, device: DeviceProfile, run_dir: Path, plan: RoundPlan = FIRST_ROUND
+    config: Configuration,
+    experiment: Experiment,
+    device: DeviceProfile,
+    run_dir: Path,
+    plan: RoundPlan = FIRST_ROUND,
+    beat: Beat | None = None,
 ) -> Outcome:
     """Run a configuration in this process; a bug fails the configuration (traceback on stderr)."""
     try:
-        return run_configuration(config, experiment, device, run_dir, plan)
+        return run_configuration(config, experiment, device, run_dir, plan, beat)
     except Exception as exc:  # noqa: BLE001 - a bug: fail this configuration with its reason, show the traceback, go on
         traceback.print_exc()
         return Outcome(config.config_id, status="failed", reason=f"internal error: {type(exc).__name__}: {exc}")
@@ -58,20 +65,26 @@ def run_isolated(
 
 
 def _await(receiver: Connection, worker: multiprocessing.process.BaseProcess, config: Configuration, experiment: Experiment) -> Outcome:
+    """The worker's outcome; a failed one where it stays silent past a deadline (and is killed) or dies."""
     run = experiment.run
-    limit_s = run.setup_timeout_s + run.max_duration_s + run.frame_timeout_s
-    if not receiver.poll(limit_s):
-        worker.kill()
-        return Outcome(
-            config.config_id,
-            status="failed",
-            reason=f"timed out: no outcome after {limit_s:.0f} s; a backend hung or a frame took too long",
-        )
-    try:
-        return receiver.recv()
-    except EOFError:
-        worker.join()
-        return Outcome(config.config_id, status="failed", reason=f"worker process died (exit code {worker.exitcode})")
+    waiting_for, limit_s, frames = "setup", run.setup_timeout_s, 0
+    while True:
+        if not receiver.poll(limit_s):
+            worker.kill()
+            if waiting_for == "setup":
+                why = f"setup took longer than setup_timeout_s = {run.setup_timeout_s:g} s (a backend hung while loading?)"
+            else:
+                why = f"a frame took longer than frame_timeout_s = {run.frame_timeout_s:g} s after {frames} frame(s) (a backend hung?)"
+            return Outcome(config.config_id, status="failed", reason=f"timed out: {why}")
+        try:
+            message = receiver.recv()
+        except EOFError:
+            worker.join()
+            return Outcome(config.config_id, status="failed", reason=f"worker process died (exit code {worker.exitcode})")
+        if isinstance(message, Outcome):
+            return message
+        frames += message == "frame"
+        waiting_for, limit_s = "frame", run.frame_timeout_s
 
 
 def _worker(
@@ -81,7 +94,7 @@ def _worker(
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _die_with_parent(parent)
     start_mb = _rss_mb()
-    outcome = run_guarded(config, experiment, device, run_dir, plan)
+    outcome = run_guarded(config, experiment, device, run_dir, plan, sender.send)
     outcome.rss_start_mb = start_mb
     outcome.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kB
     sender.send(outcome)

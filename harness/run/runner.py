@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -93,10 +93,22 @@ class _Session:
         self.meter.stop()
 
 
+Beat = Callable[[str], None]  # told "setup" once the backends are up, then "frame" after each frame is written
+
+
 def run_configuration(
-    config: Configuration, experiment: Experiment, device: DeviceProfile, run_dir: Path, plan: RoundPlan = FIRST_ROUND
+    config: Configuration,
+    experiment: Experiment,
+    device: DeviceProfile,
+    run_dir: Path,
+    plan: RoundPlan = FIRST_ROUND,
+    beat: Beat | None = None,
 ) -> Outcome:
-    """Run one configuration to its stopping rule (round ``plan.index``); never raises for a backend's or a frame's failure."""
+    """Run one configuration to its stopping rule (round ``plan.index``); never raises for a backend's or a frame's failure.
+
+    ``beat`` (the isolated worker's watchdog) hears when setup is done and each frame is written.
+    """
+    beat = beat or (lambda _: None)
     outcome = Outcome(config.config_id, status="running")
     started = time.monotonic()
     try:
@@ -105,9 +117,10 @@ def run_configuration(
         return _failed(outcome, f"setup: {exc}")
     outcome.setup_s = time.monotonic() - started
     outcome.source_info = dict(session.source.info)
+    beat("setup")
     try:
         session.meter.start()  # the sampler, and the idle baseline before the first frame
-        _measure(config, experiment, session, outcome, run_dir, plan)
+        _measure(config, experiment, session, outcome, run_dir, plan, beat)
     finally:
         files = session.pipeline.model_files()
         outcome.model_files = [str(p) for p in files]
@@ -122,7 +135,9 @@ def _failed(outcome: Outcome, reason: str) -> Outcome:
     return outcome
 
 
-def _measure(config: Configuration, experiment: Experiment, session: _Session, outcome: Outcome, run_dir: Path, plan: RoundPlan) -> None:
+def _measure(
+    config: Configuration, experiment: Experiment, session: _Session, outcome: Outcome, run_dir: Path, plan: RoundPlan, beat: Beat
+) -> None:
     settings = experiment.run
     label = f"{config.config_id} [round {plan.index + 1}/{settings.rounds}]" if settings.rounds > 1 else config.config_id
     progress = Progress(label, settings)
@@ -155,6 +170,7 @@ def _measure(config: Configuration, experiment: Experiment, session: _Session, o
         if result is not None:
             session.scenario.annotate(record)
         session.writer.write(record)
+        beat("frame")
         seq += 1
         consecutive_failures = consecutive_failures + 1 if error else 0
         _count(outcome, warmup, error)
