@@ -195,3 +195,22 @@ def test_rounds_need_a_stretchable_scenario(tmp_path: Path, write_experiment) ->
     camera = ROUNDS.replace('id = "synth"\nkind = "synthetic"\nn = 4', 'id = "cam"\nkind = "camera"')
     with pytest.raises(ConfigError, match=r"reads the same frames again, which a live source \(cam\) cannot"):
         load_experiment(write_experiment(camera))
+
+
+def test_overlays_that_cannot_be_written_are_counted_not_lost_silently(tmp_path) -> None:
+    import numpy as np
+
+    from harness.run.experiment import RunSettings
+    from harness.run.outcome import Outcome
+    from harness.run.runner import _finish, _save_overlays
+    from harness.types import Frame, FrameResult
+
+    results = [FrameResult(Frame(i, 0, None, name=f"f{i}"), [], None, np.zeros((8, 8, 3), np.uint8)) for i in range(3)]
+    assert _save_overlays(results, tmp_path / "fine", "a/b/c") == 0 and len(list((tmp_path / "fine").rglob("*.png"))) == 3
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    (blocked / "overlays").write_text("a file where the folder should be")  # as a full or read-only disk refuses the folder
+    outcome = Outcome("a/b/c", status="running", measured_frames=5, measured_s=1.0, stop_reason="max_frames")
+    _finish(outcome, RunSettings(min_frames=5, min_duration_s=0.0), _save_overlays(results, blocked, "a/b/c"), len(results))
+    assert outcome.status == "complete" and outcome.validity["overlays_saved"] is False
+    assert outcome.reason == "3 of 3 overlay images could not be written (disk full or not writable?)"

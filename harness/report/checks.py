@@ -101,9 +101,11 @@ def run_warnings(run: Run, summary: pd.DataFrame) -> list[str]:
     for outcome in run.manifest.get("configurations", []):
         if outcome.get("status") == "failed":
             lines.append(f"{outcome['config_id']}: failed: {outcome.get('reason')}")
-        elif outcome.get("validity") and not all(outcome["validity"].values()):
-            unmet = ", ".join(k for k, ok in outcome["validity"].items() if not ok)
+        elif outcome.get("validity") and not all(ok for k, ok in outcome["validity"].items() if k != "overlays_saved"):
+            unmet = ", ".join(k for k, ok in outcome["validity"].items() if not ok and k != "overlays_saved")
             lines.append(f"{outcome['config_id']}: stopped before its minimums ({unmet}; stop reason {outcome.get('stop_reason')})")
+        if (outcome.get("validity") or {}).get("overlays_saved") is False:
+            lines.append(f"{outcome['config_id']}: {outcome.get('reason')}")
         if outcome.get("failed_frames"):
             lines.append(f"{outcome['config_id']}: {outcome['failed_frames']} measured frame(s) failed and are in no figure")
     if validity.get("bad_frame_lines") or run.bad_lines:

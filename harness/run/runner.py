@@ -181,15 +181,22 @@ def _measure(
             break
         progress.update(outcome.warmup_frames, outcome.measured_frames, elapsed)
     outcome.measured_s = time.monotonic() - measure_start if measure_start is not None else 0.0
+    _finish(outcome, settings, _save_overlays(kept, run_dir, config.config_id), len(kept))
+    progress.finish(
+        f"{outcome.status}: {outcome.measured_frames} frames in {outcome.measured_s:.1f}s ({outcome.stop_reason or outcome.reason})"
+    )
+
+
+def _finish(outcome: Outcome, settings: RunSettings, unsaved: int, kept: int) -> None:
+    """Validity and the final status of a configuration whose measurement ended; overlays that could not be written say so."""
     outcome.validity = validity(settings, outcome.measured_frames, outcome.measured_s, outcome.stop_reason)
-    _save_overlays(kept, run_dir, config.config_id)
+    if unsaved:
+        outcome.validity["overlays_saved"] = False
+        outcome.reason = f"{unsaved} of {kept} overlay images could not be written (disk full or not writable?)"
     if outcome.status == "running" and outcome.measured_frames == 0:
         _failed(outcome, f"no frame was measured (stopped: {outcome.stop_reason}); the source has fewer frames than warmup_frames + 1?")
     if outcome.status == "running":
         outcome.status = "complete"
-    progress.finish(
-        f"{outcome.status}: {outcome.measured_frames} frames in {outcome.measured_s:.1f}s ({outcome.stop_reason or outcome.reason})"
-    )
 
 
 def _stop(settings: RunSettings, plan: RoundPlan, outcome: Outcome, elapsed_s: float) -> str | None:
@@ -208,8 +215,15 @@ def _count(outcome: Outcome, warmup: bool, error: str | None) -> None:
         outcome.measured_frames += 1
 
 
-def _save_overlays(results: list[FrameResult], run_dir: Path, config_id: str) -> None:
+def _save_overlays(results: list[FrameResult], run_dir: Path, config_id: str) -> int:
+    """Write the kept overlay images; the number that could not be written (``cv2.imwrite`` says so by returning False)."""
     folder = run_dir / "overlays" / config_id.replace("/", "__")
+    unsaved = 0
     for number, result in enumerate(results, 1):
-        folder.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(folder / f"{number:03d}_{result.frame.name or result.frame.frame_id}.png"), result.image)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            written = cv2.imwrite(str(folder / f"{number:03d}_{result.frame.name or result.frame.frame_id}.png"), result.image)
+        except (OSError, cv2.error):
+            written = False
+        unsaved += not written
+    return unsaved
