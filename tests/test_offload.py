@@ -141,6 +141,16 @@ def test_malformed_input_is_rejected_with_a_reason(
     assert raw(server, "GET", "/v1/health", headers=auth(server, "text/plain"))[0] == 200  # the server survived
 
 
+def test_many_huge_crops_in_one_request_are_refused_before_decoding(server: ServerProcess) -> None:
+    from harness.offload.wire import multipart
+
+    crop = encode_image(np.zeros((6000, 6000, 3), np.uint8), "png", 90)[0]  # 36 MP each, in about 100 KB
+    body, content_type = multipart([("crop", "image/png", crop)] * 8)
+    status, answer = raw(server, "POST", "/v1/crops", body, auth(server, content_type))
+    assert status == 400 and "8 crops of 288000000 pixels in all" in answer["error"]
+    assert raw(server, "GET", "/v1/health", headers=auth(server, "text/plain"))[0] == 200
+
+
 def test_oversized_and_huge_images_are_rejected(server: ServerProcess) -> None:
     status, answer = raw(server, "POST", "/v1/frame", b"\xff\xd8\xff" + b"\0" * 9_000_000, auth(server, "image/jpeg"))
     assert status == 413 and "error" in answer

@@ -15,7 +15,7 @@ import numpy as np
 
 from harness.errors import ArbenchError
 
-__all__ = ["CONTENT_TYPES", "WireError", "decode_image", "encode_image", "image_kind", "multipart"]
+__all__ = ["CONTENT_TYPES", "WireError", "decode_image", "encode_image", "image_kind", "image_size", "multipart"]
 
 CONTENT_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 _MAGIC = {"jpeg": (b"\xff\xd8\xff",), "png": (b"\x89PNG\r\n\x1a\n",)}
@@ -53,12 +53,8 @@ def image_kind(data: bytes) -> str | None:
     return next((kind for kind, magics in _MAGIC.items() if data.startswith(magics)), None)
 
 
-def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
-    """Decode a JPEG, PNG or WebP into a BGR array, refusing anything else or anything over ``max_pixels``.
-
-    The size is read from the header (Pillow, lazily) before any pixel is decoded, so a small file that
-    claims a huge image costs nothing.
-    """
+def image_size(data: bytes) -> tuple[int, int]:
+    """(width, height) of a JPEG, PNG or WebP from its header alone (Pillow reads no pixel); WireError otherwise."""
     if not data:
         raise WireError("empty image")
     if image_kind(data) is None:
@@ -67,9 +63,18 @@ def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
 
     try:
         with Image.open(io.BytesIO(data)) as header:
-            width, height = header.size
+            return header.size
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise WireError(f"unreadable image header: {exc}") from None
+
+
+def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
+    """Decode a JPEG, PNG or WebP into a BGR array, refusing anything else or anything over ``max_pixels``.
+
+    The size is read from the header (Pillow, lazily) before any pixel is decoded, so a small file that
+    claims a huge image costs nothing.
+    """
+    width, height = image_size(data)
     if width * height > max_pixels:
         raise WireError(f"image of {width}x{height} pixels exceeds the server's limit of {max_pixels} pixels")
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)

@@ -30,7 +30,7 @@ from harness import __version__
 from harness.context import BackendContext
 from harness.errors import BackendUnavailable, UserError
 from harness.offload.split import split_ocr
-from harness.offload.wire import CONTENT_TYPES, WireError, decode_image
+from harness.offload.wire import CONTENT_TYPES, WireError, decode_image, image_size
 from harness.server.config import ServerConfig
 from harness.store.spans import is_top
 from harness.trace import Tracer
@@ -90,6 +90,10 @@ class StageServer:
 
     def crops(self, images: list[bytes], tracer: Tracer) -> dict[str, Any]:
         with tracer.span("decode"):
+            budget = self.config.server.max_request_pixels
+            total = sum(width * height for width, height in (image_size(data) for data in images))
+            if total > budget:
+                raise WireError(f"{len(images)} crops of {total} pixels in all; the server decodes at most {budget} pixels per request")
             crops = [decode_image(data, self.config.server.max_pixels) for data in images]
         with tracer.span("ocr"):
             read = split_ocr(self.ocr).read(crops, tracer)

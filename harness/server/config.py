@@ -37,8 +37,9 @@ class ServerOptions:
 
     ``token_env`` names the environment variable holding the bearer token (a token there is always
     required; binding beyond loopback without one is refused). ``threads``: the backends' compute threads
-    (0: runtime default). Limits: body bytes, decoded pixels per image, crops per request, texts per
-    request and characters per text.
+    (0: runtime default). Limits: body bytes, decoded pixels per image and per request (all of a request's
+    crops together, checked from their headers before any is decoded), crops per request, texts per request
+    and characters per text.
     """
 
     host: str = "127.0.0.1"
@@ -47,6 +48,7 @@ class ServerOptions:
     threads: int = 0
     max_upload_bytes: int = 8_000_000
     max_pixels: int = 40_000_000
+    max_request_pixels: int = 40_000_000
     max_crops: int = 256
     max_texts: int = 256
     max_text_chars: int = 4096
@@ -54,7 +56,8 @@ class ServerOptions:
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"[server] port {self.port} is not 0-65535 (0: any free port)")
-        if min(self.max_upload_bytes, self.max_pixels, self.max_crops, self.max_texts, self.max_text_chars) < 1:
+        limits = (self.max_upload_bytes, self.max_pixels, self.max_request_pixels, self.max_crops, self.max_texts, self.max_text_chars)
+        if min(limits) < 1:
             raise ConfigError("[server]: every max_* limit must be at least 1")
 
 
