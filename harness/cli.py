@@ -30,7 +30,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.device != "auto" and device.name != detected:
         print(f"arbench: warning: profile {device.name!r} chosen, but this machine looks like {detected!r}", file=sys.stderr)
     run_dir = run_experiment(experiment, device, Path(args.out))
-    _cmd_report(argparse.Namespace(run=str(run_dir), markdown=False))
+    _cmd_report(argparse.Namespace(run=str(run_dir), markdown=False, rebuild=False))
     failed = _print_failures(run_dir)
     print(run_dir)
     return 1 if failed == len(experiment.configurations()) else 0

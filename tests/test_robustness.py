@@ -100,12 +100,13 @@ def test_sigterm_and_ctrl_c_close_the_run_properly(tmp_path: Path, how: str) -> 
 
 
 def test_a_torn_last_line_does_not_swallow_the_next_record(tmp_path: Path) -> None:
-    (tmp_path / "frames.jsonl").write_text('{"config_id": "a", "seq": 0}\n{"config_id": "a", "se')
+    fields = {"warmup": False, "ok": True, "spans": []}
+    (tmp_path / "frames.jsonl").write_text(json.dumps({"config_id": "a", "seq": 0, **fields}) + '\n{"config_id": "a", "se')
     writer = FrameWriter(tmp_path)
-    writer.write({"config_id": "b", "seq": 0})
+    writer.write({"config_id": "b", "seq": 0, **fields})
     writer.close()
     records, bad = read_frames(tmp_path / "frames.jsonl")
-    assert records == [{"config_id": "a", "seq": 0}, {"config_id": "b", "seq": 0}]
+    assert records == [{"config_id": "a", "seq": 0, **fields}, {"config_id": "b", "seq": 0, **fields}]
     assert bad == 1
 
 
