@@ -119,3 +119,28 @@ def test_zero_measured_frames_fail_the_configuration(tmp_path: Path) -> None:
     run_dir = run_experiment(load_experiment(path), load_device("laptop"), tmp_path / "out")
     [outcome] = json.loads((run_dir / "manifest.json").read_text())["configurations"]
     assert outcome["status"] == "failed" and outcome["reason"].startswith("no frame was measured")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
+def test_a_full_disk_keeps_whole_records_and_still_closes_the_run(tmp_path: Path) -> None:
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], check=False, capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        run = LONG_RUN | {"max_duration_s": 60.0, "min_duration_s": 60.0, "save_overlays": 0}
+        experiment = write_experiment(tmp_path / "full.toml", run=run, mt=None)
+        started = time.monotonic()
+        run_dir = run_experiment(load_experiment(experiment), load_device("laptop"), disk / "out")
+        assert time.monotonic() - started < 50  # stopped by the full disk, not by the clock
+        frames = (run_dir / "frames.jsonl").read_bytes()
+        records, bad = read_frames(run_dir / "frames.jsonl")
+        assert frames.endswith(b"\n") and bad == 0 and len(records) > 100  # every record whole: no torn last line
+        stored = load_run(run_dir)
+        [outcome] = stored.manifest["configurations"]
+        assert stored.manifest["status"] == "complete" and outcome["status"] == "failed"
+        assert outcome["reason"].startswith("cannot write frames.jsonl (No space left on device)")
+        assert stored.summary is not None and "e2e" in set(stored.summary["stage"])  # written, thanks to the reserve
+        assert sorted(p.name for p in run_dir.iterdir() if p.name.startswith(".")) == []  # no temporary, no reserve
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)

@@ -30,7 +30,7 @@ from harness.run.outcome import Outcome, RoundPlan, merge_rounds
 from harness.store.reader import read_frames
 from harness.store.schema import FRAMES, MANIFEST, SCHEMA_VERSION, SUMMARY
 from harness.store.summary import summarize
-from harness.store.writer import new_run_id, write_json_atomic
+from harness.store.writer import SpaceReserve, new_run_id, write_json_atomic, write_text_atomic
 from harness.system.cpu import capture_cpu
 from harness.system.environment import capture_environment
 from harness.system.fingerprint import fingerprint_models
@@ -93,6 +93,7 @@ def run_experiment(experiment: Experiment, device: DeviceProfile, out_root: Path
     outcomes = [Outcome(c.config_id) for c in configs]
     manifest = _manifest(experiment, device, run_id, outcomes)
     write_json_atomic(run_dir / MANIFEST, manifest)
+    reserve = SpaceReserve(run_dir)  # room for the closing summary and manifest, should frames fill the disk
     run_one = run_isolated if experiment.run.isolate else run_guarded
     status = "crashed"
     try:
@@ -110,12 +111,14 @@ def run_experiment(experiment: Experiment, device: DeviceProfile, out_root: Path
                     if not round_index:
                         first_round_frames[index] = now.measured_frames + now.failed_frames
                     manifest["configurations"] = [dataclasses.asdict(o) for o in outcomes]
-                    write_json_atomic(run_dir / MANIFEST, manifest)
+                    with contextlib.suppress(OSError):  # a full disk: the closing manifest (with the reserve) says it all
+                        write_json_atomic(run_dir / MANIFEST, manifest)
         status = "complete"
     except KeyboardInterrupt:
         status = "interrupted"
         raise RunInterrupted(run_dir) from None
     finally:
+        reserve.release()
         _finish(run_dir, manifest, outcomes, status)
     return run_dir
 
@@ -147,7 +150,7 @@ def _finish(run_dir: Path, manifest: dict[str, Any], outcomes: list[Outcome], st
             outcome.status, outcome.reason = "interrupted", f"run {status}"
             outcome.measured_frames = sum(1 for r in records if r["config_id"] == outcome.config_id and not r["warmup"] and r["ok"])
     summary = summarize(records, [dataclasses.asdict(o) for o in outcomes])
-    summary.to_csv(run_dir / SUMMARY, index=False, float_format="%.6g")
+    write_text_atomic(run_dir / SUMMARY, summary.to_csv(index=False, float_format="%.6g"))
     model_files = sorted({f for o in outcomes for f in o.model_files})
     models, reasons = fingerprint_models(Path(f) for f in model_files)
     manifest["environment"]["models"] = models

@@ -169,7 +169,11 @@ def _measure(
             record["round"] = plan.index
         if result is not None:
             session.scenario.annotate(record)
-        session.writer.write(record)
+        try:
+            session.writer.write(record)
+        except OSError as exc:  # a full disk: the frames written so far stay whole, the configuration stops
+            _failed(outcome, f"cannot write frames.jsonl ({exc.strerror or exc}); the {seq} frame record(s) before are kept")
+            break
         beat("frame")
         seq += 1
         consecutive_failures = consecutive_failures + 1 if error else 0
