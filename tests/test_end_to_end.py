@@ -149,6 +149,8 @@ def test_sigkill_halfway_leaves_valid_frames_and_a_partial_report(tmp_path: Path
     size = frames.stat().st_size
     time.sleep(0.5)
     assert frames.stat().st_size == size, "a worker kept writing after its parent was killed"
+    [killed] = json.loads((frames.parent / "manifest.json").read_text())["configurations"]
+    assert killed["status"] == "running"  # what was running when the run was killed, not "pending"
     report = run_arbench("report", str(frames.parent))
     assert report.returncode == 0, report.stderr
     assert "PARTIAL" in report.stdout.splitlines()[0]

@@ -44,6 +44,7 @@ def test_a_hung_backend_is_killed_and_the_run_goes_on(tmp_path: Path, monkeypatc
     assert outcomes["synth/off/hang"]["reason"].startswith("timed out: a frame took longer than frame_timeout_s = 2 s after 2 frame(s)")
     assert outcomes["synth/off/fine"]["status"] == "complete"
     assert len([r for r in load_run(run_dir).frames.to_dict("records") if r["config_id"] == "synth/off/hang"]) == 2  # kept
+    assert (outcomes["synth/off/hang"]["warmup_frames"], outcomes["synth/off/hang"]["measured_frames"]) == (1, 1)  # and counted
 
 
 def test_frame_timeout_is_per_frame_not_per_configuration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -119,3 +119,19 @@ def test_a_damaged_ground_truth_file_is_one_line(tmp_path: Path, content: bytes,
     path.write_bytes(b'{"file": "ok.png"}\n' + content)
     with pytest.raises(DataMissing, match=rf"truth.jsonl:2: .*{re.escape(message)}"):
         load_truth_jsonl(path)
+
+
+def test_a_jpeg_cut_short_is_a_failed_frame_not_a_grey_one(tmp_path: Path) -> None:
+    from harness.sources.files import read_image
+
+    image, _ = generate_scene(SceneOptions(seed=4), 0)
+    ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    assert ok
+    whole, padded, cut = tmp_path / "whole.jpg", tmp_path / "padded.jpg", tmp_path / "cut.jpg"
+    whole.write_bytes(jpeg.tobytes())
+    padded.write_bytes(jpeg.tobytes() + b"\0" * 100)  # padding after the end marker is harmless
+    cut.write_bytes(jpeg.tobytes()[: len(jpeg) * 2 // 3])  # as a copy interrupted mid-file leaves it
+    assert cv2.imread(str(cut)) is not None  # libjpeg decodes it anyway, grey below the cut
+    assert read_image(whole).shape == read_image(padded).shape == image.shape
+    with pytest.raises(DataMissing, match="a JPEG cut short"):
+        read_image(cut)

@@ -27,6 +27,8 @@ from harness.devices import DeviceProfile
 from harness.run.experiment import Configuration, Experiment
 from harness.run.outcome import FIRST_ROUND, Outcome, RoundPlan
 from harness.run.runner import Beat, run_configuration
+from harness.store.reader import read_frames
+from harness.store.schema import FRAMES
 
 __all__ = ["run_guarded", "run_isolated"]
 
@@ -57,11 +59,23 @@ def run_isolated(
     worker.start()
     sender.close()
     try:
-        return _await(receiver, worker, config, experiment)
+        outcome = _await(receiver, worker, config, experiment)
     finally:
         if worker.is_alive():
             worker.kill()
         worker.join()
+    if outcome.status == "failed" and not outcome.measured_frames + outcome.warmup_frames + outcome.failed_frames:
+        _count_written(outcome, run_dir, plan)  # killed or died: what it wrote still counts
+    return outcome
+
+
+def _count_written(outcome: Outcome, run_dir: Path, plan: RoundPlan) -> None:
+    """The frames a killed worker wrote for this configuration and round, counted as the worker would have."""
+    records, _ = read_frames(run_dir / FRAMES)
+    mine = [r for r in records if r["config_id"] == outcome.config_id and r.get("round", 0) == plan.index]
+    outcome.warmup_frames = sum(1 for r in mine if r["warmup"] and r["ok"])
+    outcome.measured_frames = sum(1 for r in mine if not r["warmup"] and r["ok"])
+    outcome.failed_frames = sum(1 for r in mine if not r["ok"])
 
 
 def _await(receiver: Connection, worker: multiprocessing.process.BaseProcess, config: Configuration, experiment: Experiment) -> Outcome:

@@ -105,6 +105,9 @@ def run_experiment(experiment: Experiment, device: DeviceProfile, out_root: Path
                     if round_index and before.status != "complete":
                         continue  # failed in an earlier round: not run again
                     outcomes[index] = dataclasses.replace(before, status="running")
+                    manifest["configurations"] = [dataclasses.asdict(o) for o in outcomes]
+                    with contextlib.suppress(OSError):  # a run killed now shows this configuration running, not pending
+                        write_json_atomic(run_dir / MANIFEST, manifest)
                     frames = first_round_frames.get(index) if round_index else None  # later rounds: as many as round 1
                     now = run_one(configs[index], experiment, device, run_dir, RoundPlan(round_index, frames))
                     outcomes[index] = merge_rounds(before, now) if round_index else now
