@@ -8,7 +8,7 @@
   ``det_limit_side_len`` and both sides are rounded (half up) to a multiple of 32, as the network needs;
 - ONNX Runtime's CPU memory arena is off, so every call maps and faults its buffers afresh (``mem_arena``);
 - det preprocessing runs in float64 (its mean and std are float64 arrays); ``float32_preprocess`` does the
-  same arithmetic in float32 (largest difference 1.2e-7 of a normalized pixel);
+  same arithmetic in float32 (the det input came out identical on 4 synthetic scenes and 4 tuning photos);
 - every session's threads spin after a call, taking the cores from the next session (``spinning``);
 - rec pads every batch to at least 320 px wide (``rec_min_width``); narrower batches, grouped by width
   so that a batch pads its crops to at most ``rec_bucket`` times their own width, do less work

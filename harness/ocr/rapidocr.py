@@ -232,10 +232,11 @@ class RapidOcr(PpOcrSteps):
             raise BackendUnavailable(f"rapidocr backend: {exc}; run `pip install rapidocr-onnxruntime`") from None
         threads = options.threads or context.threads
         try:
-            self._sessions = {part: OrtSession(self._paths[part], threads, self.tuning) for part in PARTS}
-            engine = RapidOCR(  # its own sessions are replaced: it loads the small packaged models, not ours
+            engine = RapidOCR(  # its own sessions (on the packaged models) are dropped before ours load: not both in memory
                 det_limit_side_len=self.tuning.det_limit_side_len, text_score=options.text_score, intra_op_num_threads=1
             )
+            engine.text_cls.infer = engine.text_det.infer = engine.text_rec.session = None
+            self._sessions = {part: OrtSession(self._paths[part], threads, self.tuning) for part in PARTS}
         except Exception as exc:  # noqa: BLE001 - ONNX Runtime's load errors share no base class but Exception
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise DataMissing(f"rapidocr: cannot load the models ({first}); a model file is corrupt or not ONNX") from None

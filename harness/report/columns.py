@@ -16,6 +16,7 @@ from harness.errors import UserError
 
 __all__ = [
     "ACCURACY_METRICS",
+    "DET_HMEAN",
     "ENERGY_GROSS",
     "ENERGY_NET",
     "ENERGY_REASON",
@@ -150,6 +151,11 @@ ACCURACY_METRICS = (
     ),
     AccuracyMetric("ocr_cer_spaced", "OCR character error rate with spaces (0–1)", "CER (spaces)", higher_is_better=False),
 )
+# Detection alone (no recognition): not a figure of merit for a pipeline, but one a transfer check compares.
+DET_HMEAN = AccuracyMetric(
+    "det_hmean", "Detection hmean (0–1)", "det hmean", per_frame=False,
+    numerator="det_matched", denominator=("det_gt_care", "det_det_care"), hmean=True,
+)  # fmt: skip
 # Which metrics can show what changing one stage's precision did, in order: a translation model changes
 # only the translation, so OCR scores of an MT pair would compare nothing but which frames were measured.
 STAGE_METRICS = {

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.errors import UserError
-from harness.report.dataset import Dataset, Series
+from harness.report.dataset import Dataset, Series, instruction_set
 from harness.report.export import Table, fmt, fmt_ci
 from harness.report.stats import change_p, ratio_of_medians_ci
 from harness.store.reader import Run, load_run
@@ -109,7 +109,7 @@ def run_state_warnings(side: str, run: Run) -> list[str]:
 
 def isa_warnings(run_a: Run, run_b: Run) -> list[str]:
     """A warning when the two runs ran on different instruction sets (int8 speed and accuracy depend on them)."""
-    a, b = (Dataset.from_runs([run]).instruction_sets() for run in (run_a, run_b))
+    a, b = instruction_set(run_a), instruction_set(run_b)
     if "unknown" in (a, b):
         return [f"note: instruction set not recorded (A: {a}; B: {b}); runs record it since 2026-12"]
     if a != b:

@@ -24,7 +24,7 @@ from harness.store.schema import FRAMES
 from harness.store.spans import e2e_ms, stage_spans
 from harness.store.summary import frame_key, once_per_frame
 
-__all__ = ["MIN_CI_FRAMES", "Dataset", "Series", "short_labels"]
+__all__ = ["MIN_CI_FRAMES", "Dataset", "Series", "instruction_set", "short_labels"]
 
 
 @dataclass
@@ -198,9 +198,8 @@ class Dataset:
         return f"{shared}; instruction set: {self.instruction_sets()}"
 
     def instruction_sets(self) -> str:
-        """The runs' instruction sets (manifest ``environment.cpu.isa``), "unknown" for runs that did not record one."""
-        found = [str(((run.manifest.get("environment") or {}).get("cpu") or {}).get("isa") or "unknown") for run in self.runs]
-        return ", ".join(dict.fromkeys(found)) or "unknown"
+        """The runs' instruction sets (``instruction_set`` of each), joined."""
+        return ", ".join(dict.fromkeys(instruction_set(run) for run in self.runs)) or "unknown"
 
     def ci_methods(self, stage: str = "e2e") -> str:
         """How these configurations' p50 CIs were made, for a caption."""
@@ -215,6 +214,11 @@ class Dataset:
         Frames, not readings: with ``[run] rounds`` the interval draws distinct frames.
         """
         return [s.label for s in self.series if len({s.frame_of(r) for r in s.records}) < MIN_CI_FRAMES]
+
+
+def instruction_set(run: Run) -> str:
+    """A run's instruction set (manifest ``environment.cpu.isa``), "unknown" where it did not record one."""
+    return str(((run.manifest.get("environment") or {}).get("cpu") or {}).get("isa") or "unknown")
 
 
 def _device(run: Run) -> str:

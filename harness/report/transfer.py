@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import UserError
-from harness.report.columns import ACCURACY_METRICS, AccuracyMetric
+from harness.report.columns import ACCURACY_METRICS, DET_HMEAN, AccuracyMetric
 from harness.report.compare import terminal_text
 from harness.report.dataset import Dataset, Series
 from harness.report.export import Table, fmt, fmt_ci
@@ -32,10 +32,6 @@ from harness.store.reader import Run
 
 __all__ = ["Margins", "TransferCheck", "check_transfer", "transfer_report", "transfer_table"]
 
-DET_HMEAN = AccuracyMetric(
-    "det_hmean", "Detection hmean (0–1)", "det hmean", per_frame=False,
-    numerator="det_matched", denominator=("det_gt_care", "det_det_care"), hmean=True,
-)  # fmt: skip
 METRICS = {m.column: m for m in (DET_HMEAN, *ACCURACY_METRICS)}
 
 

@@ -22,22 +22,21 @@ def read_image(path: Path) -> cv2.typing.MatLike:
     libjpeg decodes a truncated JPEG with a warning and grey where the data ended; measuring that frame as
     if it were whole would score OCR on a picture nobody took, so a JPEG without its end marker is refused.
     """
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    try:
+        data = path.read_bytes()  # read once: decoded and checked from the same bytes
+    except OSError:
+        data = b""
+    if _truncated_jpeg(data):
+        raise DataMissing(f"cannot read image {path}: a JPEG cut short (no end-of-image marker)")
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
     if image is None:
         raise DataMissing(f"cannot read image {path}: missing or not an image")
-    if _truncated_jpeg(path):
-        raise DataMissing(f"cannot read image {path}: a JPEG cut short (no end-of-image marker)")
     return image
 
 
-def _truncated_jpeg(path: Path) -> bool:
+def _truncated_jpeg(data: bytes) -> bool:
     """A JPEG (SOI marker first) whose last 64 bytes before any trailing padding hold no EOI marker."""
-    with path.open("rb") as handle:
-        if handle.read(2) != b"\xff\xd8":
-            return False
-        handle.seek(0, 2)
-        handle.seek(max(2, handle.tell() - 4096))
-        return b"\xff\xd9" not in handle.read().rstrip(b"\0\r\n\t ")[-64:]
+    return data[:2] == b"\xff\xd8" and b"\xff\xd9" not in data[-4096:].rstrip(b"\0\r\n\t ")[-64:]
 
 
 def iterate_files(

@@ -79,12 +79,12 @@ class FrameWriter:
         self._handle: IO[bytes] = self.path.open("ab", buffering=0)  # unbuffered: a line is written whole or cut off
         if self.path.stat().st_size and not _ends_with_newline(self.path):
             self._handle.write(b"\n")  # a writer killed mid-line left a torn record: keep it apart from ours
+        self._size = self.path.stat().st_size  # where the next line starts (kept here, not asked of the OS per frame)
 
     def write(self, record: Mapping[str, Any]) -> None:
         """Append one record as a single line and push it to the OS; a line that does not fit is cut off again (OSError)."""
         line = memoryview((json.dumps(record, allow_nan=False, separators=(",", ":")) + "\n").encode("utf-8"))
-        fd = self._handle.fileno()
-        start = os.fstat(fd).st_size
+        fd, size = self._handle.fileno(), len(line)
         try:
             while line:
                 written = self._handle.write(line) or 0
@@ -94,8 +94,9 @@ class FrameWriter:
             if self.fsync:
                 os.fsync(fd)
         except OSError:
-            os.ftruncate(fd, start)  # a full disk wrote part of the line: the file ends with whole records again
+            os.ftruncate(fd, self._size)  # a full disk wrote part of the line: the file ends with whole records again
             raise
+        self._size += size
 
     def close(self) -> None:
         """Close the file (what cannot be flushed any more was already cut off)."""
