@@ -18,22 +18,45 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from harness.run.experiment import load_experiment
     from harness.run.orchestrate import run_experiment
     from harness.run.preflight import preflight
+    from harness.run.resume import prepare_resume, resume_key
     from harness.system.environment import detect_device
 
-    experiment = load_experiment(Path(args.experiment))
-    device = resolve_device(args.device)
+    resumed = _resumed_manifest(Path(args.resume)) if args.resume else None
+    if args.experiment is None and resumed is None:
+        raise UserError("arbench run needs an experiment file (e.g. experiments/default.toml) or --resume RUN")
+    path = Path(args.experiment) if args.experiment else Path(resumed["experiment"]["path"])
+    experiment = load_experiment(path)
+    device = resolve_device(args.device if args.device != "auto" or resumed is None else resumed["device"]["name"])
     experiment = preflight(experiment, device)
+    key = resume_key(path, experiment.raw, detect_device())
+    resume = None
+    if args.resume:
+        resume = prepare_resume(Path(args.resume), [c.config_id for c in experiment.configurations()], key, args.force)
+        print(f"arbench: resuming {args.resume}: {len(resume.superseded)} unfinished (configuration, round) measured again", file=sys.stderr)
     for component_id, why in experiment.skipped:
         print(f"arbench: skipping optional {component_id!r}: {why}", file=sys.stderr)
     print(f"arbench: {experiment.name}: {len(experiment.configurations())} configuration(s) on device {device.name}", file=sys.stderr)
     detected = detect_device()
     if args.device != "auto" and device.name != detected:
         print(f"arbench: warning: profile {device.name!r} chosen, but this machine looks like {detected!r}", file=sys.stderr)
-    run_dir = run_experiment(experiment, device, Path(args.out))
+    run_dir = run_experiment(experiment, device, Path(args.out), resume_key=key, resume=resume)
     _cmd_report(argparse.Namespace(run=str(run_dir), markdown=False, rebuild=False))
     failed = _print_failures(run_dir)
     print(run_dir)
     return 1 if failed == len(experiment.configurations()) else 0
+
+
+def _resumed_manifest(run_dir: Path) -> dict:
+    """The manifest of the run to resume (its experiment path and device name), or one line saying why not."""
+    import json
+
+    try:
+        manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"cannot resume {run_dir}: its manifest.json cannot be read ({type(exc).__name__}); pass a run directory") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("experiment"), dict) or not isinstance(manifest.get("device"), dict):
+        raise UserError(f"cannot resume {run_dir}: manifest.json is not a run manifest")
+    return manifest
 
 
 def _print_failures(run_dir: Path) -> int:
@@ -274,9 +297,11 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run an experiment; prints the run directory last")
-    run.add_argument("experiment", help="experiment TOML file, e.g. experiments/default.toml")
+    run.add_argument("experiment", nargs="?", help="experiment TOML file, e.g. experiments/default.toml (with --resume: the run's own)")
     run.add_argument("--device", default="auto", help="device profile: auto (detect), laptop, jetson, jetson-nano, rpi4, rpi5")
     run.add_argument("--out", default="results", help="results root (default: results)")
+    run.add_argument("--resume", metavar="RUN", help="continue a killed or interrupted run: finished configurations and rounds are kept")
+    run.add_argument("--force", action="store_true", help="with --resume: resume although code, experiment, models or device changed (recorded)")
     run.set_defaults(handler=_cmd_run)
 
     _add_figure_commands(commands)
@@ -346,7 +371,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"arbench: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except RunInterrupted as stop:
-        print(f"arbench: interrupted; the frames measured so far are kept in {stop.run_dir}", file=sys.stderr)
+        print(f"arbench: interrupted; the frames measured so far are kept in {stop.run_dir}; continue with: arbench run --resume {stop.run_dir}", file=sys.stderr)
         return 130
     except KeyboardInterrupt:
         print("arbench: interrupted", file=sys.stderr)

@@ -43,5 +43,16 @@ def test_summary_sums_word_errors_into_wer_and_the_taxonomy() -> None:
         records.append({"config_id": "c", "seq": seq, "frame_id": seq, "warmup": False, "ok": True, "spans": spans, "accuracy": accuracy})
     e2e = summarize(records, [{"config_id": "c", "status": "complete"}]).set_index("stage").loc["e2e"]
     assert e2e["ocr_wer"] == pytest.approx((2 + 0 + 1 + 0) / 8)
+    assert e2e["ocr_wer_bag"] == pytest.approx((2 + 0 + 1 + 0) / 8)  # in reading order both agree
     assert (e2e["ocr_words_merged"], e2e["ocr_words_substituted"]) == (1, 1)
     assert e2e["ocr_cer"] == pytest.approx((1 / 9) / 4)  # only "oniy" costs anything without spaces
+
+
+def test_the_order_free_wer_ignores_order_and_still_counts_merges() -> None:
+    """On photos the ground truth lists words in no reading order: the order-free count sees only misreads."""
+    reordered = word_errors("exit Emergency", "Emergency exit")
+    assert reordered.edits == 2 and reordered.bag_edits == 0
+    assert word_errors("Staffonly", "Staff only").bag_edits == 2  # "staffonly" matches neither word
+    assert word_errors("Free en try", "Free entry").bag_edits == 2  # a split: one substitution, one insertion
+    assert word_errors("exit exit", "Emergency exit").bag_edits == 1  # each reference word matched once
+    assert word_errors("", "Emergency exit").bag_edits == 2 and word_errors("Open", "").bag_edits == 1

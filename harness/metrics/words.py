@@ -13,12 +13,18 @@ correct read). These measures keep the spaces:
   - then, on the sequence with merges and splits undone, ``substituted`` (a word read wrong), ``missed``
     (a reference word not read) and ``inserted`` (a word read that is not there).
 
-Like the CER, both compare the frame's text in reading order with the reference text.
+Like the CER, both compare the frame's text in reading order with the reference text. On photos with
+many words that mostly measures order (a ground-truth listing is not a reading order), so ``bag_edits``
+counts word errors without order: the reference and recognized words as multisets, each word read
+that is in the reference matched once, and the rest paired as substitutions, the surplus missed or
+inserted: ``max(|ref|, |hyp|) - |ref ∩ hyp|``. A merge still costs two ("staffonly" matches neither
+"staff" nor "only"), a split two, a misread one.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 from rapidfuzz.distance import Levenshtein
@@ -53,6 +59,7 @@ class WordErrors:
     substituted: int
     missed: int
     inserted: int
+    bag_edits: int
 
     def counts(self) -> dict[str, int]:
         """As frame-record accuracy keys (``word_*``), for summing over a configuration."""
@@ -66,7 +73,9 @@ def word_errors(hypothesis: str, reference: str) -> WordErrors:
     repaired, merged = _undo_merges(hyp, ref)
     repaired, split = _undo_splits(repaired, ref)
     tags = [op.tag for op in Levenshtein.editops(repaired, ref)]
-    return WordErrors(len(ref), edits, merged, split, tags.count("replace"), tags.count("insert"), tags.count("delete"))
+    common = sum((Counter(hyp) & Counter(ref)).values())
+    bag = max(len(ref), len(hyp)) - common
+    return WordErrors(len(ref), edits, merged, split, tags.count("replace"), tags.count("insert"), tags.count("delete"), bag)
 
 
 def _runs(sequence: list[str]) -> dict[str, list[str]]:

@@ -5,11 +5,13 @@ It lets the harness measure its own overhead with realistic data flowing to MT a
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from harness.errors import ConfigError
 from harness.trace import Tracer
 from harness.types import Frame, Quad, TextRegion
 
@@ -18,9 +20,15 @@ __all__ = ["NullOcr", "NullOcrOptions"]
 
 @dataclass(frozen=True)
 class NullOcrOptions:
-    """``echo_ground_truth``: pass the frame's ground-truth words on as if recognized."""
+    """``echo_ground_truth``: pass the frame's ground-truth words on as if recognized. ``delay_ms``: wait
+    that long per frame, a stand-in for a model of known cost (long runs for fault and resume tests)."""
 
     echo_ground_truth: bool = True
+    delay_ms: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.delay_ms <= 60_000:
+            raise ConfigError(f"null OCR delay_ms must be between 0 and 60000, not {self.delay_ms}")
 
 
 class NullOcr:
@@ -35,6 +43,8 @@ class NullOcr:
         return ()
 
     def recognize(self, frame: Frame, tracer: Tracer) -> list[TextRegion]:
+        if self.options.delay_ms:
+            time.sleep(self.options.delay_ms / 1e3)
         truth = frame.ground_truth
         if not self.options.echo_ground_truth or truth is None:
             return []

@@ -113,4 +113,18 @@ def run_warnings(run: Run, summary: pd.DataFrame) -> list[str]:
         lines.append(f"{count} unreadable line(s) in frames.jsonl skipped (not UTF-8, not whole JSON or not a frame record)")
     if validity.get("device_matches_detected") is False:
         lines.append("the device profile does not match the machine detected")
+    invocations = run.manifest.get("invocations") or []
+    if len(invocations) > 1:
+        gone = sum(int(s.get("frame_records", 0)) for s in run.manifest.get("superseded") or [] if isinstance(s, dict))
+        forced = [why for i in invocations for why in i.get("forced") or []]
+        lines.append(
+            f"resumed {len(invocations) - 1} time(s): {gone} frame record(s) of unfinished rounds were measured again and are in no figure"
+            + (f"; resumed with --force although: {'; '.join(forced)}" if forced else "")
+        )
+    differs = (run.manifest.get("environment", {}).get("cpu") or {}).get("simd_cpuinfo_differs")
+    if differs:
+        lines.append(
+            f"CPUID and /proc/cpuinfo disagree ({differs}): accuracy is that of the CPUID instruction set, "
+            "but under an emulator the times and energy are the emulator's, not a CPU's"
+        )
     return lines + _throttled(run.manifest) + _ci_warnings(summary) + _energy_warnings(run)

@@ -149,6 +149,15 @@ ACCURACY_METRICS = (
         numerator="word_edits",
         denominator=("word_reference",),
     ),
+    AccuracyMetric(
+        "ocr_wer_bag",
+        "OCR word error rate, order-free (0–1)",
+        "WER (order-free)",
+        higher_is_better=False,
+        per_frame=False,
+        numerator="word_bag_edits",
+        denominator=("word_reference",),
+    ),
     AccuracyMetric("ocr_cer_spaced", "OCR character error rate with spaces (0–1)", "CER (spaces)", higher_is_better=False),
 )
 # Detection alone (no recognition): not a figure of merit for a pipeline, but one a transfer check compares.
@@ -159,7 +168,7 @@ DET_HMEAN = AccuracyMetric(
 # Which metrics can show what changing one stage's precision did, in order: a translation model changes
 # only the translation, so OCR scores of an MT pair would compare nothing but which frames were measured.
 STAGE_METRICS = {
-    "ocr": ("e2e_hmean", "rec_accuracy", "ocr_word_recall", "ocr_wer", "ocr_cer_spaced", "ocr_cer", "mt_chrf"),
+    "ocr": ("e2e_hmean", "rec_accuracy", "ocr_word_recall", "ocr_wer_bag", "ocr_wer", "ocr_cer_spaced", "ocr_cer", "mt_chrf"),
     "mt": ("mt_chrf",),
 }
 

@@ -24,6 +24,7 @@ COLUMNS = [
     ("fps", "fps"),
     ("ocr_cer", "CER"),
     ("ocr_wer", "WER"),
+    ("ocr_wer_bag", "WER (order-free)"),
     ("ocr_word_recall", "word recall"),
     ("mt_chrf", "chrF"),
     ("det_hmean", "det hmean"),
@@ -110,7 +111,7 @@ def _cell(column: str, row: dict[str, Any]) -> str:
     if column == "n":
         return str(int(value))
     if isinstance(value, float):
-        three = ("ocr_cer", "ocr_wer", "ocr_word_recall", "det_hmean", "e2e_hmean", "rec_accuracy")
+        three = ("ocr_cer", "ocr_wer", "ocr_wer_bag", "ocr_word_recall", "det_hmean", "e2e_hmean", "rec_accuracy")
         return f"{value:.3f}" if column in three else f"{value:.2f}"
     return str(value)
 

@@ -46,10 +46,10 @@ class Margins:
 
     def of(self, column: str) -> float:
         """The margin of an accuracy column."""
-        return {"mt_chrf": self.chrf, "ocr_wer": self.wer_points / 100}.get(column, self.hmean)
+        return {"mt_chrf": self.chrf, "ocr_wer": self.wer_points / 100, "ocr_wer_bag": self.wer_points / 100}.get(column, self.hmean)
 
 
-FIGURES = ("det_hmean", "e2e_hmean", "ocr_word_recall", "ocr_wer", "mt_chrf")
+FIGURES = ("det_hmean", "e2e_hmean", "ocr_word_recall", "ocr_wer", "ocr_wer_bag", "mt_chrf")
 
 
 @dataclass(frozen=True)

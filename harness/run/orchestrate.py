@@ -3,7 +3,9 @@
 The manifest is written before the first frame (status "running") and rewritten atomically after each
 configuration, so a run that is killed with SIGKILL still says what it was, what finished and that it
 is partial. Ctrl-C and SIGTERM close the run properly (status "interrupted", summary written). Each
-configuration runs in its own process when ``run.isolate`` is set (harness.run.isolation).
+configuration runs in its own process when ``run.isolate`` is set (harness.run.isolation). A run that
+did not finish continues with ``resume`` (harness.run.resume): finished (configuration, round)s are
+kept, the others measured again.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from harness.paths import project_root
 from harness.run.experiment import Experiment
 from harness.run.isolation import run_guarded, run_isolated
 from harness.run.outcome import Outcome, RoundPlan, merge_rounds
-from harness.store.reader import read_frames
+from harness.run.resume import Resume
+from harness.store.reader import current_records, read_frames
 from harness.store.schema import FRAMES, MANIFEST, SCHEMA_VERSION, SUMMARY
 from harness.store.summary import summarize
 from harness.store.writer import SpaceReserve, new_run_id, write_json_atomic, write_text_atomic
@@ -80,28 +83,51 @@ def _manifest(experiment: Experiment, device: DeviceProfile, run_id: str, outcom
     }
 
 
-def run_experiment(experiment: Experiment, device: DeviceProfile, out_root: Path) -> Path:
-    """Run every configuration and return the run directory (call ``preflight`` first)."""
-    run_id = new_run_id()
-    run_dir = out_root / device.name / run_id
-    try:
-        run_dir.mkdir(parents=True)
-    except OSError as exc:
-        raise UserError(f"cannot create the run directory {run_dir}: {exc.strerror}; choose another --out") from None
-    (run_dir / FRAMES).touch()
+def run_experiment(
+    experiment: Experiment, device: DeviceProfile, out_root: Path, resume_key: dict[str, Any] | None = None, resume: Resume | None = None
+) -> Path:
+    """Run every configuration and return the run directory (call ``preflight`` first).
+
+    ``resume_key`` (``harness.run.resume.resume_key``) is stored so the run can be resumed; ``resume``
+    continues the run it names instead of starting one.
+    """
     configs = experiment.configurations()
-    outcomes = [Outcome(c.config_id) for c in configs]
-    manifest = _manifest(experiment, device, run_id, outcomes)
+    if resume is None:
+        run_id = new_run_id()
+        run_dir = out_root / device.name / run_id
+        try:
+            run_dir.mkdir(parents=True)
+        except OSError as exc:
+            raise UserError(f"cannot create the run directory {run_dir}: {exc.strerror}; choose another --out") from None
+        (run_dir / FRAMES).touch()
+        outcomes = [Outcome(c.config_id) for c in configs]
+        manifest = _manifest(experiment, device, run_id, outcomes)
+        manifest.update(resume_key=resume_key, invocations=[], round_outcomes={}, superseded=[])
+    else:
+        run_dir, manifest, outcomes = resume.run_dir, resume.manifest, resume.outcomes
+        manifest["superseded"] += resume.superseded
+        manifest["status"], manifest["finished_at_utc"] = "running", None
+        manifest["configurations"] = [dataclasses.asdict(o) for o in outcomes]
+    attempt = len(manifest["invocations"])
+    manifest["invocations"].append(
+        {"attempt": attempt, "started_at_utc": _utc(), "finished_at_utc": None, "status": "running", "command": sys.argv,
+         "forced": resume.forced if resume else []}
+    )  # fmt: skip
     write_json_atomic(run_dir / MANIFEST, manifest)
     reserve = SpaceReserve(run_dir)  # room for the closing summary and manifest, should frames fill the disk
     run_one = run_isolated if experiment.run.isolate else run_guarded
     status = "crashed"
     try:
         with _sigterm_as_interrupt():
-            first_round_frames: dict[int, int] = {}
+            finished: dict[str, dict[str, Any]] = manifest["round_outcomes"]
+            first_round_frames = {
+                i: done["0"]["measured_frames"] + done["0"]["failed_frames"] for i, c in enumerate(configs) if "0" in (done := finished.get(c.config_id, {}))
+            }
             for round_index in range(experiment.run.rounds):
                 for index in round_order(len(configs), round_index):
                     before = outcomes[index]
+                    if str(round_index) in finished.get(configs[index].config_id, {}):
+                        continue  # measured by an earlier invocation of this run
                     if round_index and before.status != "complete":
                         continue  # failed in an earlier round: not run again
                     outcomes[index] = dataclasses.replace(before, status="running")
@@ -109,7 +135,8 @@ def run_experiment(experiment: Experiment, device: DeviceProfile, out_root: Path
                     with contextlib.suppress(OSError):  # a run killed now shows this configuration running, not pending
                         write_json_atomic(run_dir / MANIFEST, manifest)
                     frames = first_round_frames.get(index) if round_index else None  # later rounds: as many as round 1
-                    now = run_one(configs[index], experiment, device, run_dir, RoundPlan(round_index, frames))
+                    now = run_one(configs[index], experiment, device, run_dir, RoundPlan(round_index, frames, attempt))
+                    finished.setdefault(configs[index].config_id, {})[str(round_index)] = {**dataclasses.asdict(now), "attempt": attempt}
                     outcomes[index] = merge_rounds(before, now) if round_index else now
                     if not round_index:
                         first_round_frames[index] = now.measured_frames + now.failed_frames
@@ -148,6 +175,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 def _finish(run_dir: Path, manifest: dict[str, Any], outcomes: list[Outcome], status: str) -> None:
     records, bad = read_frames(run_dir / FRAMES)
+    records = current_records(records, manifest)
     for outcome in outcomes:
         if outcome.status == "running":  # stopped mid-way: say so, with what it wrote
             outcome.status, outcome.reason = "interrupted", f"run {status}"
@@ -161,6 +189,7 @@ def _finish(run_dir: Path, manifest: dict[str, Any], outcomes: list[Outcome], st
     manifest["configurations"] = [dataclasses.asdict(o) for o in outcomes]
     manifest["status"] = status
     manifest["finished_at_utc"] = _utc()
+    manifest["invocations"][-1].update(finished_at_utc=manifest["finished_at_utc"], status=status)
     root = Path(manifest["experiment"]["resolved"]["energy"]["root"])  # where /sys and /proc are read, as at the start
     manifest["environment_end"] = {"cpu": capture_cpu(root), "thermal": [dict(z) for z in capture_thermal(root)[0]]}
     manifest["system_end"] = show_system(root)

@@ -22,6 +22,7 @@ class RoundPlan:
 
     index: int = 0
     frames: int | None = None  # None: the stopping rule decides (the first round)
+    attempt: int = 0  # the run's invocation measuring it (0: the first; ``arbench run --resume`` adds one)
 
 
 FIRST_ROUND = RoundPlan()

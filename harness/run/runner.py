@@ -167,6 +167,8 @@ def _measure(
         record = frame_record(config.config_id, seq, warmup, tracer.spans, result, error)
         if settings.rounds > 1:
             record["round"] = plan.index
+        if plan.attempt:
+            record["attempt"] = plan.attempt
         if result is not None:
             session.scenario.annotate(record)
         try:

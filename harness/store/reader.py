@@ -12,7 +12,7 @@ import pandas as pd
 from harness.errors import DataMissing, UserError
 from harness.store.schema import FRAMES, MANIFEST, SUMMARY, VERSIONS
 
-__all__ = ["Run", "load_run", "read_frames"]
+__all__ = ["Run", "current_records", "load_run", "read_frames", "superseded_keys"]
 
 
 @dataclass
@@ -111,9 +111,24 @@ def load_run(run_dir: Path, read_summary: bool = True) -> Run:
             f"{run_dir}: schema_version {version} is not supported by this arbench (it reads {readable}); use the one that wrote it"
         )
     records, bad = read_frames(run_dir / FRAMES)
+    records = current_records(records, manifest)
     summary_file = run_dir / SUMMARY
     summary = _read_summary(summary_file) if read_summary and summary_file.is_file() else None
     return Run(run_dir, manifest, pd.DataFrame(records), _spans_frame(records), summary, bad)
+
+
+def superseded_keys(manifest: dict[str, Any]) -> set[tuple[str, int, int]]:
+    """(config_id, round, attempt) of the frame records a resumed run measured again (``manifest["superseded"]``)."""
+    entries = manifest.get("superseded") or []
+    return {(e.get("config_id"), int(e.get("round", 0)), int(e.get("attempt", 0))) for e in entries if isinstance(e, dict)}
+
+
+def current_records(records: list[dict[str, Any]], manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The frame records statistics use: those of superseded (configuration, round, attempt)s left out."""
+    gone = superseded_keys(manifest)
+    if not gone:
+        return records
+    return [r for r in records if (r["config_id"], int(r.get("round", 0)), int(r.get("attempt", 0))) not in gone]
 
 
 def _read_summary(path: Path) -> pd.DataFrame:

@@ -71,6 +71,7 @@ ACCURACY_COLUMNS = [
     "ocr_cer",
     "ocr_cer_spaced",
     "ocr_wer",
+    "ocr_wer_bag",
     "ocr_word_recall",
     "mt_chrf",
     "mt_bleu",
@@ -85,7 +86,7 @@ ACCURACY_COLUMNS = [
 ]
 MEAN_COLUMNS = ["ocr_cer", "ocr_cer_spaced", "ocr_word_recall", "mt_chrf"]
 COUNT_KEYS = ["det_gt_care", "det_det_care", "det_matched", "e2e_correct", "rec_words", "rec_correct", "rec_edits", "rec_label_chars"]
-COUNT_KEYS += [f"word_{name}" for name in ("reference", "edits", *TAXONOMY)]
+COUNT_KEYS += [f"word_{name}" for name in ("reference", "edits", "bag_edits", *TAXONOMY)]
 RATE_COLUMNS = [
     "throughput_fps",
     "outside_models_pct",
@@ -283,6 +284,7 @@ def _accuracy(records: list[dict[str, Any]]) -> dict[str, float | None]:
         result.update(corpus_scores([" ".join(t for t in r["targets"] if t) for r in translated], [r["reference"] for r in translated]))
     if total["word_reference"]:
         result["ocr_wer"] = total["word_edits"] / total["word_reference"]
+        result["ocr_wer_bag"] = total["word_bag_edits"] / total["word_reference"]
         result.update({f"ocr_words_{name}": float(total[f"word_{name}"]) for name in TAXONOMY})
     if total["rec_words"]:
         result["rec_accuracy"] = total["rec_correct"] / total["rec_words"]

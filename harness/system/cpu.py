@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.system.files import is_dir, read_int, read_text, under
-from harness.system.isa import int8_kernels, isa_label, simd_features
+from harness.system.cpuid import CPUID_FEATURES, cpuid_features
+from harness.system.isa import KERNEL_FEATURES, int8_kernels, isa_label, simd_features
 
 __all__ = ["capture_cpu", "cpu_model", "parse_cpu_list", "parse_cpuinfo"]
 
@@ -184,12 +185,14 @@ def capture_cpu(root: Path = Path("/")) -> dict[str, Any]:
         ids = list(range(_count_processors(blocks) or os.cpu_count() or 0))
     online = [None if online_ids is None else n in online_ids for n in ids]
     freq, freq_reasons = _cpufreq(root, ids, online)
-    features = simd_features(blocks)
+    features, source, disagree = _features(root, blocks)
     return {
         "model": cpu_model(blocks),
         "vendor": next((b["vendor_id"] for b in blocks if b.get("vendor_id")), None),
         "isa": isa_label(features, _machine(blocks)),
         "simd_features": features,
+        "simd_source": source,
+        **({"simd_cpuinfo_differs": disagree} if disagree else {}),
         "int8_kernels": int8_kernels(features, _machine(blocks)),
         "logical_cores": len(online_ids) if online_ids else len(ids) or os.cpu_count(),
         "physical_cores": _physical_cores(root, ids, blocks),
@@ -199,6 +202,25 @@ def capture_cpu(root: Path = Path("/")) -> dict[str, Any]:
         **freq,
         "unavailable": unavailable + freq_reasons,
     }
+
+
+def _features(root: Path, blocks: list[dict[str, str]]) -> tuple[list[str], str, str | None]:
+    """The SIMD features kernels dispatch on, where they were read, and how /proc/cpuinfo disagrees (None: it does not).
+
+    On this machine's own x86-64 CPU (``root`` "/") that is CPUID, which the libraries ask; a fake tree,
+    another architecture or a system that refuses CPUID's executable page is read from /proc/cpuinfo.
+    """
+    listed = simd_features(blocks)
+    asked = cpuid_features() if Path(root) == Path("/") and _machine(blocks) == "x86_64" else None
+    if asked is None:
+        return listed, "/proc/cpuinfo", None
+    features = [name for name in KERNEL_FEATURES if name in asked]
+    only_cpuid = [n for n in features if n not in listed]
+    only_listed = [n for n in listed if n in CPUID_FEATURES and n not in asked]
+    if not only_cpuid and not only_listed:
+        return features, "cpuid", None
+    parts = [f"only CPUID: {' '.join(only_cpuid)}"] * bool(only_cpuid) + [f"only /proc/cpuinfo: {' '.join(only_listed)}"] * bool(only_listed)
+    return features, "cpuid", "; ".join(parts) + " (an emulator or a hypervisor masking CPUID; kernels follow CPUID)"
 
 
 def _machine(blocks: list[dict[str, str]]) -> str:

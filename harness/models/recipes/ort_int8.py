@@ -2,36 +2,49 @@
 
 The det, cls and rec ONNX models that ``rapidocr-onnxruntime`` ships are each quantized statically
 (calibrated on synthetic scenes), dynamically (weights only), kept in float or copied, as
-``Int8Settings`` says. Calibration inputs go through RapidOCR's own code: its frame preprocessing and
-``DetPreProcess`` for det, its crops, classifier and ``resize_norm_img`` for cls and rec, batched as its
-``TextRecognizer`` batches them. Calibration frames are synthetic scenes (``harness.sources.synthetic``),
-never an evaluation set.
+``Int8Settings`` says. Calibration inputs are made as the rapidocr backend feeds the models at the
+floor tuning (``input_tuning``; det never enlarged, rec crops batched by width), through RapidOCR's own
+crops and classifier. Calibration frames are synthetic scenes (``harness.sources.synthetic``), never an
+evaluation set.
 
 Each model is prepared before quantizing: opset 14, ``quant_pre_process`` (the Paddle exports keep
 weights in ``Constant`` nodes, which the quantizer would treat as activations), the exact rewrites of
 ``ppocr_graph.simplify`` and cross-layer equalization (``ppocr_graph.equalize``).
 
-What the defaults rest on (ORT 1.32 on x86 with AVX512-VNNI, 2 threads; ``python -m harness.models.recipes.eval_ocr_int8``).
-These figures were measured when that tool still read the IC15 test photos and crops; it now reads the
-tuning split only, and re-deriving the defaults there (at the floor tuning's input sizes) is open work:
+What the defaults rest on. Older findings (first four points) came from a tool that then read the IC15
+test photos; every default was re-chosen on the tuning split only (``experiments/int8-tune.toml``: IC15
+photos 201-350 and synthetic seeds 100/101, at the floor tuning, ORT 1.32, 2-core EPYC with AVX512-VNNI):
 
-- Naive static QDQ (Conv and MatMul, MinMax, per-channel U8S8) keeps det's accuracy but costs rec 18
-  points of IC15 word accuracy, and is only ~1.2x faster per photo: between the int8 convolutions,
-  PP-LCNetV3's affine blocks and four-operator hard-swish ran in float and took more time than the
-  convolutions. The rewrites fold most of them; ``hardswish_int8`` runs the rest in int8 (det only).
-- Det quantizes entirely (MinMax): end-to-end word recall on IC15 photos does not drop.
-- Rec's loss is in the backbone's convolutions, not the SVTR MatMuls. Equalization of the stem
-  (+10 points), Percentile 99.99 instead of MinMax (+5 to 8) and hard calibration scenes help, but a
-  fully int8 rec still loses ~2 points of CER and moves by several points with the calibration set;
-  keeping its first 21 convolutions in float brings it within 0.2 CER points of fp32.
+- Naive static QDQ (Conv and MatMul, MinMax, per-channel U8S8) costs rec many points of word accuracy
+  and is only ~1.2x faster per photo: between the int8 convolutions, PP-LCNetV3's affine blocks and
+  four-operator hard-swish ran in float. The rewrites fold most of them; ``hardswish_int8`` runs the rest
+  in int8 (det only).
+- Rec's loss is in the backbone's convolutions, not the SVTR MatMuls: equalization of the stem,
+  Percentile 99.99 calibration and keeping its first 21 convolutions in float bring it close to fp32.
+- Calibrating at the floor's input sizes matters: the set calibrated at the shipped sizes, run at the
+  floor, lost 0.037 det hmean on the tuning photos (0.400 vs fp32 0.437); calibrated at the floor, det
+  hmean is at or above fp32's.
+- ``reduce_range`` (7-bit weights): without VNNI (AVX2, AVX-512 without VNNI) ONNX Runtime sums pairs
+  of uint8 x int8 products in 16 bits, which saturate with full-range weights; 7-bit weights cannot.
+  Under an emulated AVX2 CPU (``harness.models.recipes.isa_check``, 4 tuning photos) the U8S8 set's det
+  map put 0.079% of pixels on the other side of DB's threshold and its rec read 0.38% of steps as another
+  character; with 7-bit weights det is identical and rec reads every step alike. On the VNNI machine,
+  7-bit rec weights against full-range ones: e2e hmean -0.013 (paired 95% CI -0.029 … +0.003), order-free
+  word error +0.6 points (-1.9 … +3.1), within the noise, so both models take 7-bit weights.
+- S8S8 (int8 activations) is about 2x slower than U8S8 on this x86 CPU at equal accuracy.
+- Keeping det's head (two transposed convolutions that draw the probability map) in float: order-free
+  word error 72.8% -> 71.4% and e2e hmean 0.246 -> 0.254 on the tuning photos (fp32: 69.2%, 0.260).
+- Where it lands (run 20261205T003750Z-dcd9): det hmean +0.009 (-0.018 … +0.035), e2e hmean -0.019
+  (-0.044 … +0.007), order-free word error +2.8 points (-1.3 … +6.9) against fp32 at the floor tuning,
+  none beyond its CI; docs/ocr.md has the test-split figures.
 
 The outputs are written to ``out_dir`` with ``ppocr_int8.json`` beside them: the settings, the
 sha256 of the source and built files, library versions and the machine (``built_on``: instruction set,
-the versions of every library that shapes calibration, the fonts of the calibration scenes). The same
-settings and sources on the same ``built_on`` give the same bytes; elsewhere calibration ranges move by
-float rounding (on a 2-core AVX512-VNNI EPYC with the shipped onnx/onnxruntime the default build differed
-from the shipped bytes in 237 of det's 907 tensors: scales by under 0.1%, some int8 weights by one step),
-so the outputs then agree within a tolerance instead (docs/ocr.md).
+the versions of every library that shapes calibration, the fonts of the calibration scenes), and
+``reproductions``: the hashes builds gave on each recorded machine. The same settings and sources on the
+same ``built_on`` give the same bytes; elsewhere calibration ranges move by float rounding, so a rebuild
+there must score like the shipped set instead (``harness.models.recipes.agreement``: within 0.01 det
+hmean and 0.5 points of word error on the tuning photos), and can then be recorded (docs/ocr.md).
 """
 
 from __future__ import annotations
@@ -62,7 +75,7 @@ __all__ = [
     "model_feeds",
 ]
 
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2  # 2: calibration inputs at the floor tuning's sizes (input_tuning)
 MODEL_FILES = MappingProxyType(
     {"det": "ch_PP-OCRv4_det_infer.onnx", "cls": "ch_ppocr_mobile_v2.0_cls_infer.onnx", "rec": "ch_PP-OCRv4_rec_infer.onnx"}
 )
@@ -89,7 +102,8 @@ class PartSettings:
     pattern on node names of the prepared graph. ``calibrate_method``: ONNX
     Runtime's ``CalibrationMethod`` name; ``percentile`` is used by "Percentile" only.
     ``hardswish_int8``: spell hard-swish with Mul, Add and Clip (``ppocr_graph.hardswish_as_mul``) so
-    that it runs in int8 when those types are quantized.
+    that it runs in int8 when those types are quantized. ``reduce_range``: 7-bit weights for this model
+    (None: ``Int8Settings.reduce_range``).
     """
 
     mode: str = "static"
@@ -98,6 +112,7 @@ class PartSettings:
     calibrate_method: str = "MinMax"
     percentile: float = 99.999
     hardswish_int8: bool = False
+    reduce_range: bool | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -106,10 +121,12 @@ class PartSettings:
             raise ConfigError(f"int8 calibrate_method must be one of {', '.join(CALIBRATION_METHODS)}, not {self.calibrate_method!r}")
 
 
-# Chosen by experiment (module docstring): det all int8, hard-swish included; rec int8 from its 22nd
-# convolution on (the backbone's last blocks, the SVTR neck, the CTC head), Percentile calibration.
+# Chosen on the tuning split (module docstring, experiments/int8-tune.toml): det int8, hard-swish
+# included, but its head's two transposed convolutions (the probability map) in float; rec int8 from its
+# 22nd convolution on (the backbone's last blocks, the SVTR neck, the CTC head), Percentile calibration;
+# both with 7-bit weights (``Int8Settings.reduce_range``).
 DET_OPS = ("Conv", "Clip", "Relu", "ConvTranspose", "Resize", "Concat", "GlobalAveragePool", "Mul", "Add")
-DEFAULT_DET = PartSettings(op_types=DET_OPS, hardswish_int8=True)
+DEFAULT_DET = PartSettings(op_types=DET_OPS, hardswish_int8=True, keep_float=("p2o.ConvTranspose.*",))
 DEFAULT_REC = PartSettings(
     op_types=("Conv", "Clip", "MatMul"), keep_float=("first_convs:21",), calibrate_method="Percentile", percentile=99.99
 )
@@ -123,6 +140,9 @@ class Int8Settings:
     activations with int8 weights, "U8S8"). ``calibration_frames`` synthetic scenes of the
     ``difficulties`` (cycled) from ``seed``; ``rec_crops`` says where rec and cls calibration crops come
     from: "detected" (fp32 detection, as the pipeline feeds rec) and/or "truth" (ground-truth words).
+    ``input_tuning``: calibration inputs are sized and batched as the rapidocr backend's tuning of that
+    name feeds the models (``harness.ocr.ppocr_tuning.TUNINGS``: "floor" never enlarges det's input and
+    batches rec crops by width without padding them to 320 px; "shipped" does as RapidOCR does).
     ``pre_process``: ONNX Runtime's ``quant_pre_process``; ``simplify``: the exact PP-LCNetV3 rewrites
     of ``ppocr_graph.simplify``; ``equalize``: cross-layer equalization of ``ppocr_graph.equalize``.
     """
@@ -132,13 +152,14 @@ class Int8Settings:
     cls: PartSettings = PartSettings(mode="copy")
     quant_format: str = "QDQ"
     per_channel: bool = True
-    reduce_range: bool = False
+    reduce_range: bool = True
     activation_type: str = "uint8"
     weight_type: str = "int8"
     calibration_frames: int = 32
     difficulties: tuple[str, ...] = ("easy", "medium", "hard")
     rec_crops: tuple[str, ...] = ("detected", "truth")
     seed: int = 0
+    input_tuning: str = "floor"
     pre_process: bool = True
     simplify: bool = True
     equalize: bool = True
@@ -152,6 +173,10 @@ class Int8Settings:
         for value, allowed, name in checks:
             if value not in allowed:
                 raise ConfigError(f"int8 {name} must be one of {', '.join(allowed)}, not {value!r}")
+        from harness.ocr.ppocr_tuning import TUNINGS
+
+        if self.input_tuning not in TUNINGS:
+            raise ConfigError(f"int8 input_tuning must be one of {', '.join(TUNINGS)}, not {self.input_tuning!r}")
         if self.calibration_frames < 1 or not set(self.rec_crops) <= {"detected", "truth"} or not self.rec_crops:
             raise ConfigError("int8 settings need calibration_frames >= 1 and rec_crops from ('detected', 'truth')")
 
@@ -218,27 +243,34 @@ def calibration_feeds(sources: dict[str, Path], settings: Int8Settings) -> dict[
         image, truth = generate_scene(SceneOptions(seed=settings.seed, n=settings.calibration_frames, difficulty=difficulty), index)
         truth_quads = [np.array(w.quad, dtype=np.float32) for w in truth.words if not w.dont_care]
         scenes.append((image, truth_quads if "truth" in settings.rec_crops else []))
-    return model_feeds(sources, scenes, detected="detected" in settings.rec_crops)
+    return model_feeds(sources, scenes, detected="detected" in settings.rec_crops, tuning=settings.input_tuning)
 
 
 Scene = tuple[np.ndarray, Sequence[np.ndarray]]  # a BGR frame and word quads in its coordinates
 
 
-def model_feeds(sources: dict[str, Path], scenes: Sequence[Scene], detected: bool = True) -> dict[str, list[Feed]]:
-    """det, cls and rec inputs of ``scenes`` as RapidOCR feeds its models (``sources``: its det, cls and rec files).
+def model_feeds(sources: dict[str, Path], scenes: Sequence[Scene], detected: bool = True, tuning: str = "shipped") -> dict[str, list[Feed]]:
+    """det, cls and rec inputs of ``scenes`` as the rapidocr backend feeds its models at ``tuning`` (``sources``: det, cls and rec files).
 
     Each frame is preprocessed for det; rec and cls get the crops of its fp32 detections (``detected``)
-    and of its given quads, classified and batched as RapidOCR's recognizer batches them.
+    and of its given quads, classified, and batched for rec as the tuning batches them ("shipped":
+    RapidOCR's own recognizer batches).
     """
     from rapidocr_onnxruntime import RapidOCR
 
+    from harness.ocr.ppocr_tuning import TUNINGS, det_size, det_tensor, rec_batches, rec_tensor
+
+    chosen = TUNINGS[tuning]
     engine = RapidOCR(det_model_path=str(sources["det"]), cls_model_path=str(sources["cls"]), rec_model_path=str(sources["rec"]))
     rec_shape = engine.text_rec.rec_image_shape
     feeds: dict[str, list[Feed]] = {"det": [], "cls": [], "rec": []}
     for frame, given in scenes:
         image, ratio_h, ratio_w = engine.preprocess(frame)
         image, _ = engine.maybe_add_letterbox(image, {})
-        feeds["det"].append({"x": engine.text_det.get_preprocess(max(image.shape[:2]))(image)})
+        if tuning == "shipped":
+            feeds["det"].append({"x": engine.text_det.get_preprocess(max(image.shape[:2]))(image)})
+        else:
+            feeds["det"].append({"x": det_tensor(image, det_size(*image.shape[:2], chosen), chosen.float32_preprocess)})
         quads = []
         if detected:
             boxes, _ = engine.auto_text_det(image)
@@ -247,8 +279,11 @@ def model_feeds(sources: dict[str, Path], scenes: Sequence[Scene], detected: boo
         crops = engine.get_crop_img_list(image, quads)
         feeds["cls"].extend(_batches(crops, lambda c, _: engine.text_cls.resize_norm_img(c), engine.text_cls.cls_batch_num, 0))
         crops, _, _ = engine.text_cls(crops)
-        base_ratio = rec_shape[2] / rec_shape[1]
-        feeds["rec"].extend(_batches(crops, engine.text_rec.resize_norm_img, engine.text_rec.rec_batch_num, base_ratio))
+        if tuning == "shipped":
+            base_ratio = rec_shape[2] / rec_shape[1]
+            feeds["rec"].extend(_batches(crops, engine.text_rec.resize_norm_img, engine.text_rec.rec_batch_num, base_ratio))
+        else:
+            feeds["rec"].extend({"x": rec_tensor([crops[i] for i in batch], chosen)[0]} for batch in rec_batches(crops, chosen))
     return feeds
 
 
@@ -287,7 +322,7 @@ def _quantize(source: Path, target: Path, part: PartSettings, feeds: list[Feed],
     common: dict[str, Any] = {
         "op_types_to_quantize": list(part.op_types),
         "per_channel": settings.per_channel,
-        "reduce_range": settings.reduce_range,
+        "reduce_range": settings.reduce_range if part.reduce_range is None else part.reduce_range,
         "weight_type": types[settings.weight_type],
         "nodes_to_exclude": excluded,
     }
@@ -451,3 +486,23 @@ def build_default(out_dir: Path) -> dict[str, Path]:
             shutil.copyfile(built[part], kept[part])
         shutil.copyfile(Path(tmp) / "ppocr_int8.json", out_dir / "ppocr_int8.json")
     return kept
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m harness.models.recipes.ort_int8 OUT_DIR [--settings FILE.toml]``: build one int8 set, e.g. a variant to tune."""
+    import argparse
+    import tomllib
+
+    from harness.models.manifest import model_root
+
+    parser = argparse.ArgumentParser(description="Build PP-OCRv4 int8 (det, cls, rec and ppocr_int8.json) into OUT_DIR.")
+    parser.add_argument("out_dir", type=Path)
+    parser.add_argument("--settings", type=Path, help="TOML of Int8Settings fields, [det]/[cls]/[rec] tables of PartSettings (default: the recipe's)")
+    args = parser.parse_args(argv)
+    table = tomllib.loads(args.settings.read_text(encoding="utf-8")) if args.settings else {}
+    built = build_ppocr_int8(model_root("rapidocr"), args.out_dir, Int8Settings.from_dict(table))
+    print("\n".join(f"{part}: {path}" for part, path in built.items()))
+
+
+if __name__ == "__main__":
+    main()

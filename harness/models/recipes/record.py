@@ -11,7 +11,7 @@ from typing import Any
 
 from harness.system.fingerprint import sha256_file
 
-__all__ = ["build_environment", "inputs_record", "reproduces_here", "write_record"]
+__all__ = ["add_reproduction", "build_environment", "inputs_record", "known_hashes", "reproduces_here", "write_record"]
 
 
 def build_environment(packages: Iterable[str], files: Iterable[Path] = ()) -> dict[str, Any]:
@@ -67,6 +67,7 @@ def write_record(
         "outputs": {part: {"file": p.name, "sha256": sha256_file(p), "size_bytes": p.stat().st_size} for part, p in built.items()},
         "versions": versions,
         "built_on": built_on,
+        "reproductions": [_reproduction(built_on, built)] if built_on else [],
     }
     path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
@@ -79,3 +80,32 @@ def inputs_record(version: int, settings: Any, sources: dict[str, Path], version
         "sources": {part: sha256_file(p) if p.is_file() else None for part, p in sources.items()},
         "versions": versions,
     }
+
+
+def _reproduction(built_on: Mapping[str, Any], built: Mapping[str, Path]) -> dict[str, Any]:
+    return {"built_on": dict(built_on), "sha256": {part: sha256_file(p) for part, p in sorted(built.items())}}
+
+
+def known_hashes(record: Mapping[str, Any], here: Mapping[str, Any]) -> dict[str, str] | None:
+    """The output hashes a build on a machine like ``here`` gives, by part, where the record knows them; else None.
+
+    ``reproductions`` holds one entry per machine (instruction set, library versions, fonts) a build was
+    recorded on; a record written before them knows only its own ``built_on``.
+    """
+    entries = record.get("reproductions") or (
+        [{"built_on": record["built_on"], "sha256": {k: v["sha256"] for k, v in record["outputs"].items()}}] if record.get("built_on") else []
+    )
+    for entry in entries:
+        if reproduces_here(entry.get("built_on"), here) is None:
+            return dict(entry["sha256"])
+    return None
+
+
+def add_reproduction(path: Path, built_on: Mapping[str, Any], built: Mapping[str, Path]) -> bool:
+    """Record in the record at ``path`` what a build on ``built_on`` gave; False when that machine is already recorded."""
+    record = json.loads(path.read_text(encoding="utf-8"))
+    if known_hashes(record, built_on) is not None:
+        return False
+    record.setdefault("reproductions", []).append(_reproduction(built_on, built))
+    path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return True
