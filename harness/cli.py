@@ -32,7 +32,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     resume = None
     if args.resume:
         resume = prepare_resume(Path(args.resume), [c.config_id for c in experiment.configurations()], key, args.force)
-        print(f"arbench: resuming {args.resume}: {len(resume.superseded)} unfinished (configuration, round) measured again", file=sys.stderr)
+        print(
+            f"arbench: resuming {args.resume}: {len(resume.superseded)} unfinished (configuration, round) measured again", file=sys.stderr
+        )
     for component_id, why in experiment.skipped:
         print(f"arbench: skipping optional {component_id!r}: {why}", file=sys.stderr)
     print(f"arbench: {experiment.name}: {len(experiment.configurations())} configuration(s) on device {device.name}", file=sys.stderr)
@@ -146,6 +148,8 @@ def _cmd_devices(args: argparse.Namespace) -> int:
     print(f"instruction set here: {cpu.get('isa')} ({' '.join(cpu.get('simd_features') or []) or 'no SIMD features listed'})")
     how, ort, ct2 = kernels.get("how", "unknown"), kernels.get("onnxruntime"), kernels.get("ctranslate2")
     print(f"int8 kernels ({how}): ONNX Runtime {ort}; CTranslate2 {ct2}")
+    if cpu.get("simd_cpuinfo_differs"):
+        print(f"note: read from {cpu.get('simd_source')}; {cpu['simd_cpuinfo_differs']}")
     return 0
 
 
@@ -301,7 +305,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--device", default="auto", help="device profile: auto (detect), laptop, jetson, jetson-nano, rpi4, rpi5")
     run.add_argument("--out", default="results", help="results root (default: results)")
     run.add_argument("--resume", metavar="RUN", help="continue a killed or interrupted run: finished configurations and rounds are kept")
-    run.add_argument("--force", action="store_true", help="with --resume: resume although code, experiment, models or device changed (recorded)")
+    run.add_argument(
+        "--force", action="store_true", help="with --resume: resume although code, experiment, models or device changed (recorded)"
+    )
     run.set_defaults(handler=_cmd_run)
 
     _add_figure_commands(commands)
@@ -371,7 +377,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"arbench: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except RunInterrupted as stop:
-        print(f"arbench: interrupted; the frames measured so far are kept in {stop.run_dir}; continue with: arbench run --resume {stop.run_dir}", file=sys.stderr)
+        print(
+            f"arbench: interrupted; the frames measured so far are kept in {stop.run_dir}; "
+            f"continue with: arbench run --resume {stop.run_dir}",
+            file=sys.stderr,
+        )
         return 130
     except KeyboardInterrupt:
         print("arbench: interrupted", file=sys.stderr)

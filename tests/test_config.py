@@ -113,6 +113,7 @@ def test_device_with_unknown_sensor(tmp_path: Path) -> None:
         load_device("odd", tmp_path)
 
 
+@pytest.mark.faults
 def test_an_experiment_that_is_not_utf8_is_one_line(tmp_path) -> None:
     from harness.cli import main
 

@@ -7,7 +7,6 @@ import shutil
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from harness.system.cpu import capture_cpu, parse_cpuinfo

@@ -10,6 +10,8 @@ import pytest
 from harness.cli import main
 from harness.store.reader import load_run
 
+pytestmark = pytest.mark.faults
+
 RUNS = Path(__file__).parent / "fixtures" / "runs"
 
 
@@ -49,7 +51,7 @@ def test_bad_frame_lines_are_skipped_and_counted_on_a_complete_run(tmp_path, cap
     run = tmp_path / "run"
     shutil.copytree(RUNS / "smoke", run)
     good = (run / "frames.jsonl").read_bytes()
-    (run / "frames.jsonl").write_bytes(good + b"\xff\xfe not utf-8\n[1, 2, 3]\n{\"config_id\": \"x\"}\n{\"trunc")
+    (run / "frames.jsonl").write_bytes(good + b'\xff\xfe not utf-8\n[1, 2, 3]\n{"config_id": "x"}\n{"trunc')
     loaded = load_run(run)
     assert loaded.bad_lines == 4 and len(loaded.frames) == len(good.splitlines())
     assert main(["report", str(run)]) == 0

@@ -135,6 +135,7 @@ def test_a_failing_configuration_is_recorded_and_the_others_run(tmp_path: Path, 
     assert (stored.summary["status"] == "failed").sum() == 1
 
 
+@pytest.mark.faults
 def test_sigkill_halfway_leaves_valid_frames_and_a_partial_report(tmp_path: Path) -> None:
     process, run_dir = start_long_run(tmp_path, min_bytes=20_000)
     frames = run_dir / "frames.jsonl"

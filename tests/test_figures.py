@@ -151,6 +151,7 @@ def test_pareto_scores_each_source_by_its_own_metric(tmp_path):
     assert "chrF" in result.figure.axes[0].get_ylabel() and "hmean" in result.figure.axes[2].get_ylabel()
 
 
+@pytest.mark.faults
 def test_a_killed_run_without_summary_or_validity_still_draws(tmp_path):
     run_dir = copy_run("smoke", tmp_path / "killed")
     (run_dir / "summary.csv").unlink()

@@ -151,6 +151,7 @@ def test_many_huge_crops_in_one_request_are_refused_before_decoding(server: Serv
     assert raw(server, "GET", "/v1/health", headers=auth(server, "text/plain"))[0] == 200
 
 
+@pytest.mark.faults
 def test_oversized_and_huge_images_are_rejected(server: ServerProcess) -> None:
     status, answer = raw(server, "POST", "/v1/frame", b"\xff\xd8\xff" + b"\0" * 9_000_000, auth(server, "image/jpeg"))
     assert status == 413 and "error" in answer
@@ -169,6 +170,7 @@ def test_unauthenticated_requests_are_rejected(server: ServerProcess) -> None:
     assert status == 401 and "bearer token" in answer["error"]  # a non-ASCII header is a wrong token, not a 500
 
 
+@pytest.mark.faults
 def test_a_deeply_nested_json_body_is_a_bad_request(server: ServerProcess) -> None:
     deep = b"[" * 100_000 + b"]" * 100_000
     status, answer = raw(server, "POST", "/v1/text", deep, auth(server, "application/json"))
@@ -186,6 +188,7 @@ def test_binding_beyond_loopback_without_a_token_is_refused(monkeypatch: pytest.
         serve(load_server_config(None, host="0.0.0.0", port=0))
 
 
+@pytest.mark.faults
 def test_server_killed_mid_run_gives_failed_frames_or_fallback() -> None:
     process = ServerProcess(None, "127.0.0.1", 0, ocr="null", mt="null")
     strict = Pipeline(

@@ -16,6 +16,8 @@ import pytest
 from harness.store.reader import load_run
 from harness.testing.experiments import NULL_MT, NULL_OCR, write_experiment
 
+pytestmark = pytest.mark.faults
+
 REPO = Path(__file__).resolve().parent.parent
 SOURCES = [{"id": f"synth{seed}", "kind": "synthetic", "seed": seed, "n": 20, "loop": False} for seed in (1, 2, 3)]
 SLOW_NULL = {**NULL_OCR, "delay_ms": 60}  # 20 frames take over a second, so kills land while frames are written too

@@ -21,6 +21,8 @@ from harness.store.writer import FrameWriter
 from harness.testing.backends import FAULTY_MT
 from harness.testing.experiments import NULL_MT, write_experiment
 
+pytestmark = pytest.mark.faults
+
 REPO = Path(__file__).resolve().parent.parent
 
 # A null-backend run that would last 10 minutes (interrupted by the tests).

@@ -112,6 +112,7 @@ def test_undecodable_image_is_a_failed_frame_and_the_source_goes_on(tmp_path: Pa
         (b'{"file": "a.png"\n', "bad ground-truth line"),
     ],
 )
+@pytest.mark.faults
 def test_a_damaged_ground_truth_file_is_one_line(tmp_path: Path, content: bytes, message: str) -> None:
     from harness.sources.images import load_truth_jsonl
 

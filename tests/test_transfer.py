@@ -50,3 +50,10 @@ def test_check_transfer_on_two_real_runs(two_runs: tuple[Path, Path], capsys: py
     out = capsys.readouterr().out
     assert "| signs-test/floor/off | ocr_wer |" in out and "figures:" in out
     assert main(["check-transfer", str(tune), str(test)]) == 2  # different sources and no mapping: nothing to compare
+
+
+def test_one_image_set_on_two_machines_is_compared_frame_by_frame(two_runs: tuple[Path, Path]) -> None:
+    """The same frames read alike give a zero-width paired interval: equivalent, where unpaired resampling could not tell."""
+    _, test = two_runs
+    checks = [c for c in check_transfer(load_run(test), load_run(test)) if c.figure != "e2e p50 ms"]
+    assert checks and all(c.change == 0 and c.ci90 == (0.0, 0.0) and c.verdict == "equivalent" for c in checks)

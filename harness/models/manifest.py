@@ -142,7 +142,7 @@ def _cached_roots(file: str, stamp: int) -> tuple[tuple[str, Root], ...]:
 def _roots(table: dict[str, Any], file: Path) -> dict[str, Root]:
     raw = table.get("roots", {})
     if not isinstance(raw, dict):
-        raise ConfigError(f"{file}: [roots] must be tables such as [roots.rapidocr] package = \"rapidocr_onnxruntime\"")
+        raise ConfigError(f'{file}: [roots] must be tables such as [roots.rapidocr] package = "rapidocr_onnxruntime"')
     roots = {name: from_table(Root, value, f"{file} [roots.{name}]") for name, value in raw.items()}
     for name, root in roots.items():
         if bool(root.path) == bool(root.package):

@@ -20,8 +20,11 @@ __all__ = ["NullOcr", "NullOcrOptions"]
 
 @dataclass(frozen=True)
 class NullOcrOptions:
-    """``echo_ground_truth``: pass the frame's ground-truth words on as if recognized. ``delay_ms``: wait
-    that long per frame, a stand-in for a model of known cost (long runs for fault and resume tests)."""
+    """What the null OCR returns, and how long it takes.
+
+    ``echo_ground_truth``: pass the frame's ground-truth words on as if recognized. ``delay_ms``: wait
+    that long per frame, a stand-in for a model of known cost (long runs for fault and resume tests).
+    """
 
     echo_ground_truth: bool = True
     delay_ms: float = 0.0

@@ -129,9 +129,9 @@ def difference_ci(
 
 
 def paired_difference_ci(
-    a: Sequence[Any], b: Sequence[Any], statistic: Callable[[Sequence[Any]], float], seed: int = 0
+    a: Sequence[Any], b: Sequence[Any], statistic: Callable[[Sequence[Any]], float], seed: int = 0, confidence: float = CONFIDENCE
 ) -> tuple[float, float]:
-    """95% bootstrap interval of statistic(b) − statistic(a) where ``a[i]`` and ``b[i]`` are the same frame.
+    """95% (or ``confidence``) bootstrap interval of statistic(b) − statistic(a) where ``a[i]`` and ``b[i]`` are the same frame.
 
     Each resample draws frame indices once and uses them on both sides, so differences between frames
     (one photo is harder than another) cancel and only the change between configurations remains.
@@ -146,7 +146,7 @@ def paired_difference_ci(
     for _ in range(ITEM_RESAMPLES):
         picks = rng.integers(0, n, n)
         estimates.append(statistic([b[i] for i in picks]) - statistic([a[i] for i in picks]))
-    return _interval(np.array(estimates))
+    return _interval(np.array(estimates), confidence)
 
 
 def mann_whitney_p(a: np.ndarray, b: np.ndarray, frames: tuple[Frames, Frames] = (None, None)) -> float:

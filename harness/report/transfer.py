@@ -27,7 +27,7 @@ from harness.report.columns import ACCURACY_METRICS, DET_HMEAN, AccuracyMetric
 from harness.report.compare import terminal_text
 from harness.report.dataset import Dataset, Series
 from harness.report.export import Table, fmt, fmt_ci
-from harness.report.stats import difference_ci, has_metric, metric_value, ratio_of_medians_ci
+from harness.report.stats import difference_ci, has_metric, metric_value, paired_difference_ci, ratio_of_medians_ci
 from harness.store.reader import Run
 
 __all__ = ["Margins", "TransferCheck", "check_transfer", "transfer_report", "transfer_table"]
@@ -104,7 +104,7 @@ def check_transfer(run_a: Run, run_b: Run, margins: Margins = Margins(), sources
         for column in FIGURES:
             metric = METRICS[column]
             if has_metric(a.accuracy(), metric) and has_metric(b.accuracy(), metric):
-                checks.append(_accuracy(config, a.accuracy(), b.accuracy(), metric, margins.of(column)))
+                checks.append(_accuracy(config, a, b, metric, margins.of(column)))
     return checks
 
 
@@ -119,11 +119,24 @@ def _latency(config: str, a: Series, b: Series, pct: float) -> TransferCheck:
     return TransferCheck(config, "e2e p50 ms", float(np.median(x)), float(np.median(y)), ratio, ci90, ci95, f"±{pct:g}%", verdict)
 
 
-def _accuracy(config: str, a: list[dict[str, Any]], b: list[dict[str, Any]], metric: AccuracyMetric, margin: float) -> TransferCheck:
+def _accuracy(config: str, one: Series, other: Series, metric: AccuracyMetric, margin: float) -> TransferCheck:
+    """One accuracy figure of both runs, with its intervals.
+
+    Where both measured the same frames (two machines, one image set), frames are paired in the bootstrap,
+    so only the machines' difference remains; else they are resampled independently.
+    """
+
     def score(frames: Sequence[dict[str, Any]]) -> float:
         return metric_value(frames, metric)
 
-    ci90, ci95 = difference_ci(a, b, score, confidence=0.90), difference_ci(a, b, score)
+    mine, theirs = one.accuracy_by_frame(), other.accuracy_by_frame()
+    if mine and mine.keys() == theirs.keys():
+        keys = sorted(mine)
+        a, b = [mine[k] for k in keys], [theirs[k] for k in keys]
+        ci90, ci95 = paired_difference_ci(a, b, score, confidence=0.90), paired_difference_ci(a, b, score)
+    else:
+        a, b = one.accuracy(), other.accuracy()
+        ci90, ci95 = difference_ci(a, b, score, confidence=0.90), difference_ci(a, b, score)
     value_a, value_b = score(a), score(b)
     verdict = _verdict(ci90, ci95, -margin, margin, 0.0)
     return TransferCheck(config, metric.column, value_a, value_b, value_b - value_a, ci90, ci95, f"±{margin:g}", verdict)

@@ -92,28 +92,8 @@ def run_experiment(
     continues the run it names instead of starting one.
     """
     configs = experiment.configurations()
-    if resume is None:
-        run_id = new_run_id()
-        run_dir = out_root / device.name / run_id
-        try:
-            run_dir.mkdir(parents=True)
-        except OSError as exc:
-            raise UserError(f"cannot create the run directory {run_dir}: {exc.strerror}; choose another --out") from None
-        (run_dir / FRAMES).touch()
-        outcomes = [Outcome(c.config_id) for c in configs]
-        manifest = _manifest(experiment, device, run_id, outcomes)
-        manifest.update(resume_key=resume_key, invocations=[], round_outcomes={}, superseded=[])
-    else:
-        run_dir, manifest, outcomes = resume.run_dir, resume.manifest, resume.outcomes
-        manifest["superseded"] += resume.superseded
-        manifest["status"], manifest["finished_at_utc"] = "running", None
-        manifest["configurations"] = [dataclasses.asdict(o) for o in outcomes]
-    attempt = len(manifest["invocations"])
-    manifest["invocations"].append(
-        {"attempt": attempt, "started_at_utc": _utc(), "finished_at_utc": None, "status": "running", "command": sys.argv,
-         "forced": resume.forced if resume else []}
-    )  # fmt: skip
-    write_json_atomic(run_dir / MANIFEST, manifest)
+    run_dir, manifest, outcomes = _open_run(experiment, device, out_root, resume_key, resume)
+    attempt = manifest["invocations"][-1]["attempt"]
     reserve = SpaceReserve(run_dir)  # room for the closing summary and manifest, should frames fill the disk
     run_one = run_isolated if experiment.run.isolate else run_guarded
     status = "crashed"
@@ -121,7 +101,9 @@ def run_experiment(
         with _sigterm_as_interrupt():
             finished: dict[str, dict[str, Any]] = manifest["round_outcomes"]
             first_round_frames = {
-                i: done["0"]["measured_frames"] + done["0"]["failed_frames"] for i, c in enumerate(configs) if "0" in (done := finished.get(c.config_id, {}))
+                i: done["0"]["measured_frames"] + done["0"]["failed_frames"]
+                for i, c in enumerate(configs)
+                if "0" in (done := finished.get(c.config_id, {}))
             }
             for round_index in range(experiment.run.rounds):
                 for index in round_order(len(configs), round_index):
@@ -136,7 +118,10 @@ def run_experiment(
                         write_json_atomic(run_dir / MANIFEST, manifest)
                     frames = first_round_frames.get(index) if round_index else None  # later rounds: as many as round 1
                     now = run_one(configs[index], experiment, device, run_dir, RoundPlan(round_index, frames, attempt))
-                    finished.setdefault(configs[index].config_id, {})[str(round_index)] = {**dataclasses.asdict(now), "attempt": attempt}
+                    finished.setdefault(configs[index].config_id, {})[str(round_index)] = {
+                        **dataclasses.asdict(now),
+                        "attempt": attempt,
+                    }
                     outcomes[index] = merge_rounds(before, now) if round_index else now
                     if not round_index:
                         first_round_frames[index] = now.measured_frames + now.failed_frames
@@ -151,6 +136,32 @@ def run_experiment(
         reserve.release()
         _finish(run_dir, manifest, outcomes, status)
     return run_dir
+
+
+def _open_run(
+    experiment: Experiment, device: DeviceProfile, out_root: Path, resume_key: dict[str, Any] | None, resume: Resume | None
+) -> tuple[Path, dict[str, Any], list[Outcome]]:
+    """A new run folder with its first manifest, or the resumed run's; either way with this invocation added."""
+    if resume is None:
+        run_id = new_run_id()
+        run_dir = out_root / device.name / run_id
+        try:
+            run_dir.mkdir(parents=True)
+        except OSError as exc:
+            raise UserError(f"cannot create the run directory {run_dir}: {exc.strerror}; choose another --out") from None
+        (run_dir / FRAMES).touch()
+        outcomes = [Outcome(c.config_id) for c in experiment.configurations()]
+        manifest = _manifest(experiment, device, run_id, outcomes)
+        manifest.update(resume_key=resume_key, invocations=[], round_outcomes={}, superseded=[])
+    else:
+        run_dir, manifest, outcomes = resume.run_dir, resume.manifest, resume.outcomes
+        manifest["superseded"] += resume.superseded
+        manifest["status"], manifest["finished_at_utc"] = "running", None
+        manifest["configurations"] = [dataclasses.asdict(o) for o in outcomes]
+    invocation = {"attempt": len(manifest["invocations"]), "started_at_utc": _utc(), "finished_at_utc": None, "status": "running"}
+    manifest["invocations"].append({**invocation, "command": sys.argv, "forced": resume.forced if resume else []})
+    write_json_atomic(run_dir / MANIFEST, manifest)
+    return run_dir, manifest, outcomes
 
 
 def round_order(count: int, round_index: int) -> list[int]:

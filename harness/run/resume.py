@@ -113,7 +113,9 @@ def prepare_resume(run_dir: Path, config_ids: list[str], key_now: dict[str, Any]
         raise UserError(f"cannot resume {run_dir}: changed since it started: {'; '.join(differs)}; add --force to resume anyway (recorded)")
     known = list(manifest["experiment"]["resolved"]["configurations"])
     if known != config_ids:
-        raise UserError(f"cannot resume {run_dir}: the experiment's configurations differ from the run's ({len(known)} vs {len(config_ids)})")
+        raise UserError(
+            f"cannot resume {run_dir}: the experiment's configurations differ from the run's ({len(known)} vs {len(config_ids)})"
+        )
     finished: dict[str, dict[str, dict[str, Any]]] = manifest["round_outcomes"]
     records, _ = read_frames(run_dir / FRAMES)
     gone = superseded_keys(manifest)

@@ -165,10 +165,7 @@ def _measure(
             outcome.stop_reason = "source_exhausted"
             break
         record = frame_record(config.config_id, seq, warmup, tracer.spans, result, error)
-        if settings.rounds > 1:
-            record["round"] = plan.index
-        if plan.attempt:
-            record["attempt"] = plan.attempt
+        _tag(record, plan, settings.rounds)
         if result is not None:
             session.scenario.annotate(record)
         try:
@@ -203,6 +200,14 @@ def _finish(outcome: Outcome, settings: RunSettings, unsaved: int, kept: int) ->
         _failed(outcome, f"no frame was measured (stopped: {outcome.stop_reason}); the source has fewer frames than warmup_frames + 1?")
     if outcome.status == "running":
         outcome.status = "complete"
+
+
+def _tag(record: dict[str, Any], plan: RoundPlan, rounds: int) -> None:
+    """Mark a frame record with its round (when there are several) and its resumed invocation (when not the first)."""
+    if rounds > 1:
+        record["round"] = plan.index
+    if plan.attempt:
+        record["attempt"] = plan.attempt
 
 
 def _stop(settings: RunSettings, plan: RoundPlan, outcome: Outcome, elapsed_s: float) -> str | None:

@@ -13,8 +13,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from harness.system.files import is_dir, read_int, read_text, under
 from harness.system.cpuid import CPUID_FEATURES, cpuid_features
+from harness.system.files import is_dir, read_int, read_text, under
 from harness.system.isa import KERNEL_FEATURES, int8_kernels, isa_label, simd_features
 
 __all__ = ["capture_cpu", "cpu_model", "parse_cpu_list", "parse_cpuinfo"]
@@ -219,7 +219,9 @@ def _features(root: Path, blocks: list[dict[str, str]]) -> tuple[list[str], str,
     only_listed = [n for n in listed if n in CPUID_FEATURES and n not in asked]
     if not only_cpuid and not only_listed:
         return features, "cpuid", None
-    parts = [f"only CPUID: {' '.join(only_cpuid)}"] * bool(only_cpuid) + [f"only /proc/cpuinfo: {' '.join(only_listed)}"] * bool(only_listed)
+    parts = [f"only CPUID: {' '.join(only_cpuid)}"] * bool(only_cpuid) + [f"only /proc/cpuinfo: {' '.join(only_listed)}"] * bool(
+        only_listed
+    )
     return features, "cpuid", "; ".join(parts) + " (an emulator or a hypervisor masking CPUID; kernels follow CPUID)"
 
 

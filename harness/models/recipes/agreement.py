@@ -54,12 +54,14 @@ def _int8_file(folder: Path, part: str) -> Path:
 
 
 def tuning_scores(folder: Path, limit: int = 0, threads: int = 2) -> TuningScores:
-    """det hmean, e2e hmean and WER of the int8 det and rec in ``folder`` on the first ``limit`` tuning photos (0: all)."""
-    from harness.ocr.rapidocr import RapidOcrOptions
-    from harness.testing.backends import open_backend
+    """Det hmean, e2e hmean and WER of the int8 det and rec in ``folder`` on the first ``limit`` tuning photos (0: all)."""
+    from harness.models.manifest import model_root
+    from harness.models.recipes.ort_int8 import MODEL_FILES
+    from harness.ocr.rapidocr import RapidOcr, RapidOcrOptions
 
-    options = RapidOcrOptions(tuning="floor", det_model=str(_int8_file(folder, "det")), rec_model=str(_int8_file(folder, "rec")))
-    backend = open_backend("ocr", "rapidocr", options, BackendContext(threads=threads))
+    files = {"det": _int8_file(folder, "det"), "cls": model_root("rapidocr") / MODEL_FILES["cls"], "rec": _int8_file(folder, "rec")}
+    options = RapidOcrOptions(tuning="floor", det_model=str(files["det"]), rec_model=str(files["rec"]))
+    backend = RapidOcr(options, BackendContext(threads=threads, models=files))
     source = Icdar2015Source(Icdar2015Options(split=TUNING_SPLIT, limit=limit, loop=False))
     source.open()
     total: dict[str, int] = defaultdict(int)

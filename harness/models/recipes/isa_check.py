@@ -14,8 +14,8 @@ emulator, and compares the outputs: det's probability map (mean |difference|, an
 on different sides of DB's 0.3 threshold) and rec's per-step character probabilities (mean |difference|,
 and the share of steps whose most likely character differs). It reads the tuning split only.
 
-    python -m harness.models.recipes.isa_check --set fp32 --set build/int8-tune/u8s8 --set models/ppocrv4-int8 \\
-        [--photos 4] [--emulator "qemu-x86_64 -cpu Haswell"] [--json out.json]
+    python -m harness.models.recipes.isa_check --set fp32 --set build/int8-tune/u8s8 --set models/ppocrv4-int8
+    python -m harness.models.recipes.isa_check --set models/ppocrv4-int8 --photos 8 --emulator "qemu-x86_64 -cpu Haswell" --json out.json
 
 ``fp32`` names the package's fp32 models; a folder names the det and rec files in it (``*det*.onnx``,
 ``*rec*.onnx``). The emulator must be installed (Debian: ``qemu-user``).
@@ -66,7 +66,7 @@ class Agreement:
 
 
 def set_files(spec: str) -> dict[str, Path]:
-    """det and rec files of a set: ``fp32`` (the package's), or a folder holding one ``*det*.onnx`` and one ``*rec*.onnx``."""
+    """Det and rec files of a set: ``fp32`` (the package's), or a folder holding one ``*det*.onnx`` and one ``*rec*.onnx``."""
     if spec == "fp32":
         return {part: model_root("rapidocr") / MODEL_FILES[part] for part in ("det", "rec")}
     folder = Path(spec)
@@ -102,7 +102,7 @@ def _crop(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
 
 
 def dump(files: dict[str, Path], photos: int) -> dict[str, np.ndarray]:
-    """det maps and rec probabilities of the first ``photos`` tuning photos, as the floor tuning feeds the models."""
+    """Det maps and rec probabilities of the first ``photos`` tuning photos, as the floor tuning feeds the models."""
     from harness.system.cpu import capture_cpu
 
     tuning = TUNINGS["floor"]
@@ -142,7 +142,18 @@ def _emulated(spec: str, photos: int, emulator: str) -> tuple[dict[str, np.ndarr
     """``dump`` of one set run by ``emulator`` in a child process, and its wall time."""
     with tempfile.TemporaryDirectory(prefix="arbench-isa-") as tmp:
         target = Path(tmp) / "dump.npz"
-        command = [*shlex.split(emulator), sys.executable, "-m", "harness.models.recipes.isa_check", "--dump", str(target), "--set", spec, "--photos", str(photos)]
+        command = [
+            *shlex.split(emulator),
+            sys.executable,
+            "-m",
+            "harness.models.recipes.isa_check",
+            "--dump",
+            str(target),
+            "--set",
+            spec,
+            "--photos",
+            str(photos),
+        ]
         start = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
@@ -156,7 +167,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--set", action="append", required=True, help="fp32, or a folder of det and rec int8 files")
     parser.add_argument("--photos", type=int, default=4, help="first N tuning photos (about 30 s each per set emulated)")
-    parser.add_argument("--emulator", default=DEFAULT_EMULATOR, help=f"the command that runs Python under another CPUID (default {DEFAULT_EMULATOR!r})")
+    parser.add_argument(
+        "--emulator", default=DEFAULT_EMULATOR, help=f"the command that runs Python under another CPUID (default {DEFAULT_EMULATOR!r})"
+    )
     parser.add_argument("--dump", type=Path, help=argparse.SUPPRESS)  # the child's job: write the outputs here
     parser.add_argument("--json", type=Path, help="also write the agreements here")
     args = parser.parse_args(argv)

@@ -491,13 +491,16 @@ def build_default(out_dir: Path) -> dict[str, Path]:
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m harness.models.recipes.ort_int8 OUT_DIR [--settings FILE.toml]``: build one int8 set, e.g. a variant to tune."""
     import argparse
+
     import tomllib
 
     from harness.models.manifest import model_root
 
     parser = argparse.ArgumentParser(description="Build PP-OCRv4 int8 (det, cls, rec and ppocr_int8.json) into OUT_DIR.")
     parser.add_argument("out_dir", type=Path)
-    parser.add_argument("--settings", type=Path, help="TOML of Int8Settings fields, [det]/[cls]/[rec] tables of PartSettings (default: the recipe's)")
+    parser.add_argument(
+        "--settings", type=Path, help="TOML of Int8Settings fields, [det]/[cls]/[rec] tables of PartSettings (default: the recipe's)"
+    )
     args = parser.parse_args(argv)
     table = tomllib.loads(args.settings.read_text(encoding="utf-8")) if args.settings else {}
     built = build_ppocr_int8(model_root("rapidocr"), args.out_dir, Int8Settings.from_dict(table))

@@ -93,7 +93,9 @@ def known_hashes(record: Mapping[str, Any], here: Mapping[str, Any]) -> dict[str
     recorded on; a record written before them knows only its own ``built_on``.
     """
     entries = record.get("reproductions") or (
-        [{"built_on": record["built_on"], "sha256": {k: v["sha256"] for k, v in record["outputs"].items()}}] if record.get("built_on") else []
+        [{"built_on": record["built_on"], "sha256": {k: v["sha256"] for k, v in record["outputs"].items()}}]
+        if record.get("built_on")
+        else []
     )
     for entry in entries:
         if reproduces_here(entry.get("built_on"), here) is None:
