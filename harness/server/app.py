@@ -1,17 +1,19 @@
 """`arbench serve`: the stages as an HTTP service (aiohttp), one endpoint per partition point.
 
-- ``GET  /v1/health``: status and the backends loaded.
+- ``GET  /v1/health``: status, the backends loaded, and the load: workers, busy, queued, served, refused.
 - ``POST /v1/frame``: a JPEG, PNG or WebP frame → OCR (det, cls, rec) and MT on the server.
 - ``POST /v1/crops``: multipart/form-data of text crops (parts named "crop") → recognition and MT.
 - ``POST /v1/text``: JSON ``{"texts": [...]}`` → MT.
 
 Answers are JSON: ``regions`` (quad, text, confidence; crop answers give the crop ``index`` instead of a
 quad), ``targets``, ``timings_ns`` (server-side spans, same names as on the device), ``server_ns`` (their
-top-level sum: the server's compute) and ``queue_ns`` (waiting for the stage worker). The stage code is the
-device's: backends are built through harness.registry, and one worker thread runs them, so a backend
-never sees two calls at once. Errors are JSON ``{"error": reason}`` with a 4xx for bad input (400
-malformed, 401 no or wrong token, 411 no length, 413 too large, 415 wrong type) and 500 when a stage
-raised. Input is JSON or an image, nothing else is ever decoded.
+top-level sum: the server's compute) and ``queue_ns`` (waiting for a stage worker). The stage code is the
+device's: backends are built through harness.registry; each of ``[server] workers`` threads has its own
+backends, so a backend never sees two calls at once. At most ``max_queue`` requests wait for a worker;
+beyond that, or when the wait would pass the client's ``X-Arbench-Deadline-Ms``, the answer is 503 at
+once with ``Retry-After`` (seconds). Errors are JSON ``{"error": reason}`` with a 4xx for bad input (400
+malformed, 401 no or wrong token, 411 no length, 413 too large, 415 wrong type), 503 when busy and 500
+when a stage raised. Input is JSON or an image, nothing else is ever decoded.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import math
 import os
 import signal
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -36,7 +40,7 @@ from harness.store.spans import is_top
 from harness.trace import Tracer
 from harness.types import Frame
 
-__all__ = ["StageServer", "make_app", "serve"]
+__all__ = ["DEADLINE_HEADER", "Busy", "StageServer", "Stages", "make_app", "serve"]
 
 Handler = Callable[[Any], Awaitable[Any]]
 
@@ -49,35 +53,25 @@ def _web() -> Any:
     return web
 
 
-class StageServer:
-    """The server's backends and the one worker thread that runs them."""
+class Busy(Exception):
+    """No stage worker can take the request in time: the queue is full, or the client's deadline would pass."""
 
-    def __init__(self, config: ServerConfig) -> None:
+    def __init__(self, reason: str, retry_after_s: int) -> None:
+        super().__init__(reason)
+        self.retry_after_s = retry_after_s
+
+
+class Stages:
+    """One worker's OCR and MT backends and the stage code they run (one call at a time)."""
+
+    def __init__(self, config: ServerConfig, context: BackendContext) -> None:
         self.config = config
-        context = BackendContext(threads=config.server.threads)
         self.ocr = config.ocr.create(context)
         self.mt = config.mt.create(context)
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stages")
 
     def close(self) -> None:
-        self._worker.shutdown(wait=True)
         self.ocr.close()
         self.mt.close()
-
-    async def run(self, work: Callable[[Tracer], dict[str, Any]]) -> dict[str, Any]:
-        """Run ``work`` on the stage worker; add its spans as ``timings_ns``, ``server_ns`` and ``queue_ns``."""
-        submitted = time.monotonic_ns()
-
-        def timed() -> dict[str, Any]:
-            tracer = Tracer()
-            started = tracer.clock()
-            answer = work(tracer)
-            answer["timings_ns"] = {s.name: s.duration_ns for s in tracer.spans}
-            answer["server_ns"] = sum(s.duration_ns for s in tracer.spans if is_top(s.name))
-            answer["queue_ns"] = started - submitted
-            return answer
-
-        return await asyncio.get_running_loop().run_in_executor(self._worker, timed)
 
     def frame(self, data: bytes, tracer: Tracer) -> dict[str, Any]:
         with tracer.span("decode"):
@@ -113,6 +107,109 @@ class StageServer:
         return targets
 
 
+class StageServer:
+    """The stage workers (each with its own backends, in a thread pool) and the admission of requests to them.
+
+    A request takes a free worker, or waits in a queue of at most ``max_queue``; when the queue is full,
+    or the wait it would face (the mean service time so far times the requests ahead, over the workers)
+    exceeds the client's deadline, it is refused at once with 503 and a ``Retry-After``. Admission runs on
+    the event loop only, so it needs no lock.
+    """
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        context = BackendContext(threads=config.server.threads)
+        self.workers = config.server.worker_count()
+        self.stages = [Stages(config, context) for _ in range(self.workers)]
+        self.ocr, self.mt = self.stages[0].ocr, self.stages[0].mt
+        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="stages")
+        self._free = list(range(self.workers))
+        self._waiting: deque[asyncio.Future[int]] = deque()
+        self._service_s: float | None = None  # running mean of a request's time on a worker
+        self.served = self.refused = 0
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        for stages in self.stages:
+            stages.close()
+
+    def load(self) -> dict[str, Any]:
+        """Workers, queue and counts, for /v1/health."""
+        mean_ms = None if self._service_s is None else 1e3 * self._service_s
+        return {
+            "workers": self.workers,
+            "busy": self.workers - len(self._free),
+            "queued": len(self._waiting),
+            "max_queue": self.config.server.max_queue,
+            "served": self.served,
+            "refused": self.refused,
+            "mean_service_ms": mean_ms,
+        }
+
+    def _expected_wait_s(self) -> float:
+        return (self._service_s or 0.0) * (len(self._waiting) + 1) / self.workers
+
+    def _refuse(self, reason: str) -> Busy:
+        self.refused += 1
+        return Busy(reason, max(1, math.ceil(self._expected_wait_s())))
+
+    async def _take(self, deadline_s: float | None) -> int:
+        if self._free:
+            return self._free.pop()
+        if len(self._waiting) >= self.config.server.max_queue:
+            raise self._refuse(f"all {self.workers} stage worker(s) busy and {len(self._waiting)} request(s) queued")
+        if deadline_s is not None and self._expected_wait_s() > deadline_s:
+            raise self._refuse(f"the expected wait ({self._expected_wait_s():.2f} s) exceeds the request's deadline ({deadline_s:.2f} s)")
+        slot: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._waiting.append(slot)
+        try:
+            return await slot
+        except asyncio.CancelledError:  # the client went away while queued: pass on a worker it was given
+            if slot.done() and not slot.cancelled():
+                self._give(slot.result())
+            else:
+                self._waiting.remove(slot)
+            raise
+
+    def _give(self, worker: int) -> None:
+        while self._waiting:
+            slot = self._waiting.popleft()
+            if not slot.done():
+                slot.set_result(worker)
+                return
+        self._free.append(worker)
+
+    async def run(self, work: Callable[[Stages, Tracer], dict[str, Any]], deadline_s: float | None = None) -> dict[str, Any]:
+        """Run ``work`` on a stage worker; add its spans as ``timings_ns``, ``server_ns`` and ``queue_ns``.
+
+        ``deadline_s``: the seconds the client still waits (its ``X-Arbench-Deadline-Ms``); a request that
+        would start later is refused (``Busy``).
+        """
+        submitted = time.monotonic_ns()
+        worker = await self._take(deadline_s)
+        try:
+            if deadline_s is not None and (time.monotonic_ns() - submitted) / 1e9 > deadline_s:
+                raise self._refuse("the request's deadline passed while it was queued")
+
+            def timed() -> dict[str, Any]:
+                tracer = Tracer()
+                started = tracer.clock()
+                answer = work(self.stages[worker], tracer)
+                answer["timings_ns"] = {s.name: s.duration_ns for s in tracer.spans}
+                answer["server_ns"] = sum(s.duration_ns for s in tracer.spans if is_top(s.name))
+                answer["queue_ns"] = started - submitted
+                return answer
+
+            began = time.monotonic()
+            answer = await asyncio.get_running_loop().run_in_executor(self._pool, timed)
+            took = time.monotonic() - began
+            self._service_s = took if self._service_s is None else 0.8 * self._service_s + 0.2 * took
+            self.served += 1
+            return answer
+        finally:
+            self._give(worker)
+
+
 def _error(status: int, reason: str) -> Any:
     return _web().json_response({"error": reason}, status=status)
 
@@ -133,6 +230,10 @@ def make_app(server: StageServer, token: str | None) -> Any:
             return await handler(request)
         except WireError as exc:
             return _error(400, str(exc))
+        except Busy as exc:
+            response = _error(503, str(exc))
+            response.headers["Retry-After"] = str(exc.retry_after_s)
+            return response
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
@@ -141,25 +242,43 @@ def make_app(server: StageServer, token: str | None) -> Any:
             return _error(500, f"stage failed: {type(exc).__name__}: {exc}")
 
     async def health(request: Any) -> Any:
-        return web.json_response({"status": "ok", "ocr": server.ocr.name, "mt": server.mt.name, "arbench_version": __version__})
+        answer = {"status": "ok", "ocr": server.ocr.name, "mt": server.mt.name, "arbench_version": __version__}
+        return web.json_response(answer | server.load())
 
     async def frame(request: Any) -> Any:
         if request.content_type not in CONTENT_TYPES.values():
             return _error(415, f"send the frame as one of {', '.join(CONTENT_TYPES.values())}, not {request.content_type!r}")
         data = await request.read()
-        return web.json_response(await server.run(lambda tracer: server.frame(data, tracer)))
+        return web.json_response(await server.run(lambda stages, tracer: stages.frame(data, tracer), _deadline(request)))
 
     async def crops(request: Any) -> Any:
         images = await _read_crops(request, limits.max_upload_bytes, limits.max_crops)
-        return web.json_response(await server.run(lambda tracer: server.crops(images, tracer)))
+        return web.json_response(await server.run(lambda stages, tracer: stages.crops(images, tracer), _deadline(request)))
 
     async def text(request: Any) -> Any:
         texts = _texts(await _json(request), limits.max_texts, limits.max_text_chars)
-        return web.json_response(await server.run(lambda tracer: server.text(texts, tracer)))
+        return web.json_response(await server.run(lambda stages, tracer: stages.text(texts, tracer), _deadline(request)))
 
     app = web.Application(client_max_size=limits.max_upload_bytes, middlewares=[guard])
     app.add_routes([web.get("/v1/health", health), web.post("/v1/frame", frame), web.post("/v1/crops", crops), web.post("/v1/text", text)])
     return app
+
+
+DEADLINE_HEADER = "X-Arbench-Deadline-Ms"  # how long the client still waits for this answer, ms
+
+
+def _deadline(request: Any) -> float | None:
+    """The client's remaining wait in seconds, from ``X-Arbench-Deadline-Ms``; None when it sent none."""
+    given = request.headers.get(DEADLINE_HEADER)
+    if given is None:
+        return None
+    try:
+        value = float(given)
+    except ValueError:
+        raise WireError(f"{DEADLINE_HEADER} must be a number of milliseconds, not {given[:40]!r}") from None
+    if not 0 < value < 86_400_000:
+        raise WireError(f"{DEADLINE_HEADER} must be between 0 and 86400000 ms, not {value:g}")
+    return value / 1e3
 
 
 async def _read_crops(request: Any, max_bytes: int, max_crops: int) -> list[bytes]:

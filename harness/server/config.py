@@ -37,7 +37,10 @@ class ServerOptions:
 
     ``token_env`` names the environment variable holding the bearer token (a token there is always
     required; binding beyond loopback without one is refused). ``threads``: the backends' compute threads
-    (0: runtime default). Limits: body bytes, decoded pixels per image and per request (all of a request's
+    (0: runtime default). ``workers``: stage workers, each with its own OCR and MT backends, so requests
+    run side by side (0: one per ``threads`` cores, at least one; one when ``threads`` is 0).
+    ``max_queue``: requests that may wait for a worker; beyond that a request is answered 503 at once, with
+    ``Retry-After``. Limits: body bytes, decoded pixels per image and per request (all of a request's
     crops together, checked from their headers before any is decoded), crops per request, texts per request
     and characters per text.
     """
@@ -46,6 +49,8 @@ class ServerOptions:
     port: int = 8750
     token_env: str = "ARBENCH_SERVER_TOKEN"
     threads: int = 0
+    workers: int = 1
+    max_queue: int = 8
     max_upload_bytes: int = 8_000_000
     max_pixels: int = 40_000_000
     max_request_pixels: int = 40_000_000
@@ -59,6 +64,16 @@ class ServerOptions:
         limits = (self.max_upload_bytes, self.max_pixels, self.max_request_pixels, self.max_crops, self.max_texts, self.max_text_chars)
         if min(limits) < 1:
             raise ConfigError("[server]: every max_* limit must be at least 1")
+        if self.workers < 0 or self.max_queue < 0:
+            raise ConfigError("[server]: workers and max_queue must be 0 or more (workers 0: sized to the machine)")
+
+    def worker_count(self) -> int:
+        """How many stage workers run: ``workers``, or with 0 the cores divided by the backends' threads."""
+        import os
+
+        if self.workers:
+            return self.workers
+        return max(1, (os.cpu_count() or 1) // self.threads) if self.threads else 1
 
 
 @dataclass(frozen=True)

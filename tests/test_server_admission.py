@@ -1,0 +1,96 @@
+"""The offload server's workers and admission: requests run side by side, a full queue or a passing deadline is 503 at once."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+import pytest
+
+pytest.importorskip("aiohttp")
+
+from harness.offload.launch import ServerProcess
+from harness.offload.wire import encode_image
+
+DELAY_MS = 400  # the null OCR's stand-in for a model: every frame holds its worker this long
+FRAME, _ = encode_image(np.full((64, 96, 3), 200, np.uint8), "png", 0)
+
+
+def _server(tmp_path: Path, workers: int, max_queue: int) -> ServerProcess:
+    config = tmp_path / f"server-{workers}-{max_queue}.toml"
+    config.write_text(
+        f'[server]\nworkers = {workers}\nmax_queue = {max_queue}\n[ocr]\nbackend = "null"\ndelay_ms = {DELAY_MS}\n[mt]\nbackend = "null"\n'
+    )
+    return ServerProcess(config, "127.0.0.1", 0)
+
+
+def _post(server: ServerProcess, deadline_ms: float | None = None) -> tuple[int, dict, dict, float]:
+    """POST one frame: status, JSON answer, headers and seconds until the answer."""
+    parts = urlsplit(server.url)
+    headers = {"Authorization": f"Bearer {server.token}", "Content-Type": "image/png"}
+    if deadline_ms is not None:
+        headers["X-Arbench-Deadline-Ms"] = str(deadline_ms)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    start = time.monotonic()
+    connection.request("POST", "/v1/frame", body=FRAME, headers=headers)
+    response = connection.getresponse()
+    answer = json.loads(response.read())
+    took = time.monotonic() - start
+    connection.close()
+    return response.status, answer, dict(response.getheaders()), took
+
+
+def _burst(server: ServerProcess, count: int) -> list[tuple[int, dict, dict, float]]:
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(lambda _: _post(server), range(count)))
+
+
+def test_a_full_queue_is_refused_at_once_with_retry_after(tmp_path: Path) -> None:
+    with _server(tmp_path, workers=1, max_queue=1) as server:
+        _post(server)  # one served request gives the server its service time
+        results = _burst(server, 5)
+        served = [r for r in results if r[0] == 200]
+        refused = [r for r in results if r[0] == 503]
+        assert len(served) == 2 and len(refused) == 3  # one on the worker, one queued
+        for _, answer, headers, took in refused:
+            assert took < 0.2 * DELAY_MS / 1e3 + 0.1  # answered at arrival, not after a wait
+            assert int(headers["Retry-After"]) >= 1 and "busy" in answer["error"]
+        queued = max(served, key=lambda r: r[1]["queue_ns"])
+        assert queued[1]["queue_ns"] >= 0.8 * DELAY_MS * 1e6  # the second waited for the first
+        load = json.loads(_health(server))
+        assert (load["workers"], load["served"], load["refused"]) == (1, 3, 3)
+
+
+def test_workers_run_requests_side_by_side(tmp_path: Path) -> None:
+    with _server(tmp_path, workers=3, max_queue=0) as server:
+        results = _burst(server, 3)
+        assert [r[0] for r in results] == [200, 200, 200]
+        assert max(r[3] for r in results) < 2 * DELAY_MS / 1e3  # three at once, not one after another (1.2 s)
+        assert max(r[1]["queue_ns"] for r in results) < 0.5 * DELAY_MS * 1e6
+
+
+def test_a_deadline_the_queue_would_miss_is_refused(tmp_path: Path) -> None:
+    with _server(tmp_path, workers=1, max_queue=4) as server:
+        _post(server)
+        with ThreadPoolExecutor(2) as pool:
+            busy = pool.submit(_post, server)
+            time.sleep(0.1)  # the worker is now taken
+            status, answer, _, took = _post(server, deadline_ms=100)
+            assert busy.result()[0] == 200
+        assert status == 503 and "deadline" in answer["error"] and took < 0.2
+        assert _post(server, deadline_ms=5000)[0] == 200  # time enough: served
+        assert _post(server, deadline_ms=-1)[0] == 400
+
+
+def _health(server: ServerProcess) -> str:
+    parts = urlsplit(server.url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    connection.request("GET", "/v1/health", headers={"Authorization": f"Bearer {server.token}"})
+    body = connection.getresponse().read().decode()
+    connection.close()
+    return body
