@@ -94,3 +94,18 @@ def _health(server: ServerProcess) -> str:
     body = connection.getresponse().read().decode()
     connection.close()
     return body
+
+
+def test_the_load_benchmark_accounts_for_every_request(tmp_path: Path) -> None:
+    """`python -m harness.offload.loadbench` on null backends: each request answered, refused or lost, none unaccounted."""
+    from harness.offload.loadbench import main
+
+    out = tmp_path / "loadbench"
+    main(["--workers", "1", "--clients", "12", "--seconds", "1.5", "--rounds", "2", "--max-queue", "2", "--out", str(out)])
+    record = json.loads((out / "loadbench.json").read_text())
+    rounds = record["rounds"]
+    assert [r["round"] for r in rounds] == [0, 1] and all(r["workers"] == 1 for r in rounds)
+    for r in rounds:
+        assert r["lost"] == 0 and r["answered"] > 0 and r["server_rss_mb"] > 0
+        assert r["refused"] > 0 and r["slowest_refusal_ms"] is not None  # 12 clients, one worker, a queue of 2
+        assert r["throughput_fps"] == pytest.approx(r["answered"] / 1.5)

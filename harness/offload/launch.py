@@ -36,7 +36,8 @@ class ServerProcess:
     """One `arbench serve` child: ``url`` and ``token`` once started; ``stop`` ends it.
 
     ``prefix`` runs it under another command (``ip netns exec NAME``); ``host`` is the address it binds
-    (a token is generated when it is not loopback, or when ``token`` is true).
+    (a token is generated when it is not loopback, or when ``token`` is true); ``extra``: more `arbench
+    serve` options.
     """
 
     def __init__(
@@ -51,12 +52,14 @@ class ServerProcess:
         token: bool = True,
         token_env: str = "ARBENCH_SERVER_TOKEN",
         start_timeout_s: float = 120.0,
+        extra: tuple[str, ...] = (),
     ) -> None:
         self.token = secrets.token_urlsafe(24) if token or host not in ("127.0.0.1", "localhost", "::1") else None
         command = [*prefix, sys.executable, "-m", "harness.cli", "serve", "--host", host, "--port", str(port), "--token-env", token_env]
         command += ["--config", str(config)] if config is not None else []
         command += ["--ocr", ocr] if ocr else []
         command += ["--mt", mt] if mt else []
+        command += list(extra)  # more `arbench serve` options, e.g. ("--workers", "2")
         env = {k: v for k, v in os.environ.items() if k != token_env} | ({token_env: self.token} if self.token else {})
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop(); a file, not a pipe: a chatty server never blocks
         # preexec_fn only calls prctl (async-signal-safe); it is the one way to tie the child's life to ours
