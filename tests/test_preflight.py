@@ -33,11 +33,13 @@ LAPTOP = load_device("laptop")
         ({"ar": [{"id": "every", "policy": "every-n"}], "offload": {"placements": ["cloud"]}}, "drop [offload] from AR experiments"),
     ],
 )
+@pytest.mark.faults
 def test_what_the_files_say_is_checked_when_the_experiment_loads(tmp_path: Path, sections: dict, error: str) -> None:
     with pytest.raises(ConfigError, match=error.replace("[", r"\[").replace("(", r"\(")):
         load_experiment(write_experiment(tmp_path / "exp.toml", **sections))
 
 
+@pytest.mark.faults
 def test_missing_files_are_found_by_preflight_before_any_run_directory(tmp_path: Path) -> None:
     for source, error in (
         ({"id": "v", "kind": "video", "path": str(tmp_path / "none.mp4")}, "video file not found"),
@@ -49,6 +51,7 @@ def test_missing_files_are_found_by_preflight_before_any_run_directory(tmp_path:
             preflight(experiment, LAPTOP)
 
 
+@pytest.mark.faults
 def test_an_optional_source_without_its_data_is_skipped_with_the_reason(tmp_path: Path) -> None:
     photos = {"id": "photos", "kind": "icdar2015", "root": str(tmp_path / "nowhere"), "optional": True}
     experiment = preflight(load_experiment(write_experiment(tmp_path / "exp.toml", sources=[photos, SYNTHETIC])), LAPTOP)
