@@ -18,27 +18,27 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from harness.run.experiment import load_experiment
     from harness.run.orchestrate import run_experiment
     from harness.run.preflight import preflight
-    from harness.run.resume import prepare_resume, resume_key
+    from harness.run.resume import prepare_resume, read_resumable, resume_key
     from harness.system.environment import detect_device
 
-    resumed = _resumed_manifest(Path(args.resume)) if args.resume else None
+    resumed = read_resumable(Path(args.resume)) if args.resume else None
     if args.experiment is None and resumed is None:
         raise UserError("arbench run needs an experiment file (e.g. experiments/default.toml) or --resume RUN")
     path = Path(args.experiment) if args.experiment else Path(resumed["experiment"]["path"])
     experiment = load_experiment(path)
     device = resolve_device(args.device if args.device != "auto" or resumed is None else resumed["device"]["name"])
     experiment = preflight(experiment, device)
-    key = resume_key(path, experiment.raw, detect_device())
+    detected = detect_device()
+    key = resume_key(path, experiment.raw, detected)
     resume = None
-    if args.resume:
-        resume = prepare_resume(Path(args.resume), [c.config_id for c in experiment.configurations()], key, args.force)
+    if resumed is not None:
+        resume = prepare_resume(Path(args.resume), resumed, [c.config_id for c in experiment.configurations()], key, args.force)
         print(
             f"arbench: resuming {args.resume}: {len(resume.superseded)} unfinished (configuration, round) measured again", file=sys.stderr
         )
     for component_id, why in experiment.skipped:
         print(f"arbench: skipping optional {component_id!r}: {why}", file=sys.stderr)
     print(f"arbench: {experiment.name}: {len(experiment.configurations())} configuration(s) on device {device.name}", file=sys.stderr)
-    detected = detect_device()
     if args.device != "auto" and device.name != detected:
         print(f"arbench: warning: profile {device.name!r} chosen, but this machine looks like {detected!r}", file=sys.stderr)
     run_dir = run_experiment(experiment, device, Path(args.out), resume_key=key, resume=resume)
@@ -46,19 +46,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
     failed = _print_failures(run_dir)
     print(run_dir)
     return 1 if failed == len(experiment.configurations()) else 0
-
-
-def _resumed_manifest(run_dir: Path) -> dict:
-    """The manifest of the run to resume (its experiment path and device name), or one line saying why not."""
-    import json
-
-    try:
-        manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"cannot resume {run_dir}: its manifest.json cannot be read ({type(exc).__name__}); pass a run directory") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("experiment"), dict) or not isinstance(manifest.get("device"), dict):
-        raise UserError(f"cannot resume {run_dir}: manifest.json is not a run manifest")
-    return manifest
 
 
 def _print_failures(run_dir: Path) -> int:

@@ -5,8 +5,9 @@ For each worker count, a server is started with the given config (``--workers W`
 ``--seconds``, in ``--rounds`` rounds. A client that is refused (503) waits the ``Retry-After`` it was
 given before its next request. Every request ends one of three ways: answered (200), refused (503; the
 benchmark records how long the refusal took), or lost (a timeout, a dropped connection, any other
-status). Per worker count and round it writes: answered, refused, lost; throughput of answered frames;
-p50 and p99 of answered requests; the slowest refusal; and the server's resident set (VmRSS of the
+status). Per worker count and round it writes: answered within the round, answered after it (sent in
+time, answered late), refused, lost; throughput (answers within the round over its length); p50 and p99
+of all answered requests; the slowest refusal; and the server's resident set (VmRSS of the
 server process) at the end of the round, so growth between rounds shows.
 
     python -m harness.offload.loadbench --config experiments/servers/offload.toml --workers 1 2 --out results/loadbench
@@ -44,7 +45,8 @@ class RoundResult:
     round: int
     clients: int
     seconds: float
-    answered: int = 0
+    answered: int = 0  # answers that arrived within the round's window
+    answered_late: int = 0  # answers to requests sent in the window that arrived after it (not in throughput)
     refused: int = 0
     lost: int = 0
     throughput_fps: float = 0.0
@@ -91,9 +93,13 @@ def _client(server: ServerProcess, body: bytes, until: float, timeout_s: float, 
                 if "HTTP 503" in str(exc):
                     time.sleep(1.0)  # Retry-After is whole seconds, at least 1
                 continue
+            done = time.monotonic()
             with lock:
-                result.answered += 1
-                times.append(time.monotonic() - start)
+                if done <= until:
+                    result.answered += 1
+                else:
+                    result.answered_late += 1
+                times.append(done - start)
     finally:
         client.close()
 
@@ -121,15 +127,21 @@ def run_round(server: ServerProcess, body: bytes, workers: int, index: int, clie
 
 
 def _table(results: list[RoundResult]) -> str:
-    names = [("workers", 7), ("round", 5), ("answered", 8), ("refused", 7), ("lost", 4), ("fps", 6), ("p50 ms", 8), ("p99 ms", 8)]
-    lines = [" ".join(f"{name:>{width}}" for name, width in [*names, ("refusal max ms", 14), ("RSS MB", 7)])]
-    for r in results:
-        cells = [
-            f"{r.workers:>7}", f"{r.round + 1:>5}", f"{r.answered:>8}", f"{r.refused:>7}", f"{r.lost:>4}", f"{r.throughput_fps:>6.2f}",
-            f"{r.p50_ms or float('nan'):>8.0f}", f"{r.p99_ms or float('nan'):>8.0f}", f"{r.slowest_refusal_ms or float('nan'):>14.1f}",
-            f"{r.server_rss_mb or float('nan'):>7.0f}",
-        ]  # fmt: skip
-        lines.append(" ".join(cells))
+    columns = [
+        ("workers", 7, lambda r: f"{r.workers}"),
+        ("round", 5, lambda r: f"{r.round + 1}"),
+        ("answered", 8, lambda r: f"{r.answered}"),
+        ("late", 4, lambda r: f"{r.answered_late}"),
+        ("refused", 7, lambda r: f"{r.refused}"),
+        ("lost", 4, lambda r: f"{r.lost}"),
+        ("fps", 6, lambda r: f"{r.throughput_fps:.2f}"),
+        ("p50 ms", 8, lambda r: f"{r.p50_ms or float('nan'):.0f}"),
+        ("p99 ms", 8, lambda r: f"{r.p99_ms or float('nan'):.0f}"),
+        ("refusal max ms", 14, lambda r: f"{r.slowest_refusal_ms or float('nan'):.1f}"),
+        ("RSS MB", 7, lambda r: f"{r.server_rss_mb or float('nan'):.0f}"),
+    ]
+    lines = [" ".join(f"{name:>{width}}" for name, width, _ in columns)]
+    lines += [" ".join(f"{cell(r):>{width}}" for _, width, cell in columns) for r in results]
     return "\n".join(lines)
 
 

@@ -28,7 +28,7 @@ from harness.store.reader import read_frames, superseded_keys
 from harness.store.schema import FRAMES, MANIFEST
 from harness.system.fingerprint import sha256_file
 
-__all__ = ["Resume", "prepare_resume", "resume_key"]
+__all__ = ["Resume", "prepare_resume", "read_resumable", "resume_key"]
 
 RESUMABLE = ("running", "interrupted", "crashed")  # a complete run has nothing left to measure
 
@@ -95,8 +95,8 @@ def _merged(config_id: str, rounds: dict[str, dict[str, Any]]) -> Outcome:
     return merged or Outcome(config_id)
 
 
-def prepare_resume(run_dir: Path, config_ids: list[str], key_now: dict[str, Any], force: bool) -> Resume:
-    """Check that ``run_dir`` can be resumed here and now; raises a one-line ``UserError`` where it cannot."""
+def read_resumable(run_dir: Path) -> dict[str, Any]:
+    """The manifest of a run that can be resumed (read once: it names the experiment and device too); else a one-line error."""
     manifest_file = run_dir / MANIFEST
     try:
         manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
@@ -104,10 +104,17 @@ def prepare_resume(run_dir: Path, config_ids: list[str], key_now: dict[str, Any]
         raise DataMissing(f"{run_dir} is not an arbench run (no {MANIFEST}); pass the directory `arbench run` printed") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataMissing(f"{manifest_file} is damaged ({type(exc).__name__}); the run cannot be resumed") from None
-    if not isinstance(manifest, dict) or "round_outcomes" not in manifest or "resume_key" not in manifest:
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("experiment"), dict) or not isinstance(manifest.get("device"), dict):
+        raise DataMissing(f"{manifest_file} is damaged (not a run manifest); the run cannot be resumed")
+    if "round_outcomes" not in manifest or "resume_key" not in manifest:
         raise UserError(f"{run_dir} was written by an arbench without --resume (no round_outcomes in its manifest); run it again")
     if manifest.get("status") not in RESUMABLE:
         raise UserError(f"{run_dir} is {manifest.get('status')!r}: nothing to resume (only a killed, interrupted or crashed run resumes)")
+    return manifest
+
+
+def prepare_resume(run_dir: Path, manifest: dict[str, Any], config_ids: list[str], key_now: dict[str, Any], force: bool) -> Resume:
+    """Check that the run (``read_resumable``'s manifest) can go on here and now; raises a one-line ``UserError`` where not."""
     differs = _differences(manifest["resume_key"], key_now)
     if differs and not force:
         raise UserError(f"cannot resume {run_dir}: changed since it started: {'; '.join(differs)}; add --force to resume anyway (recorded)")

@@ -121,7 +121,6 @@ class StageServer:
         context = BackendContext(threads=config.server.threads)
         self.workers = config.server.worker_count()
         self.stages = [Stages(config, context) for _ in range(self.workers)]
-        self.ocr, self.mt = self.stages[0].ocr, self.stages[0].mt
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="stages")
         self._free = list(range(self.workers))
         self._waiting: deque[asyncio.Future[int]] = deque()
@@ -242,7 +241,8 @@ def make_app(server: StageServer, token: str | None) -> Any:
             return _error(500, f"stage failed: {type(exc).__name__}: {exc}")
 
     async def health(request: Any) -> Any:
-        answer = {"status": "ok", "ocr": server.ocr.name, "mt": server.mt.name, "arbench_version": __version__}
+        names = {"ocr": server.stages[0].ocr.name, "mt": server.stages[0].mt.name}
+        answer = {"status": "ok", **names, "arbench_version": __version__}
         return web.json_response(answer | server.load())
 
     async def frame(request: Any) -> Any:
@@ -347,7 +347,8 @@ async def _serve(server: StageServer, token: str | None, announce: Callable[[str
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     announce(
-        f"arbench serve: listening on http://{host}:{port} (ocr={server.ocr.name}, mt={server.mt.name}, token={'yes' if token else 'no'})"
+        f"arbench serve: listening on http://{host}:{port} "
+        f"(ocr={server.stages[0].ocr.name}, mt={server.stages[0].mt.name}, token={'yes' if token else 'no'})"
     )
     try:
         await stop.wait()

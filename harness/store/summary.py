@@ -47,6 +47,7 @@ __all__ = [
     "RATE_COLUMNS",
     "RESOURCE_COLUMNS",
     "SUMMARY_COLUMNS",
+    "accuracy_figures",
     "frame_key",
     "once_per_frame",
     "summarize",
@@ -266,7 +267,7 @@ def once_per_frame(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return kept
 
 
-def _accuracy(records: list[dict[str, Any]]) -> dict[str, float | None]:
+def accuracy_figures(records: list[dict[str, Any]]) -> dict[str, float | None]:
     """Means of per-frame scores, and protocol figures from summed per-frame counts, each frame once."""
     records = once_per_frame(records)
     measured = [r.get("accuracy") or {} for r in records]
@@ -340,7 +341,7 @@ def summarize(records: list[dict[str, Any]], outcomes: list[dict[str, Any]]) -> 
         for feature in features:  # offloading, the AR mode (harness.registry.SUMMARY_COLUMNS)
             rates |= feature.compute(config_records, durations)
         resources = {name: outcome.get(name) for name in RESOURCE_COLUMNS}
-        accuracy = {**_accuracy(config_records), **rates, **resources}
+        accuracy = {**accuracy_figures(config_records), **rates, **resources}
         base = {"status": outcome.get("status", "unknown"), "reason": outcome.get("reason") or ""}
         if not durations:
             rows.append({"config_id": config_id, "stage": "-", "n": 0, **base})

@@ -16,16 +16,14 @@ for byte.
 from __future__ import annotations
 
 import argparse
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.context import BackendContext
-from harness.errors import DataMissing
-from harness.metrics.detection import scores
 from harness.metrics.text import frame_accuracy
 from harness.paths import project_root
 from harness.sources.icdar2015 import Icdar2015Options, Icdar2015Source
+from harness.store.summary import accuracy_figures
 from harness.trace import Tracer
 
 __all__ = ["HMEAN_MARGIN", "WER_MARGIN", "TuningScores", "agree", "tuning_scores"]
@@ -33,7 +31,6 @@ __all__ = ["HMEAN_MARGIN", "WER_MARGIN", "TuningScores", "agree", "tuning_scores
 TUNING_SPLIT = "icdar2015_incidental_tune150"
 HMEAN_MARGIN = 0.01  # det hmean, absolute
 WER_MARGIN = 0.005  # word error rate, absolute (0.5 points)
-COUNTS = ("det_matched", "det_gt_care", "det_det_care", "e2e_correct", "word_bag_edits", "word_reference")
 
 
 @dataclass(frozen=True)
@@ -46,38 +43,26 @@ class TuningScores:
     wer: float  # order-free (``ocr_wer_bag``): a photo's ground truth lists its words in no reading order
 
 
-def _int8_file(folder: Path, part: str) -> Path:
-    found = sorted(Path(folder).glob(f"*{part}*int8.onnx"))
-    if len(found) != 1:
-        raise DataMissing(f"{folder}: expected one *{part}*int8.onnx, found {len(found)}")
-    return found[0]
-
-
 def tuning_scores(folder: Path, limit: int = 0, threads: int = 2) -> TuningScores:
     """Det hmean, e2e hmean and WER of the int8 det and rec in ``folder`` on the first ``limit`` tuning photos (0: all)."""
-    from harness.models.manifest import model_root
-    from harness.models.recipes.ort_int8 import MODEL_FILES
+    from harness.models.recipes.ort_int8 import built_files
     from harness.ocr.rapidocr import RapidOcr, RapidOcrOptions
 
-    files = {"det": _int8_file(folder, "det"), "cls": model_root("rapidocr") / MODEL_FILES["cls"], "rec": _int8_file(folder, "rec")}
+    files = built_files(folder)
     options = RapidOcrOptions(tuning="floor", det_model=str(files["det"]), rec_model=str(files["rec"]))
     backend = RapidOcr(options, BackendContext(threads=threads, models=files))
     source = Icdar2015Source(Icdar2015Options(split=TUNING_SPLIT, limit=limit, loop=False))
     source.open()
-    total: dict[str, int] = defaultdict(int)
-    photos = 0
+    records = []
     try:
         for frame in source.frames():
-            measured = frame_accuracy(frame.ground_truth, backend.recognize(frame, Tracer()), None)
-            for key in COUNTS:
-                total[key] += int(measured.get(key, 0))
-            photos += 1
+            accuracy = frame_accuracy(frame.ground_truth, backend.recognize(frame, Tracer()), None)
+            records.append({"warmup": False, "ok": True, "source": frame.source, "frame_id": frame.frame_id, "accuracy": accuracy})
     finally:
         source.close()
         backend.close()
-    detection = scores(total["det_matched"], total["det_gt_care"], total["det_det_care"])
-    e2e = scores(total["e2e_correct"], total["det_gt_care"], total["det_det_care"])
-    return TuningScores(photos, detection.hmean, e2e.hmean, total["word_bag_edits"] / max(1, total["word_reference"]))
+    figures = accuracy_figures(records)  # as summary.csv computes them
+    return TuningScores(len(records), figures["det_hmean"], figures["e2e_hmean"], figures["ocr_wer_bag"])
 
 
 def agree(built: TuningScores, shipped: TuningScores) -> list[str]:

@@ -48,7 +48,7 @@ from rapidocr_onnxruntime.utils import OrtInferSession
 
 from harness.metrics.text import normalize, word_recall
 from harness.models.manifest import model_root
-from harness.models.recipes.ort_int8 import MODEL_FILES, Int8Settings, PartSettings, build_ppocr_int8
+from harness.models.recipes.ort_int8 import MODEL_FILES, Int8Settings, PartSettings, build_ppocr_int8, built_files
 from harness.paths import data_root
 from harness.sources.icdar2015 import parse_gt_file
 from harness.sources.synthetic import SceneOptions, generate_scene
@@ -68,15 +68,6 @@ class Scores:
     model_s: dict[str, float] = field(default_factory=dict)
 
 
-def model_files(folder: Path) -> dict[str, Path]:
-    """The det/cls/rec files of a set built by the recipe, as its ``ppocr_int8.json`` lists them."""
-    record = folder / "ppocr_int8.json"
-    if not record.is_file():
-        raise SystemExit(f"{record} missing: build the set with --build {folder}")
-    outputs = json.loads(record.read_text(encoding="utf-8"))["outputs"]
-    return {part: folder / outputs[part]["file"] for part in MODEL_FILES}
-
-
 def engine(files: dict[str, Path], threads: int) -> RapidOCR:
     """A RapidOCR pipeline on these model files."""
     paths = {f"{part}_model_path": str(path) for part, path in files.items()}
@@ -89,25 +80,31 @@ TUNING = "icdar2015_incidental_tune150"  # the tuning split; the test photos are
 def word_crops(limit: int) -> list[tuple[np.ndarray, str]]:
     """Word crops (BGR) of the tuning photos with their normalized labels: each legible quad warped upright."""
     items = []
-    for image, truth in _tuning_photos(0):
+    for image, truth in tuning_photos(0):
         for word in truth.words:
             label = normalize(word.text)
             if word.dont_care or not label:
                 continue
-            corners = np.array(word.quad, dtype=np.float32)
-            width = int(max(np.linalg.norm(corners[1] - corners[0]), np.linalg.norm(corners[2] - corners[3])))
-            height = int(max(np.linalg.norm(corners[3] - corners[0]), np.linalg.norm(corners[2] - corners[1])))
-            if width < 4 or height < 4:
-                continue
-            upright = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
-            warp = cv2.getPerspectiveTransform(corners, upright)
-            items.append((cv2.warpPerspective(image, warp, (width, height), borderMode=cv2.BORDER_REPLICATE), label))
+            crop = upright_word(image, np.array(word.quad, dtype=np.float32))
+            if crop is not None:
+                items.append((crop, label))
             if limit and len(items) >= limit:
                 return items
     return items
 
 
-def _tuning_photos(count: int) -> list[tuple[np.ndarray, Any]]:
+def upright_word(image: np.ndarray, quad: np.ndarray, min_side: int = 4) -> np.ndarray | None:
+    """The word in ``quad`` warped upright, as the det side crops it; None when a side is under ``min_side`` px."""
+    width = int(max(np.linalg.norm(quad[1] - quad[0]), np.linalg.norm(quad[2] - quad[3])))
+    height = int(max(np.linalg.norm(quad[3] - quad[0]), np.linalg.norm(quad[2] - quad[1])))
+    if width < min_side or height < min_side:
+        return None
+    upright = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
+    warp = cv2.getPerspectiveTransform(quad, upright)
+    return cv2.warpPerspective(image, warp, (width, height), borderMode=cv2.BORDER_REPLICATE)
+
+
+def tuning_photos(count: int) -> list[tuple[np.ndarray, Any]]:
     """The first ``count`` tuning photos by number (0: all) with their ground truth."""
     root = data_root() / TUNING
     paths = sorted((root / "images").glob("img_*.jpg"), key=lambda p: int(p.stem.split("_")[1]))[: count or None]
@@ -128,7 +125,7 @@ def score_words(scores: Scores, ocr: RapidOCR, crops: list[tuple[np.ndarray, str
 
 def photos(count: int) -> list[tuple[np.ndarray, list[str]]]:
     """The first ``count`` tuning photos by number with their legible words."""
-    return [(image, [w.text for w in truth.words if not w.dont_care]) for image, truth in _tuning_photos(count)]
+    return [(image, [w.text for w in truth.words if not w.dont_care]) for image, truth in tuning_photos(count)]
 
 
 def time_photos(variants: list[Scores], ocrs: list[RapidOCR], images: list[tuple[np.ndarray, list[str]]], repeats: int) -> None:
@@ -239,7 +236,7 @@ def build(folder: Path, settings_path: Path | None) -> list[Scores]:
         start = time.perf_counter()
         build_ppocr_int8(model_root("rapidocr"), folder / name.split()[-1], chosen)
         print(f"built {name} into {folder / name.split()[-1]} in {time.perf_counter() - start:.0f} s", flush=True)
-        variants.append(Scores(name, model_files(folder / name.split()[-1])))
+        variants.append(Scores(name, built_files(folder / name.split()[-1])))
     return variants
 
 
@@ -251,7 +248,7 @@ def main() -> None:
         variants += build(args.build, args.settings)
     for spec in args.variant:
         name, _, folder = spec.partition("=")
-        variants.append(Scores(name, model_files(Path(folder))))
+        variants.append(Scores(name, built_files(Path(folder))))
     load_before = os.getloadavg()[0]
     ocrs = [engine(v.files, args.threads) for v in variants]
     crops = word_crops(args.words)

@@ -17,8 +17,8 @@ and the share of steps whose most likely character differs). It reads the tuning
     python -m harness.models.recipes.isa_check --set fp32 --set build/int8-tune/u8s8 --set models/ppocrv4-int8
     python -m harness.models.recipes.isa_check --set models/ppocrv4-int8 --photos 8 --emulator "qemu-x86_64 -cpu Haswell" --json out.json
 
-``fp32`` names the package's fp32 models; a folder names the det and rec files in it (``*det*.onnx``,
-``*rec*.onnx``). The emulator must be installed (Debian: ``qemu-user``).
+``fp32`` names the package's fp32 models; a folder, a set the int8 recipe built (its ``ppocr_int8.json``
+names the files). The emulator must be installed (Debian: ``qemu-user``).
 """
 
 from __future__ import annotations
@@ -33,18 +33,16 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from harness.models.manifest import model_root
-from harness.models.recipes.ort_int8 import MODEL_FILES
+from harness.models.recipes.eval_ocr_int8 import TUNING, tuning_photos, upright_word
+from harness.models.recipes.ort_int8 import MODEL_FILES, built_files
 from harness.ocr.ppocr_tuning import TUNINGS, OrtSession, det_size, det_tensor, rec_batches, rec_tensor
 from harness.paths import data_root
-from harness.sources.icdar2015 import parse_gt_file
 
 __all__ = ["Agreement", "compare", "dump", "set_files"]
 
-TUNING_SPLIT = "icdar2015_incidental_tune150"
 DEFAULT_EMULATOR = "qemu-x86_64 -cpu Haswell"
 DB_THRESHOLD = 0.3  # RapidOCR's det binarization threshold
 
@@ -66,39 +64,18 @@ class Agreement:
 
 
 def set_files(spec: str) -> dict[str, Path]:
-    """Det and rec files of a set: ``fp32`` (the package's), or a folder holding one ``*det*.onnx`` and one ``*rec*.onnx``."""
+    """det, cls and rec of a set: ``fp32`` (the package's), or a folder the int8 recipe built."""
     if spec == "fp32":
-        return {part: model_root("rapidocr") / MODEL_FILES[part] for part in ("det", "rec")}
-    folder = Path(spec)
-    files = {}
-    for part in ("det", "rec"):
-        found = sorted(folder.glob(f"*{part}*.onnx"))
-        if len(found) != 1:
-            raise SystemExit(f"{folder}: expected one *{part}*.onnx, found {len(found)}; name a folder built by the int8 recipe")
-        files[part] = found[0]
-    return files
+        return {part: model_root("rapidocr") / name for part, name in MODEL_FILES.items()}
+    return built_files(Path(spec))
 
 
 def _photos(count: int) -> list[tuple[np.ndarray, list[np.ndarray]]]:
-    """The first ``count`` tuning photos by number, each with the quads of its legible words."""
-    root = data_root() / TUNING_SPLIT
-    paths = sorted((root / "images").glob("img_*.jpg"), key=lambda p: int(p.stem.split("_")[1]))[:count]
-    if not paths:
-        raise SystemExit(f"no tuning photos under {root}; set ARBENCH_DATA_ROOT to the shared data")
-    photos = []
-    for path in paths:
-        truth = parse_gt_file(root / "gt" / f"gt_{path.stem}.txt")
-        quads = [np.array(w.quad, dtype=np.float32) for w in truth.words if not w.dont_care]
-        photos.append((cv2.imread(str(path)), quads))
-    return photos
-
-
-def _crop(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
-    """The word in ``quad`` warped upright."""
-    width = max(4, int(max(np.linalg.norm(quad[1] - quad[0]), np.linalg.norm(quad[2] - quad[3]))))
-    height = max(4, int(max(np.linalg.norm(quad[3] - quad[0]), np.linalg.norm(quad[2] - quad[1]))))
-    target = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
-    return cv2.warpPerspective(image, cv2.getPerspectiveTransform(quad, target), (width, height), borderMode=cv2.BORDER_REPLICATE)
+    """The first ``count`` tuning photos, each with the quads of its legible words."""
+    photos = tuning_photos(count)
+    if not photos:
+        raise SystemExit(f"no tuning photos under {data_root() / TUNING}; set ARBENCH_DATA_ROOT to the shared data")
+    return [(image, [np.array(w.quad, dtype=np.float32) for w in truth.words if not w.dont_care]) for image, truth in photos]
 
 
 def dump(files: dict[str, Path], photos: int) -> dict[str, np.ndarray]:
@@ -110,7 +87,7 @@ def dump(files: dict[str, Path], photos: int) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {"isa": np.array(capture_cpu()["isa"])}
     for n, (image, quads) in enumerate(_photos(photos)):
         out[f"det{n}"] = det(det_tensor(image, det_size(*image.shape[:2], tuning), tuning.float32_preprocess))[0]
-        crops = [_crop(image, quad) for quad in quads]
+        crops = [crop for quad in quads if (crop := upright_word(image, quad, min_side=1)) is not None]
         for b, batch in enumerate(rec_batches(crops, tuning)):
             out[f"rec{n}_{b}"] = rec(rec_tensor([crops[i] for i in batch], tuning)[0])[0]
     return out

@@ -70,6 +70,7 @@ __all__ = [
     "build_default",
     "build_environment_here",
     "build_ppocr_int8",
+    "built_files",
     "calibration_feeds",
     "inputs_key",
     "model_feeds",
@@ -386,6 +387,24 @@ def build_ppocr_int8(source_dir: Path, out_dir: Path, settings: Int8Settings) ->
             built[part] = _build_part(source, out_dir, Path(tmp), settings.part(part), settings, feeds.get(part, []))
     _record(out_dir, settings, sources, built)
     return built
+
+
+def built_files(folder: Path) -> dict[str, Path]:
+    """det, cls and rec of a set the recipe built into ``folder``, as its ``ppocr_int8.json`` names them.
+
+    A part the folder does not hold (the shipped set keeps only det and rec; cls is the package's) is the
+    package's file of that name.
+    """
+    import json
+
+    from harness.models.manifest import model_root
+
+    record = Path(folder) / "ppocr_int8.json"
+    if not record.is_file():
+        raise DataMissing(f"{record} missing: build the set with `python -m harness.models.recipes.ort_int8 {folder}`")
+    outputs = json.loads(record.read_text(encoding="utf-8"))["outputs"]
+    files = {part: Path(folder) / outputs[part]["file"] for part in MODEL_FILES}
+    return {part: path if path.is_file() else model_root("rapidocr") / path.name for part, path in files.items()}
 
 
 def _build_part(source: Path, out_dir: Path, tmp: Path, part: PartSettings, settings: Int8Settings, feeds: list[Feed]) -> Path:
