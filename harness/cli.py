@@ -200,7 +200,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from harness.server.config import load_server_config
 
     overrides = {"host": args.host, "port": args.port, "token_env": args.token_env, "max_upload_bytes": args.max_upload_bytes}
-    overrides |= {"workers": args.workers, "threads": args.threads, "max_queue": args.max_queue}
+    overrides |= {"workers": args.workers, "threads": args.threads, "max_queue": args.max_queue, "isolation": args.isolation}
     config = load_server_config(Path(args.config) if args.config else None, ocr=args.ocr, mt=args.mt, **overrides)
     serve(config, announce=lambda line: print(line, flush=True))
     return 0
@@ -246,6 +246,7 @@ def _add_offload_parsers(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--max-upload-bytes", type=int, help="largest request body accepted (default 8000000)")
     serve.add_argument("--workers", type=int, help="stage workers, each with its own backends (default 1; 0: the cores over --threads)")
     serve.add_argument("--threads", type=int, help="compute threads per backend (default 0: the runtime's default)")
+    serve.add_argument("--isolation", choices=("process", "thread"), help="each stage worker a process (default) or a thread")
     serve.add_argument("--max-queue", type=int, help="requests that may wait for a worker; more get 503 at once (default 8)")
     serve.set_defaults(handler=_cmd_serve)
     network = commands.add_parser("network", help="network profiles, shaping check, analytic sweep of an offload run")

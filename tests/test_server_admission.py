@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,11 +23,10 @@ DELAY_MS = 400  # the null OCR's stand-in for a model: every frame holds its wor
 FRAME, _ = encode_image(np.full((64, 96, 3), 200, np.uint8), "png", 0)
 
 
-def _server(tmp_path: Path, workers: int, max_queue: int) -> ServerProcess:
-    config = tmp_path / f"server-{workers}-{max_queue}.toml"
-    config.write_text(
-        f'[server]\nworkers = {workers}\nmax_queue = {max_queue}\n[ocr]\nbackend = "null"\ndelay_ms = {DELAY_MS}\n[mt]\nbackend = "null"\n'
-    )
+def _server(tmp_path: Path, workers: int, max_queue: int, isolation: str = "process", extra: str = "") -> ServerProcess:
+    config = tmp_path / f"server-{workers}-{max_queue}-{isolation}.toml"
+    server = f'[server]\nworkers = {workers}\nmax_queue = {max_queue}\nisolation = "{isolation}"\n{extra}'
+    config.write_text(f'{server}[ocr]\nbackend = "null"\ndelay_ms = {DELAY_MS}\n[mt]\nbackend = "null"\n')
     return ServerProcess(config, "127.0.0.1", 0)
 
 
@@ -66,8 +67,9 @@ def test_a_full_queue_is_refused_at_once_with_retry_after(tmp_path: Path) -> Non
         assert (load["workers"], load["served"], load["refused"]) == (1, 3, 3)
 
 
-def test_workers_run_requests_side_by_side(tmp_path: Path) -> None:
-    with _server(tmp_path, workers=3, max_queue=0) as server:
+@pytest.mark.parametrize("isolation", ["process", "thread"])
+def test_workers_run_requests_side_by_side(tmp_path: Path, isolation: str) -> None:
+    with _server(tmp_path, workers=3, max_queue=0, isolation=isolation) as server:
         results = _burst(server, 3)
         assert [r[0] for r in results] == [200, 200, 200]
         assert max(r[3] for r in results) < 2 * DELAY_MS / 1e3  # three at once, not one after another (1.2 s)
@@ -85,6 +87,49 @@ def test_a_deadline_the_queue_would_miss_is_refused(tmp_path: Path) -> None:
         assert status == 503 and "deadline" in answer["error"] and took < 0.2
         assert _post(server, deadline_ms=5000)[0] == 200  # time enough: served
         assert _post(server, deadline_ms=-1)[0] == 400
+
+
+def test_a_worker_process_that_dies_is_replaced_and_the_others_go_on(tmp_path: Path) -> None:
+    with _server(tmp_path, workers=2, max_queue=4) as server:
+        pids = json.loads(_health(server))["pids"]
+        assert len(pids) == 2 and server.process.pid not in pids
+        with ThreadPoolExecutor(2) as pool:
+            requests = [pool.submit(_post, server) for _ in range(2)]
+            time.sleep(0.15)  # both workers are now serving
+            os.kill(pids[0], signal.SIGKILL)
+            results = [r.result() for r in requests]
+        assert sorted(r[0] for r in results) == [200, 500]  # the other worker's request was served
+        died = next(r for r in results if r[0] == 500)[1]["error"]
+        assert f"process {pids[0]} died" in died
+        assert [_post(server)[0] for _ in range(3)] == [200, 200, 200]
+        load = json.loads(_health(server))
+        assert load["restarted"] == 1 and pids[0] not in load["pids"] and pids[1] in load["pids"]
+
+
+def test_the_server_pixel_budget_runs_big_requests_one_at_a_time(tmp_path: Path) -> None:
+    """Two workers, but a budget of one frame's pixels: the second frame waits for the first; an oversize one is refused."""
+    frame_pixels = 64 * 96
+    extra = f"max_request_pixels = {frame_pixels}\nmax_server_pixels = {frame_pixels}\n"
+    with _server(tmp_path, workers=2, max_queue=4, extra=extra) as server:
+        results = _burst(server, 2)
+        assert [r[0] for r in results] == [200, 200]
+        assert max(r[1]["queue_ns"] for r in results) >= 0.8 * DELAY_MS * 1e6
+        load = json.loads(_health(server))
+        assert (load["max_server_pixels"], load["pixels_in_use"], load["busy"]) == (frame_pixels, 0, 0)
+    with _server(tmp_path, workers=2, max_queue=4, extra=f"max_request_pixels = {frame_pixels - 1}\n") as server:
+        status, answer, _, _ = _post(server)
+        assert status == 400 and f"at most {frame_pixels - 1} pixels per request" in answer["error"]
+
+
+def test_a_server_pixel_budget_below_one_request_is_refused_at_start() -> None:
+    from harness.errors import ConfigError
+    from harness.server.config import ServerOptions
+
+    with pytest.raises(ConfigError, match=r"max_server_pixels .* is below max_request_pixels"):
+        ServerOptions(max_request_pixels=100, max_server_pixels=99)
+    with pytest.raises(ConfigError, match="isolation"):
+        ServerOptions(isolation="fiber")
+    assert ServerOptions(workers=3, max_request_pixels=10).server_pixels(3) == 30
 
 
 def _health(server: ServerProcess) -> str:

@@ -8,7 +8,8 @@ benchmark records how long the refusal took), or lost (a timeout, a dropped conn
 status). Per worker count and round it writes: answered within the round, answered after it (sent in
 time, answered late), refused, lost; throughput (answers within the round over its length); p50 and p99
 of all answered requests; the slowest refusal; and the server's resident set (VmRSS of the
-server process) at the end of the round, so growth between rounds shows.
+server process and its worker processes together) at the end of the round, so growth between rounds
+shows. ``--isolation process thread`` measures both kinds of stage worker, one after the other.
 
     python -m harness.offload.loadbench --config experiments/servers/offload.toml --workers 1 2 --out results/loadbench
 
@@ -42,6 +43,7 @@ class RoundResult:
     """One round at one worker count."""
 
     workers: int
+    isolation: str
     round: int
     clients: int
     seconds: float
@@ -57,14 +59,25 @@ class RoundResult:
     lost_reasons: list[str] = field(default_factory=list)
 
 
-def _rss_mb(pid: int) -> float | None:
+def _status(pid: int) -> dict[str, str]:
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
     except OSError:
+        return {}
+    return dict(line.split(":", 1) for line in lines if ":" in line)
+
+
+def _rss_mb(pid: int) -> float | None:
+    """VmRSS of ``pid`` and every process below it, MB; None when ``pid`` is gone."""
+    statuses = {int(p.name): _status(int(p.name)) for p in Path("/proc").iterdir() if p.name.isdigit()}
+    if "VmRSS" not in statuses.get(pid, {}):
         return None
-    return None
+    tree, grew = {pid}, True
+    while grew:
+        below = {child for child, status in statuses.items() if status.get("PPid", "").strip().isdigit() and int(status["PPid"]) in tree}
+        grew = not below <= tree
+        tree |= below
+    return sum(int(statuses[p]["VmRSS"].split()[0]) for p in tree if "VmRSS" in statuses[p]) / 1024
 
 
 def _frame() -> bytes:
@@ -104,9 +117,10 @@ def _client(server: ServerProcess, body: bytes, until: float, timeout_s: float, 
         client.close()
 
 
-def run_round(server: ServerProcess, body: bytes, workers: int, index: int, clients: int, seconds: float, timeout_s: float) -> RoundResult:
+def run_round(server: ServerProcess, body: bytes, workers: int, isolation: str, index: int, clients: int, seconds: float,
+              timeout_s: float) -> RoundResult:  # fmt: skip
     """``clients`` threads posting for ``seconds``; what they got."""
-    result = RoundResult(workers, index, clients, seconds)
+    result = RoundResult(workers, isolation, index, clients, seconds)
     times: list[float] = []
     refusals: list[float] = []
     lock = threading.Lock()
@@ -129,6 +143,7 @@ def run_round(server: ServerProcess, body: bytes, workers: int, index: int, clie
 def _table(results: list[RoundResult]) -> str:
     columns = [
         ("workers", 7, lambda r: f"{r.workers}"),
+        ("isolation", 9, lambda r: r.isolation),
         ("round", 5, lambda r: f"{r.round + 1}"),
         ("answered", 8, lambda r: f"{r.answered}"),
         ("late", 4, lambda r: f"{r.answered_late}"),
@@ -150,6 +165,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", type=Path, help="server TOML (default: null backends)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument(
+        "--isolation", nargs="+", choices=("process", "thread"), default=["process"], help="stage workers as processes or threads"
+    )
     parser.add_argument("--threads", type=int, default=1, help="compute threads per backend in the server")
     parser.add_argument("--max-queue", type=int, default=8)
     parser.add_argument("--clients", type=int, default=50)
@@ -160,15 +178,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     body = _frame()
     results: list[RoundResult] = []
-    for workers in args.workers:
-        extra = ("--workers", str(workers), "--threads", str(args.threads), "--max-queue", str(args.max_queue))
+    for isolation, workers in ((i, w) for i in args.isolation for w in args.workers):
+        extra = ("--workers", str(workers), "--isolation", isolation, "--threads", str(args.threads), "--max-queue", str(args.max_queue))
         with ServerProcess(args.config, "127.0.0.1", 0, extra=extra) as server:
             warm = OffloadClient(server.url, server.token, args.timeout_s)
             for _ in range(3 * workers):
                 warm.post("/v1/frame", body, "image/jpeg")  # every worker's backends loaded and warm
             warm.close()
             for index in range(args.rounds):
-                results.append(run_round(server, body, workers, index, args.clients, args.seconds, args.timeout_s))
+                results.append(run_round(server, body, workers, isolation, index, args.clients, args.seconds, args.timeout_s))
                 print(_table(results[-1:]).splitlines()[-1], flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     record = {"settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}, "frame_bytes": len(body)}

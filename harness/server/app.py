@@ -1,6 +1,6 @@
 """`arbench serve`: the stages as an HTTP service (aiohttp), one endpoint per partition point.
 
-- ``GET  /v1/health``: status, the backends loaded, and the load: workers, busy, queued, served, refused.
+- ``GET  /v1/health``: status, the backends loaded, and the load: workers, busy, queued, pixels, served, refused, restarted.
 - ``POST /v1/frame``: a JPEG, PNG or WebP frame → OCR (det, cls, rec) and MT on the server.
 - ``POST /v1/crops``: multipart/form-data of text crops (parts named "crop") → recognition and MT.
 - ``POST /v1/text``: JSON ``{"texts": [...]}`` → MT.
@@ -8,12 +8,14 @@
 Answers are JSON: ``regions`` (quad, text, confidence; crop answers give the crop ``index`` instead of a
 quad), ``targets``, ``timings_ns`` (server-side spans, same names as on the device), ``server_ns`` (their
 top-level sum: the server's compute) and ``queue_ns`` (waiting for a stage worker). The stage code is the
-device's: backends are built through harness.registry; each of ``[server] workers`` threads has its own
-backends, so a backend never sees two calls at once. At most ``max_queue`` requests wait for a worker;
-beyond that, or when the wait would pass the client's ``X-Arbench-Deadline-Ms``, the answer is 503 at
-once with ``Retry-After`` (seconds). Errors are JSON ``{"error": reason}`` with a 4xx for bad input (400
-malformed, 401 no or wrong token, 411 no length, 413 too large, 415 wrong type), 503 when busy and 500
-when a stage raised. Input is JSON or an image, nothing else is ever decoded.
+device's: backends are built through harness.registry, one set per stage worker (harness.server.workers:
+processes by default). A request's decoded pixels are read from its images' headers before it is queued
+and held against the server's pixel budget while it runs. At most ``max_queue`` requests wait for a
+worker; beyond that, or when the wait would pass the client's ``X-Arbench-Deadline-Ms``, the answer is 503
+at once with ``Retry-After`` (seconds). Errors are JSON ``{"error": reason}`` with a 4xx for bad input
+(400 malformed or over a pixel limit, 401 no or wrong token, 411 no length, 413 too large, 415 wrong
+type), 503 when busy and 500 when a stage raised or its worker process died. Input is JSON or an image,
+nothing else is ever decoded.
 """
 
 from __future__ import annotations
@@ -21,26 +23,18 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-import math
 import os
 import signal
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from harness import __version__
-from harness.context import BackendContext
 from harness.errors import BackendUnavailable, UserError
-from harness.offload.split import split_ocr
-from harness.offload.wire import CONTENT_TYPES, WireError, decode_image, image_size
-from harness.server.config import ServerConfig
-from harness.store.spans import is_top
-from harness.trace import Tracer
-from harness.types import Frame
+from harness.offload.wire import CONTENT_TYPES, WireError, image_size
+from harness.server.config import ServerConfig, ServerOptions
+from harness.server.workers import Busy, StageServer, WorkerDied
 
-__all__ = ["DEADLINE_HEADER", "Busy", "StageServer", "Stages", "make_app", "serve"]
+__all__ = ["DEADLINE_HEADER", "make_app", "serve"]
 
 Handler = Callable[[Any], Awaitable[Any]]
 
@@ -51,162 +45,6 @@ def _web() -> Any:
     except ImportError:
         raise BackendUnavailable("`arbench serve` needs aiohttp: pip install -e '.[offload]'") from None
     return web
-
-
-class Busy(Exception):
-    """No stage worker can take the request in time: the queue is full, or the client's deadline would pass."""
-
-    def __init__(self, reason: str, retry_after_s: int) -> None:
-        super().__init__(reason)
-        self.retry_after_s = retry_after_s
-
-
-class Stages:
-    """One worker's OCR and MT backends and the stage code they run (one call at a time)."""
-
-    def __init__(self, config: ServerConfig, context: BackendContext) -> None:
-        self.config = config
-        self.ocr = config.ocr.create(context)
-        self.mt = config.mt.create(context)
-
-    def close(self) -> None:
-        self.ocr.close()
-        self.mt.close()
-
-    def frame(self, data: bytes, tracer: Tracer) -> dict[str, Any]:
-        with tracer.span("decode"):
-            image = decode_image(data, self.config.server.max_pixels)
-        frame = Frame(frame_id=0, capture_ns=time.monotonic_ns(), image=image, source="offload")
-        with tracer.span("ocr"):
-            regions = self.ocr.recognize(frame, tracer)
-        answer = {"regions": [{"quad": [list(p) for p in r.quad], "text": r.text, "confidence": r.confidence} for r in regions]}
-        return answer | {"targets": self._translate([r.text for r in regions], tracer)}
-
-    def crops(self, images: list[bytes], tracer: Tracer) -> dict[str, Any]:
-        with tracer.span("decode"):
-            budget = self.config.server.max_request_pixels
-            total = sum(width * height for width, height in (image_size(data) for data in images))
-            if total > budget:
-                raise WireError(f"{len(images)} crops of {total} pixels in all; the server decodes at most {budget} pixels per request")
-            crops = [decode_image(data, self.config.server.max_pixels) for data in images]
-        with tracer.span("ocr"):
-            read = split_ocr(self.ocr).read(crops, tracer)
-        answer = {"regions": [{"index": i, "text": text, "confidence": conf} for i, text, conf in read]}
-        return answer | {"targets": self._translate([text for _, text, _ in read], tracer)}
-
-    def text(self, texts: list[str], tracer: Tracer) -> dict[str, Any]:
-        return {"targets": self._translate(texts, tracer)}
-
-    def _translate(self, texts: list[str], tracer: Tracer) -> list[str]:
-        if not texts:
-            return []
-        with tracer.span("mt"):
-            targets = self.mt.translate(texts, tracer)
-        if len(targets) != len(texts):
-            raise ValueError(f"{self.mt.name} returned {len(targets)} translations for {len(texts)} texts")
-        return targets
-
-
-class StageServer:
-    """The stage workers (each with its own backends, in a thread pool) and the admission of requests to them.
-
-    A request takes a free worker, or waits in a queue of at most ``max_queue``; when the queue is full,
-    or the wait it would face (the mean service time so far times the requests ahead, over the workers)
-    exceeds the client's deadline, it is refused at once with 503 and a ``Retry-After``. Admission runs on
-    the event loop only, so it needs no lock.
-    """
-
-    def __init__(self, config: ServerConfig) -> None:
-        self.config = config
-        context = BackendContext(threads=config.server.threads)
-        self.workers = config.server.worker_count()
-        self.stages = [Stages(config, context) for _ in range(self.workers)]
-        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="stages")
-        self._free = list(range(self.workers))
-        self._waiting: deque[asyncio.Future[int]] = deque()
-        self._service_s: float | None = None  # running mean of a request's time on a worker
-        self.served = self.refused = 0
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True)
-        for stages in self.stages:
-            stages.close()
-
-    def load(self) -> dict[str, Any]:
-        """Workers, queue and counts, for /v1/health."""
-        mean_ms = None if self._service_s is None else 1e3 * self._service_s
-        return {
-            "workers": self.workers,
-            "busy": self.workers - len(self._free),
-            "queued": len(self._waiting),
-            "max_queue": self.config.server.max_queue,
-            "served": self.served,
-            "refused": self.refused,
-            "mean_service_ms": mean_ms,
-        }
-
-    def _expected_wait_s(self) -> float:
-        return (self._service_s or 0.0) * (len(self._waiting) + 1) / self.workers
-
-    def _refuse(self, reason: str) -> Busy:
-        self.refused += 1
-        return Busy(reason, max(1, math.ceil(self._expected_wait_s())))
-
-    async def _take(self, deadline_s: float | None) -> int:
-        if self._free:
-            return self._free.pop()
-        if len(self._waiting) >= self.config.server.max_queue:
-            raise self._refuse(f"all {self.workers} stage worker(s) busy and {len(self._waiting)} request(s) queued")
-        if deadline_s is not None and self._expected_wait_s() > deadline_s:
-            raise self._refuse(f"the expected wait ({self._expected_wait_s():.2f} s) exceeds the request's deadline ({deadline_s:.2f} s)")
-        slot: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._waiting.append(slot)
-        try:
-            return await slot
-        except asyncio.CancelledError:  # the client went away while queued: pass on a worker it was given
-            if slot.done() and not slot.cancelled():
-                self._give(slot.result())
-            else:
-                self._waiting.remove(slot)
-            raise
-
-    def _give(self, worker: int) -> None:
-        while self._waiting:
-            slot = self._waiting.popleft()
-            if not slot.done():
-                slot.set_result(worker)
-                return
-        self._free.append(worker)
-
-    async def run(self, work: Callable[[Stages, Tracer], dict[str, Any]], deadline_s: float | None = None) -> dict[str, Any]:
-        """Run ``work`` on a stage worker; add its spans as ``timings_ns``, ``server_ns`` and ``queue_ns``.
-
-        ``deadline_s``: the seconds the client still waits (its ``X-Arbench-Deadline-Ms``); a request that
-        would start later is refused (``Busy``).
-        """
-        submitted = time.monotonic_ns()
-        worker = await self._take(deadline_s)
-        try:
-            if deadline_s is not None and (time.monotonic_ns() - submitted) / 1e9 > deadline_s:
-                raise self._refuse("the request's deadline passed while it was queued")
-
-            def timed() -> dict[str, Any]:
-                tracer = Tracer()
-                started = tracer.clock()
-                answer = work(self.stages[worker], tracer)
-                answer["timings_ns"] = {s.name: s.duration_ns for s in tracer.spans}
-                answer["server_ns"] = sum(s.duration_ns for s in tracer.spans if is_top(s.name))
-                answer["queue_ns"] = started - submitted
-                return answer
-
-            began = time.monotonic()
-            answer = await asyncio.get_running_loop().run_in_executor(self._pool, timed)
-            took = time.monotonic() - began
-            self._service_s = took if self._service_s is None else 0.8 * self._service_s + 0.2 * took
-            self.served += 1
-            return answer
-        finally:
-            self._give(worker)
 
 
 def _error(status: int, reason: str) -> Any:
@@ -229,6 +67,8 @@ def make_app(server: StageServer, token: str | None) -> Any:
             return await handler(request)
         except WireError as exc:
             return _error(400, str(exc))
+        except WorkerDied as exc:
+            return _error(500, str(exc))
         except Busy as exc:
             response = _error(503, str(exc))
             response.headers["Retry-After"] = str(exc.retry_after_s)
@@ -241,27 +81,43 @@ def make_app(server: StageServer, token: str | None) -> Any:
             return _error(500, f"stage failed: {type(exc).__name__}: {exc}")
 
     async def health(request: Any) -> Any:
-        names = {"ocr": server.stages[0].ocr.name, "mt": server.stages[0].mt.name}
-        answer = {"status": "ok", **names, "arbench_version": __version__}
+        answer = {"status": "ok", **server.names, "arbench_version": __version__}
         return web.json_response(answer | server.load())
 
     async def frame(request: Any) -> Any:
         if request.content_type not in CONTENT_TYPES.values():
             return _error(415, f"send the frame as one of {', '.join(CONTENT_TYPES.values())}, not {request.content_type!r}")
         data = await request.read()
-        return web.json_response(await server.run(lambda stages, tracer: stages.frame(data, tracer), _deadline(request)))
+        pixels = _pixels([data], limits, "frame")
+        return web.json_response(await server.run("frame", data, pixels, _deadline(request)))
 
     async def crops(request: Any) -> Any:
         images = await _read_crops(request, limits.max_upload_bytes, limits.max_crops)
-        return web.json_response(await server.run(lambda stages, tracer: stages.crops(images, tracer), _deadline(request)))
+        pixels = _pixels(images, limits)
+        return web.json_response(await server.run("crops", images, pixels, _deadline(request)))
 
     async def text(request: Any) -> Any:
         texts = _texts(await _json(request), limits.max_texts, limits.max_text_chars)
-        return web.json_response(await server.run(lambda stages, tracer: stages.text(texts, tracer), _deadline(request)))
+        return web.json_response(await server.run("text", texts, 0, _deadline(request)))
 
     app = web.Application(client_max_size=limits.max_upload_bytes, middlewares=[guard])
     app.add_routes([web.get("/v1/health", health), web.post("/v1/frame", frame), web.post("/v1/crops", crops), web.post("/v1/text", text)])
     return app
+
+
+def _pixels(images: list[bytes], limits: ServerOptions, noun: str = "crops") -> int:
+    """The pixels a request's images decode to, from their headers alone; WireError over a per-image or per-request limit."""
+    total = 0
+    for data in images:
+        width, height = image_size(data)
+        if width * height > limits.max_pixels:
+            raise WireError(f"image of {width}x{height} pixels exceeds the server's limit of {limits.max_pixels} pixels")
+        total += width * height
+    if total > limits.max_request_pixels:
+        raise WireError(
+            f"{len(images)} {noun} of {total} pixels in all; the server decodes at most {limits.max_request_pixels} pixels per request"
+        )
+    return total
 
 
 DEADLINE_HEADER = "X-Arbench-Deadline-Ms"  # how long the client still waits for this answer, ms
@@ -348,7 +204,8 @@ async def _serve(server: StageServer, token: str | None, announce: Callable[[str
         loop.add_signal_handler(signum, stop.set)
     announce(
         f"arbench serve: listening on http://{host}:{port} "
-        f"(ocr={server.stages[0].ocr.name}, mt={server.stages[0].mt.name}, token={'yes' if token else 'no'})"
+        f"(ocr={server.names['ocr']}, mt={server.names['mt']}, {server.workers} {server.config.server.isolation} worker(s),"
+        f" token={'yes' if token else 'no'})"
     )
     try:
         await stop.wait()

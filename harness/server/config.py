@@ -39,10 +39,12 @@ class ServerOptions:
     required; binding beyond loopback without one is refused). ``threads``: the backends' compute threads
     (0: runtime default). ``workers``: stage workers, each with its own OCR and MT backends, so requests
     run side by side (0: one per ``threads`` cores, at least one; one when ``threads`` is 0).
+    ``isolation``: "process" (each worker a process of its own; one that dies is replaced) or "thread".
     ``max_queue``: requests that may wait for a worker; beyond that a request is answered 503 at once, with
-    ``Retry-After``. Limits: body bytes, decoded pixels per image and per request (all of a request's
-    crops together, checked from their headers before any is decoded), crops per request, texts per request
-    and characters per text.
+    ``Retry-After``. Limits: body bytes, decoded pixels per image, per request (all of a request's crops
+    together) and per server (``max_server_pixels``: all requests on the workers together; 0: workers ×
+    ``max_request_pixels``), all checked from the images' headers before any is decoded; crops per
+    request, texts per request and characters per text.
     """
 
     host: str = "127.0.0.1"
@@ -50,10 +52,12 @@ class ServerOptions:
     token_env: str = "ARBENCH_SERVER_TOKEN"
     threads: int = 0
     workers: int = 1
+    isolation: str = "process"
     max_queue: int = 8
     max_upload_bytes: int = 8_000_000
     max_pixels: int = 40_000_000
     max_request_pixels: int = 40_000_000
+    max_server_pixels: int = 0
     max_crops: int = 256
     max_texts: int = 256
     max_text_chars: int = 4096
@@ -64,8 +68,15 @@ class ServerOptions:
         limits = (self.max_upload_bytes, self.max_pixels, self.max_request_pixels, self.max_crops, self.max_texts, self.max_text_chars)
         if min(limits) < 1:
             raise ConfigError("[server]: every max_* limit must be at least 1")
-        if self.workers < 0 or self.max_queue < 0:
-            raise ConfigError("[server]: workers and max_queue must be 0 or more (workers 0: sized to the machine)")
+        if min(self.workers, self.max_queue, self.max_server_pixels) < 0:
+            raise ConfigError("[server]: workers, max_queue and max_server_pixels must be 0 or more (0 workers: sized to the machine)")
+        if self.isolation not in ("process", "thread"):
+            raise ConfigError(f'[server] isolation must be "process" or "thread", not {self.isolation!r}')
+        if self.max_server_pixels and self.max_server_pixels < self.max_request_pixels:
+            raise ConfigError(
+                f"[server] max_server_pixels ({self.max_server_pixels}) is below max_request_pixels ({self.max_request_pixels}):"
+                " the largest request allowed could never run; raise it, or set 0 for workers × max_request_pixels"
+            )
 
     def worker_count(self) -> int:
         """How many stage workers run: ``workers``, or with 0 the cores divided by the backends' threads."""
@@ -74,6 +85,10 @@ class ServerOptions:
         if self.workers:
             return self.workers
         return max(1, (os.cpu_count() or 1) // self.threads) if self.threads else 1
+
+    def server_pixels(self, workers: int) -> int:
+        """The decoded pixels all running requests may hold together: ``max_server_pixels`` or workers × ``max_request_pixels``."""
+        return self.max_server_pixels or workers * self.max_request_pixels
 
 
 @dataclass(frozen=True)
