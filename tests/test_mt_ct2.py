@@ -208,3 +208,31 @@ def test_missing_package_names_the_install_command(tiny: TinyModels, monkeypatch
     monkeypatch.setitem(sys.modules, "ctranslate2", None)
     with pytest.raises(BackendUnavailable, match=r"pip install 'arbench\[mt\]'"):
         preflight(CTranslate2Options(model=str(tiny.ct2["float32"])))
+
+
+@pytest.mark.parametrize("name", ["ctranslate2", "transformers"])
+def test_output_length_is_bounded_by_the_source_length(tiny: TinyModels, name: str) -> None:
+    """max_length_ratio bounds every output at ratio x source tokens + 4, in both runtimes, whatever the model emits."""
+    path = tiny.ct2["float32"] if name == "ctranslate2" else tiny.hf
+    options_class = CTranslate2Options if name == "ctranslate2" else TransformersPeerOptions
+    lengths = {}
+    for ratio in (0.0, 1.0):
+        options = options_class(model=str(path), max_decoding_length=60, min_decoding_length=60, max_length_ratio=ratio)
+        mt = open_backend("mt", name, options, BackendContext(threads=1))
+        tracer = Tracer()
+        mt.translate(["Exit"], tracer)
+        mt.close()
+        span = next(s for s in tracer.spans if s.name == "mt.translate")
+        lengths[ratio] = (span.attrs["tokens_in"][0], span.attrs["tokens_out"][0])
+    tokens_in, unbounded = lengths[0.0]
+    assert unbounded == 60  # min_decoding_length forces a long output; the bound must cut it
+    assert lengths[1.0][1] <= tokens_in + 4
+
+
+def test_decoding_options_are_checked() -> None:
+    with pytest.raises(ConfigError, match="max_length_ratio"):
+        CTranslate2Options(model="x", max_length_ratio=-1)
+    with pytest.raises(ConfigError, match="repetition_penalty"):
+        CTranslate2Options(model="x", repetition_penalty=0)
+    assert CTranslate2Options(model="x").decoding_lengths(10) == (1, 34)
+    assert CTranslate2Options(model="x", max_length_ratio=0).decoding_lengths(10) == (1, 256)

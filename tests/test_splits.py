@@ -16,7 +16,7 @@ TEST_SPLITS = re.compile(
     r"\bDEFAULT_FOLDER\b"  # the IC15 source's default folder is the test split
 )
 ALLOWED = {
-    "harness/models/recipes/nmt/collect.py": "decontamination: removes every test sentence from the training data",
+    "harness/models/recipes/nmt/decontam.py": "decontamination: names every test set so its lines leave the training data",
     "harness/models/recipes/nmt/evaluate.py": "reports the trained model's scores once, after training",
     "harness/models/recipes/nmt/card.py": "writes those reported scores into the model card",
 }

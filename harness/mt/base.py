@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from harness.errors import ConfigError
 from harness.trace import Tracer
 
 __all__ = ["MtBackend", "MtOptions"]
@@ -43,8 +45,13 @@ class MtOptions:
     ``device``: "cpu", "cuda" or "auto" (cuda when the device profile lists a CUDA provider and the runtime
     sees a GPU). ``intra_threads``: threads per translation, 0 = the device profile's threads.
     ``beam_size`` 1 is greedy decoding; ``min_decoding_length`` / ``max_decoding_length``: fewest / most
-    target tokens per region (CTranslate2's defaults: no empty translations; 256). ``batch`` off translates
-    regions one call at a time (to measure what batching saves).
+    target tokens per region (CTranslate2's defaults: no empty translations; 256). ``max_length_ratio``
+    (default 3; 0: off): decoding also stops at ``max_length_ratio`` × the longest source's tokens + 4
+    target tokens, so no output runs on far past its input (a batch's bound follows its longest source;
+    Spanish runs about 1.2 tokens per English token; the bound also caps ``min_decoding_length``).
+    ``repetition_penalty`` (1: none) and ``no_repeat_ngram_size`` (0: none) are the decoders' own
+    repetition controls. ``batch`` off translates regions one call at a time (to measure what batching
+    saves).
     """
 
     model: str = ""
@@ -54,5 +61,25 @@ class MtOptions:
     beam_size: int = 1
     min_decoding_length: int = 1
     max_decoding_length: int = 256
+    max_length_ratio: float = 3.0
+    repetition_penalty: float = 1.0
+    no_repeat_ngram_size: int = 0
     batch: bool = True
 
+    def __post_init__(self) -> None:
+        if self.max_length_ratio < 0 or self.repetition_penalty <= 0 or self.no_repeat_ngram_size < 0:
+            raise ConfigError(
+                "mt: max_length_ratio must be 0 or more (0: off), repetition_penalty above 0 (1: off),"
+                " no_repeat_ngram_size 0 or more (0: off)"
+            )
+
+    def decoding_limit(self, longest_source_tokens: int) -> int:
+        """The most target tokens a batch whose longest source has this many tokens may produce."""
+        if not self.max_length_ratio:
+            return self.max_decoding_length
+        return min(self.max_decoding_length, math.ceil(self.max_length_ratio * longest_source_tokens) + 4)
+
+    def decoding_lengths(self, longest_source_tokens: int) -> tuple[int, int]:
+        """(fewest, most) target tokens for such a batch: the bound wins over ``min_decoding_length``."""
+        most = self.decoding_limit(longest_source_tokens)
+        return min(self.min_decoding_length, most), most

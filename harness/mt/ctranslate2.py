@@ -254,10 +254,15 @@ class CTranslate2:
         options = self.options
         settings = {
             "beam_size": options.beam_size,
-            "min_decoding_length": options.min_decoding_length,
-            "max_decoding_length": options.max_decoding_length,
+            "repetition_penalty": options.repetition_penalty,
+            "no_repeat_ngram_size": options.no_repeat_ngram_size,
         }
-        return [r.hypotheses[0] for batch in batches for r in self._translator.translate_batch(batch, **settings)]
+        hypotheses = []
+        for batch in batches:
+            fewest, most = options.decoding_lengths(max(map(len, batch)))
+            results = self._translator.translate_batch(batch, min_decoding_length=fewest, max_decoding_length=most, **settings)
+            hypotheses += [r.hypotheses[0] for r in results]
+        return hypotheses
 
     def close(self) -> None:
         """Free the model's memory now rather than at garbage collection."""

@@ -146,13 +146,16 @@ class TransformersPeer:
 
     def _generate(self, batch: Any) -> Any:
         pad = self._model.generation_config.pad_token_id
+        fewest, most = self.options.decoding_lengths(int(batch["attention_mask"].sum(dim=1).max()))
         with self._torch.inference_mode():
             return self._model.generate(
                 **batch,
                 num_beams=self.options.beam_size,
                 do_sample=False,
-                min_new_tokens=self.options.min_decoding_length,
-                max_new_tokens=self.options.max_decoding_length,
+                min_new_tokens=fewest,
+                max_new_tokens=most,
+                repetition_penalty=self.options.repetition_penalty,
+                no_repeat_ngram_size=self.options.no_repeat_ngram_size,
                 bad_words_ids=None if pad is None else [[pad]],
             )
 

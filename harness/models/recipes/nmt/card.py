@@ -3,6 +3,7 @@
     python -m harness.models.recipes.nmt.card --data build/nmt/data --model models/nmt-en-es
 
 Reads ``<data>/manifest.json`` (collect.py; copied beside the model as ``data_manifest.json``),
+``<data>/distill_manifest.json`` (distill.py; copied as ``distill_manifest.json``),
 ``<model>/train_figures.json`` (train.py) and ``<model>/eval.json`` (evaluate.py). No figure is typed in
 by hand except the published OPUS-MT scores below, each with its source.
 """
@@ -28,9 +29,11 @@ OPUS_MT = {
                "(`en-es flores-test`, OPUS-MT column), as quoted in shared/reference/published-numbers.md §2.1; "
                "that note says its values match flores-dev, not devtest; no chrF published there"},
 }
-SET_NAMES = {"tatoeba-v2021-08-07": ("Tatoeba en–es v2021-08-07", "tatoeba"),
-             "flores101-devtest": ("FLORES-101 devtest en→es", "flores"),
-             "debian-ui-valid": ("held-out Debian UI pairs (in-domain, validation split)", None)}
+SET_NAMES = {"tatoeba-v2021-08-07": ("Tatoeba en–es v2021-08-07 (test)", "tatoeba"),
+             "flores101-devtest": ("FLORES-101 devtest en→es (test)", "flores"),
+             "phrasebook": ("sign phrasebook en→es (test)", None),
+             "debian-ui-valid": ("held-out Debian UI pairs (validation)", None),
+             "distilled-valid": ("held-out distillation inputs, Apertium as reference (validation)", None)}
 
 
 def mb(size: int) -> str:
@@ -63,12 +66,14 @@ deduplication: **{counts['pairs']:,} pairs** = {counts['train']:,} training + {c
 
 Left out, by reason (first reason that applied): {drops}.
 
-**Decontamination**: a pair is removed when its English *or* Spanish side, case-folded with punctuation,
-symbols and spacing removed, equals any line of Tatoeba en–es v2021-08-07 (both sides), FLORES-101 devtest
-(eng, spa), newstest2013 (eng, spa) or any en/es/de cell of `harness/data/phrasebook.tsv`:
-**{counts.get('eval_overlap', 0):,} pairs removed** (`eval_overlap` above; each occurrence
-counted, before deduplication). Only exact normalized-line
-matches are caught; a UI string that is a substring of a test sentence stays.
+**Decontamination** (`harness/models/recipes/nmt/decontam.py`): a pair is removed when its English *or*
+Spanish side, case-folded with punctuation, symbols and spacing removed, equals any line of Tatoeba en–es
+v2021-08-07 (both sides), FLORES-101 devtest (eng, spa), newstest2013 (eng, spa) or any en/es/de cell of
+`harness/data/phrasebook.tsv` (`eval_overlap_exact`), or, for strings of six words or more, shares half
+of its word trigrams with one such line (`eval_overlap_near`: a test sentence with a word changed, inside
+a longer string, or a part of it): **{_overlap(counts):,} pairs removed** (each occurrence counted, before
+deduplication). The evaluation files' sha256 are in `data_manifest.json`
+(`decontaminated_against_sha256`); `tests/test_nmt_recipe.py` checks them against the files here.
 
 Per package (sorted by pairs kept; version, .deb sha256 and full licence strings are in `data_manifest.json`;
 licences are the `License:` names of each package's Debian copyright file, or the licence words of a
@@ -77,6 +82,32 @@ free-form one; the translations in a package's catalogs are under that package's
 | package | version | catalogs | messages | pairs kept | licence (Debian copyright) |
 |---|---|---:|---:|---:|---|
 """ + "\n".join(rows)
+
+
+def _overlap(counts: dict) -> int:
+    return sum(v for k, v in counts.items() if k.startswith("eval_overlap"))
+
+
+def distill_section(distilled: dict, human_pairs: int) -> str:
+    """The distilled sources: where each comes from, its licence, inputs, pairs and drops; the human share."""
+    sources = distilled["sources"]
+    rows = [f"| {name} | {r['from']} | {r['licence']} | {r['inputs']:,} | {r['pairs']:,} | "
+            f"{', '.join(f'{k} {v:,}' for k, v in r['drops'].items()) or '–'} |" for name, r in sources.items()]
+    total = distilled["pairs"]
+    share = total / (total + human_pairs)
+    return f"""Teacher: {distilled['teacher']} (apertium {distilled['apertium']}), run through arbench's own
+Apertium backend, so the student learns exactly what it is compared with. Inputs are English text that is
+not evaluation data (and, for back-translation, the human Spanish of the catalogs translated spa→eng);
+sign-length inputs (up to four words) also go in UPPER CASE and Title Case. Every input and output passes
+the same decontamination as the human pairs; collect.py's validation strings never reach training.
+
+| source | from | licence | inputs | pairs kept | dropped |
+|---|---|---|---:|---:|---|
+""" + "\n".join(rows) + f"""
+
+**{total:,} distilled pairs and {human_pairs:,} human pairs: {100 * share:.0f}% of the training pairs are
+distilled.** Held-out inputs of each source (collect.py's hash rule) with Apertium's output are the
+`distilled-valid` set: validation only, never trained on."""
 
 
 def eval_section(evaluation: dict) -> str:
@@ -89,6 +120,7 @@ def eval_section(evaluation: dict) -> str:
                 continue
             r = res[ct][set_key]
             rows.append(f"| {label} | {ct} | {r['sentences']:,} | {r['bleu']:.1f} | {r['chrf']:.1f} | "
+                        f"{r.get('max_length_ratio', '–')} | {r.get('loops', '–')} | "
                         f"{r['sentences_per_s']:.1f} | {r['target_tokens_per_s']:.0f} |")
     any_row = next(iter(next(iter(res.values())).values()))
     gap = []
@@ -110,9 +142,15 @@ is shared with other jobs (1-minute load average {evaluation['machine']['load_av
 other, not interleaved, while other jobs' load came and went, so the float32/int8 speed ratio here is not a
 measurement of int8's speed-up (the in-domain rows were run later, separately, with `--merge`).
 
-| test set | compute type | sentences | BLEU | chrF | sentences/s | target tokens/s |
-|---|---|---:|---:|---:|---:|---:|
+| set | compute type | sentences | BLEU | chrF | most target/source tokens | degenerate lines | sentences/s | target tokens/s |
+|---|---|---:|---:|---:|---:|---:|---:|---:|
 """ + "\n".join(rows) + f"""
+
+"Most target/source tokens": the largest ratio of output to input subword tokens of any line (Apertium's
+output counted in the model's tokens). "Degenerate lines": outputs that repeat one word four times running
+or one 3-gram three times. Decoding: {_decoding(evaluation)}.
+
+**Against Apertium** (chrF, float32 minus Apertium, same lines): {_apertium_gap(res)}.
 
 sacrebleu {evaluation['sacrebleu']} signatures: BLEU `{any_row['bleu_signature']}`;
 chrF `{any_row['chrf_signature']}`.
@@ -120,6 +158,23 @@ chrF `{any_row['chrf_signature']}`.
 **Gap to OPUS-MT en-es** (published numbers, not re-run here):
 
 """ + "\n".join(gap)
+
+
+def _decoding(evaluation: dict) -> str:
+    d = evaluation.get("decoding", {})
+    if not d:
+        return f"beam {evaluation['beam']}, at most 256 target tokens"
+    ratio = f"at most {d['max_length_ratio']} × source tokens + 4" if d["max_length_ratio"] else "at most 256 target tokens"
+    return (f"beam {d['beam']}, {ratio}, repetition penalty {d['repetition_penalty']}, "
+            f"no-repeat n-gram size {d['no_repeat_ngram_size'] or 'off'}")
+
+
+def _apertium_gap(res: dict) -> str:
+    if "apertium" not in res or "float32" not in res:
+        return "not measured in this evaluation"
+    gaps = [f"{SET_NAMES.get(k, (k,))[0]} {res['float32'][k]['chrf'] - r['chrf']:+.1f}"
+            for k, r in res["apertium"].items() if k in res["float32"]]
+    return "; ".join(gaps)
 
 
 def model_section(figures: dict) -> str:
@@ -139,25 +194,32 @@ during training so both runtimes agree)."""
 def training_section(figures: dict) -> str:
     """Optimisation settings, stop, wall and CPU time."""
     o = figures["options"]
-    return f"""One process on {figures['machine']['cpu_count']} CPU cores (`torch.set_num_threads({o['threads']})`), PyTorch
-{figures['machine']['torch']}, seed {o['seed']}; Adam (β 0.9/0.98), peak learning rate {o['lr']} with {o['warmup_steps']}
-warm-up steps then inverse square root, label smoothing {o['label_smoothing']}, batches of about
-{o['batch_tokens']:,} padded tokens, bfloat16 autocast of the forward pass: {o['bf16']}. Validation NLL every
-{o['eval_every_steps']} steps; the best checkpoint is shipped. Stop: {figures['stop_reason']} after
+    resumed = figures.get("resumed_at_step", 0)
+    sessions = (f"The loop was interrupted and resumed from its checkpoint at step {resumed:,} (`state.pt`: weights,"
+                " optimizer, random state and position in the epoch; a resumed run ends where an uninterrupted one"
+                " does, `tests/test_nmt_recipe.py`). ") if resumed else ""
+    wall = figures.get("wall_s_last_session", figures.get("wall_s"))
+    cpu = figures.get("cpu_s_last_session", figures.get("cpu_s"))
+    return f"""One process on {figures['machine']['cpu_count']} cores of `{figures['machine']['processor'] or 'x86_64'}`
+(device `{figures.get('device', 'cpu')}`, `torch.set_num_threads({o['threads']})`), PyTorch {figures['machine']['torch']},
+seed {o['seed']}; Adam (β 0.9/0.98), peak learning rate {o['lr']} with {o['warmup_steps']} warm-up steps then
+inverse square root, label smoothing {o['label_smoothing']}, batches of about {o['batch_tokens']:,} padded tokens,
+bfloat16 autocast of the forward pass: {o['bf16']}. Validation NLL every {o['eval_every_steps']} steps on the
+{figures['valid_pairs']:,} validation pairs; the best checkpoint is shipped. Stop: {figures['stop_reason']} after
 {figures['steps']:,} steps ({figures['epochs']} epoch(s) started); best step {figures['best_step']:,}, validation NLL
-{figures['best_valid_nll']} nats/token; {figures['tokens_per_s']:,.0f} (source+target) tokens/s.
+{figures['best_valid_nll']} nats/token; {figures['tokens_per_s']:,.0f} (source+target) tokens/s in the last
+session. {sessions}The time budget (`max_train_s` {o['max_train_s']:,.0f} s) counts training-loop seconds
+over all sessions, so that collecting, distilling, training and evaluating stay within 2.5 hours on 2 cores.
 
 | figure | value |
 |---|---|
-| training loop wall time | {figures['train_loop_wall_s']:,.0f} s ({figures['train_loop_wall_s'] / 60:.1f} min) |
-| whole train.py wall time (SentencePiece, training, export, conversion) | {figures['wall_s']:,.0f} s |
-| CPU time (user+system, process and children) | {figures['cpu_s']:,.0f} s |
-| energy | unavailable (no energy sensor on this machine) |
+| training loop wall time, all sessions | {figures['train_loop_wall_s']:,.0f} s ({figures['train_loop_wall_s'] / 60:.1f} min) |
+| train.py wall time, last session (SentencePiece, training, export, conversion) | {wall:,.0f} s |
+| CPU time, last session (user+system, process and children) | {cpu:,.0f} s |
+| energy | {figures['energy_note']} |
 
-The machine was shared with other engineers' jobs during the run (load well above 2 cores at times), so
-the wall time is longer than the same run would take alone; the CPU time is the better measure of work.
-The stop is time-budgeted (`max_train_s`), so a rerun on a faster or idle machine trains longer and will
-not give bit-identical weights; with the same budget in steps the run is deterministic up to floating-point
+The stop is time-budgeted, so a rerun on a faster or idler machine trains longer and will not give
+bit-identical weights; with the same budget in steps the run is deterministic up to floating-point
 reduction order."""
 
 
@@ -173,17 +235,18 @@ def history_table(figures: dict) -> str:
                       *rows]) + "\n\n" + note
 
 
-def render(manifest: dict, figures: dict, evaluation: dict) -> str:
+def render(manifest: dict, distilled: dict, figures: dict, evaluation: dict) -> str:
     """The whole README.md text."""
-    return f"""# nmt-en-es — a small English→Spanish transformer trained from Debian's Spanish UI translations
+    return f"""# nmt-en-es — a small English→Spanish transformer from Debian's translations and Apertium's
 
-A {figures['parameters'] / 1e6:.1f}M-parameter Marian-style transformer, trained from scratch in about an hour on
-2 CPU cores from English→Spanish pairs extracted from the gettext catalogs of Debian packages (software
-UI strings). The weights ship once, in Transformers format (`hf/`); `make models` converts them into a
-float32 CTranslate2 model (`ct2/`, byte for byte the files pinned in models/manifest.toml; quantize at load
-time with `compute_type="int8"`). It is the project's own,
-reproducible MT baseline; it is far weaker than OPUS-MT on everyday sentences (numbers below) because
-its only training data is software UI text.
+A {figures['parameters'] / 1e6:.1f}M-parameter Marian-style transformer, trained from scratch in
+{figures['train_loop_wall_s'] / 3600:.1f} hours on 2 CPU cores from English→Spanish pairs: the human translations in the
+gettext catalogs of Debian packages, and Apertium's translations of English text that is not evaluation
+data (sequence-level distillation: dictionary words and phrases, UI strings, package descriptions,
+fortunes; and back-translated Spanish). The weights ship once, as float16 in Transformers format (`hf/`);
+`make models` converts them into a float32 CTranslate2 model (`ct2/`, byte for byte the files pinned in
+models/manifest.toml; quantize at load time with `compute_type="int8"`). It is the project's own,
+reproducible MT model; the numbers below put it beside its teacher, Apertium, on the same lines.
 
 ## Files
 
@@ -194,10 +257,11 @@ its only training data is software UI text.
   file: one shared vocabulary).
 - `hf/`: `model.safetensors`, `config.json`, `generation_config.json`, and MarianTokenizer files
   (`source.spm`, `target.spm`, `vocab.json`, `tokenizer_config.json`).
-- `train_figures.json`, `eval.json`, `data_manifest.json`: the figures this card is made from.
+- `train_figures.json`, `eval.json`, `data_manifest.json`, `distill_manifest.json`: the figures this card is
+  made from.
 
-`hf/` and `ct2/` hold the same weights: greedy decoding of a handful of UI sentences with Transformers'
-`generate` and with CTranslate2 float32 gave identical output when the recipe was written.
+`hf/` and `ct2/` hold the same weights (float16 values, read as float32 by both runtimes):
+`tests/test_mt_peer.py` compares their greedy outputs.
 
 ```python
 import ctranslate2, sentencepiece as spm
@@ -210,6 +274,8 @@ print(sp.decode_pieces(out[0].hypotheses[0]))
 
 ## Data
 
+### Human pairs: Debian's gettext catalogs
+
 {data_section(manifest)}
 
 Cleaning (`harness/models/recipes/nmt/mocatalog.py`): msgctxt dropped; plural entries dropped; one accelerator
@@ -221,10 +287,20 @@ braces, `=`, `;`) dropped; English longer than 200 characters dropped; untransla
 translator-credit entries dropped; for English of 20+ characters a Spanish/English length ratio outside
 0.5–2.5 dropped; `…` → `...`, `’` → `'`; exact duplicate pairs dropped.
 
-**Licences**: every package is in Debian main, so all catalogs are under DFSG-free licences (mostly GPL-2+/
-GPL-3+/LGPL, MPL-2.0 for LibreOffice, plus BSD/MIT/Apache for some). This card lists them per package
-with attribution. Whether trained weights are a derivative work of copyleft training text is not settled;
-treat the weights as carrying the obligations of the GPL-family catalogs if you redistribute them.
+### Distilled pairs: Apertium as the teacher
+
+{distill_section(distilled, manifest['counts']['train'])}
+
+### Licences
+
+Every package is in Debian main, so all catalogs are under DFSG-free licences (mostly GPL-2+/GPL-3+/LGPL,
+MPL-2.0 for LibreOffice, plus BSD/MIT/Apache for some); this card lists them per package with attribution.
+The distilled targets are Apertium's output. Apertium's engine and its eng-spa data are GPL: the output of
+a GPL program is not itself covered by the GPL in general, but Apertium's translations of dictionary
+entries reproduce the GPL-licensed bilingual dictionary entry by entry, and the `dictionary` and
+`phrases` sources are built from that dictionary's words. Whether trained weights are a derivative work of
+their training text is not settled; treat the weights as carrying the obligations of GPL-2.0 (the
+dictionary) and of the GPL-family catalogs if you redistribute them.
 
 ## Model
 
@@ -240,22 +316,23 @@ treat the weights as carrying the obligations of the GPL-family catalogs if you 
 
 {eval_section(evaluation)}
 
-What to expect: the model knows UI vocabulary ("file", "settings", "open", "error") and short imperative
-phrases, which suits signs and labels better than conversation; it has seen almost no first/second-person
-conversational Spanish, news or encyclopedic prose, which is what Tatoeba and FLORES test.
+Test sets were translated once, after every setting (data, model size, training, decoding) had been chosen
+on the validation sets and on throughput trials; nothing was tuned on a test set.
 
 ## Reproduce
 
 ```sh
 apt-get update                                   # Debian 12; root (apt-get download, dpkg -x; nothing is installed)
 .venv/bin/pip install torch==2.13.0 transformers==5.24.0 sentencepiece==0.2.3 ctranslate2==4.8.5
-.venv/bin/python -m harness.models.recipes.nmt.reproduce  # collect → train → evaluate → this card
+apt-get install lttoolbox-dev                    # lt-print, to read Apertium's bilingual dictionary
+.venv/bin/python -m harness.models.recipes.nmt.reproduce  # collect → distill → train → evaluate → this card
 ```
 
-(`make train-nmt` runs the last line.) The shipped run: collect about 3 minutes with downloads, training
-as above, evaluation about 15 minutes at beam 4 on this shared machine.
+(`make train-nmt` runs the last two lines; `--device cuda` trains on a GPU with the same recipe; an
+interrupted run continues with `--from train`.)
 
 Steps, each its own process (`harness/models/recipes/nmt/`): `collect.py` (`packages.txt` → `build/nmt/data/`),
+`distill.py` (Apertium's translations → `build/nmt/data/distilled.tsv`, its cache in `build/nmt/distill/`),
 `train.py` (`options.toml`; SentencePiece, training, export, CTranslate2 conversion → this folder),
 `evaluate.py` (→ `eval.json`; hypotheses in `build/nmt/eval/`), `card.py` (→ this README). Scratch data
 stays in `build/nmt/` (gitignored); no evaluation text is written into the repository. Package versions
@@ -271,10 +348,12 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=PROJECT / "models/nmt-en-es")
     args = parser.parse_args()
     shutil.copy(args.data / "manifest.json", args.model / "data_manifest.json")
+    shutil.copy(args.data / "distill_manifest.json", args.model / "distill_manifest.json")
     manifest = json.loads((args.model / "data_manifest.json").read_text())
+    distilled = json.loads((args.model / "distill_manifest.json").read_text())
     figures = json.loads((args.model / "train_figures.json").read_text())
     evaluation = json.loads((args.model / "eval.json").read_text())
-    (args.model / "README.md").write_text(render(manifest, figures, evaluation))
+    (args.model / "README.md").write_text(render(manifest, distilled, figures, evaluation))
 
 
 if __name__ == "__main__":

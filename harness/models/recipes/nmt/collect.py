@@ -4,9 +4,9 @@
 
 Downloads the .debs of ``packages.txt`` with ``apt-get download`` (run ``apt-get update`` first),
 unpacks them with ``dpkg -x`` (nothing is installed), reads every Spanish .mo catalog, cleans the pairs
-(see ``mocatalog.clean_pair``), removes every pair whose English or Spanish side equals, after
-``normalize_for_match``, a line of Tatoeba en–es, FLORES-101 devtest, newstest2013 or the sign
-phrasebook, deduplicates, and splits off a validation set by a hash of the English side (so one English
+(see ``mocatalog.clean_pair``), removes every pair whose English or Spanish side matches a line of an
+evaluation set (``decontam``: the MT test sets and the sign phrasebook; exact after normalization, or a
+near duplicate), deduplicates, and splits off a validation set by a hash of the English side (so one English
 string never lands on both sides). Writes ``train.tsv``, ``valid.tsv`` (English TAB Spanish) and
 ``manifest.json`` (package versions, .deb sha256, licences, counts per package and per drop reason).
 """
@@ -23,8 +23,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.models.recipes.nmt.decontam import Decontaminator, evaluation_files
 from harness.models.recipes.nmt.mocatalog import Drop, clean_pair, normalize_for_match, read_mo
-from harness.paths import data_root, project_root
+from harness.paths import project_root
 
 MANIFEST_VERSION = 1
 HERE = Path(__file__).resolve().parent  # the recipe's data files ship beside it
@@ -112,23 +113,6 @@ def spanish_catalogs(tree: Path) -> list[Path]:
     return sorted(p for p in tree.rglob("*.mo") if p.parent.name == "LC_MESSAGES" and p.parent.parent.name == "es")
 
 
-def eval_keys(phrasebook: Path) -> set[str]:
-    """Normalized lines of every evaluation text, English and Spanish sides (and all columns of the phrasebook)."""
-    root = data_root()
-    files = [root / "tatoeba_test_v2021-08-07/eng-spa.eng", root / "tatoeba_test_v2021-08-07/eng-spa.spa",
-             root / "flores101_devtest/eng.devtest", root / "flores101_devtest/spa.devtest",
-             root / "wmt_newstest2013/newstest2013.eng", root / "wmt_newstest2013/newstest2013.spa"]
-    keys: set[str] = set()
-    for path in files:
-        if not path.is_file():
-            raise CollectError(f"evaluation file {path} missing: set ARBENCH_DATA_ROOT to the shared data folder")
-        keys.update(normalize_for_match(line) for line in path.read_text().splitlines())
-    for row in phrasebook.read_text().splitlines()[1:]:
-        keys.update(normalize_for_match(cell) for cell in row.split("\t")[2:])
-    keys.discard("")
-    return keys
-
-
 def is_valid_split(en: str, per_mille: int) -> bool:
     """Deterministic validation membership from the English side's hash."""
     return int(hashlib.sha1(normalize_for_match(en).encode()).hexdigest(), 16) % 1000 < per_mille
@@ -138,7 +122,10 @@ def collect(names: list[str], work: Path, per_mille: int) -> tuple[list[PackageR
     """Run the whole collection; returns the package records, the kept pairs and global counts."""
     debs = download(names, work / "debs")
     trees = {n: unpack(d, work / "unpacked") for n, d in debs.items()}
-    blocked = eval_keys(PROJECT / "harness/data/phrasebook.tsv")
+    try:
+        blocked = Decontaminator.from_files(evaluation_files())
+    except FileNotFoundError as exc:
+        raise CollectError(str(exc)) from None
     seen: set[tuple[str, str]] = set()
     pairs: list[tuple[str, str]] = []
     totals: Counter[str] = Counter()
@@ -156,8 +143,9 @@ def collect(names: list[str], work: Path, per_mille: int) -> tuple[list[PackageR
                 except Drop as why:
                     rec.drops[str(why)] += 1
                     continue
-                if normalize_for_match(en) in blocked or normalize_for_match(es) in blocked:
-                    rec.drops["eval_overlap"] += 1
+                overlap = blocked.pair_match(en, es)
+                if overlap:
+                    rec.drops[f"eval_overlap_{overlap}"] += 1
                     continue
                 if (en, es) in seen:
                     rec.drops["duplicate"] += 1
@@ -168,7 +156,7 @@ def collect(names: list[str], work: Path, per_mille: int) -> tuple[list[PackageR
         totals.update(rec.drops)
         totals["messages"] += rec.messages
         records.append(rec)
-    return records, pairs, dict(totals)
+    return records, pairs, dict(totals) | {"decontaminated_against": blocked.sha256}
 
 
 def write_outputs(out: Path, records: list[PackageRecord], pairs: list[tuple[str, str]], totals: dict,
@@ -183,8 +171,10 @@ def write_outputs(out: Path, records: list[PackageRecord], pairs: list[tuple[str
     manifest = {
         "manifest_version": MANIFEST_VERSION,
         "debian_release": Path("/etc/debian_version").read_text().strip(),
-        "counts": {"packages": len(records), "catalogs": sum(r.catalogs for r in records), **totals,
+        "counts": {"packages": len(records), "catalogs": sum(r.catalogs for r in records),
+                   **{k: v for k, v in totals.items() if k != "decontaminated_against"},
                    "pairs": len(pairs), "train": len(train), "valid": len(valid)},
+        "decontaminated_against_sha256": totals.get("decontaminated_against", {}),
         "valid_rule": f"sha1(normalize(en)) % 1000 < {per_mille}",
         "packages": [{**{k: v for k, v in vars(r).items() if k != "drops"}, "drops": dict(r.drops)} for r in records],
     }

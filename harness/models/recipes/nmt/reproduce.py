@@ -1,11 +1,13 @@
-"""One command for the whole en→es NMT recipe: collect → train → evaluate → model card.
+"""One command for the whole en→es NMT recipe: collect → distill → train → evaluate → model card.
 
     python -m harness.models.recipes.nmt.reproduce [--from train] [--limit 200]
 
 Each step runs in its own process (so training's threads, memory and rusage stay its own) with this
 Python; a failed step stops the chain with its exit code. Needs Debian's apt-get and dpkg (after
-``apt-get update``) for the collect step, and the packages torch==2.13.0, transformers, sentencepiece,
-ctranslate2 and sacrebleu. ``--from`` restarts at a later step, reusing what the earlier ones left in
+``apt-get update``) for the collect step, Apertium eng-spa and lttoolbox's ``lt-print`` (lttoolbox-dev)
+for the distill step, and the packages torch, transformers, sentencepiece, ctranslate2 and sacrebleu.
+Training resumes from its last checkpoint when it was interrupted (``build/nmt/run/state.pt``);
+``--device cuda`` trains on a GPU with the same recipe. ``--from`` restarts at a later step, reusing what the earlier ones left in
 build/nmt/; ``--limit`` passes to evaluate.py for a quick smoke run.
 """
 
@@ -21,7 +23,7 @@ from harness.paths import project_root
 
 HERE = Path(__file__).resolve().parent  # the recipe's data files ship beside it
 PROJECT = project_root()
-STEPS = ("collect", "train", "evaluate", "card")
+STEPS = ("collect", "distill", "train", "evaluate", "card")
 
 
 def command(step: str, args: argparse.Namespace) -> list[str]:
@@ -29,7 +31,8 @@ def command(step: str, args: argparse.Namespace) -> list[str]:
     data, model = str(args.work / "data"), str(args.model)
     extra = {
         "collect": ["--work", str(args.work), "--out", data],
-        "train": ["--data", data, "--work", str(args.work / "run"), "--out", model],
+        "distill": ["--work", str(args.work), "--data", data],
+        "train": ["--data", data, "--work", str(args.work / "run"), "--out", model, "--device", args.device],
         "evaluate": ["--model", model, "--hyp-dir", str(args.work / "eval"),
                      *(["--limit", str(args.limit)] if args.limit else [])],
         "card": ["--data", data, "--model", model],
@@ -44,6 +47,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=PROJECT / "build/nmt")
     parser.add_argument("--model", type=Path, default=PROJECT / "models/nmt-en-es")
     parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="where training runs: cpu or cuda")
     args = parser.parse_args()
     for step in STEPS[STEPS.index(args.start):]:
         started = time.perf_counter()

@@ -66,6 +66,12 @@ class TrainOptions:
     max_epochs: int = 60
     max_train_s: float = 3000.0
     bf16: bool = True
+    distilled_sources: tuple[str, ...] = ()
+    human_repeats: int = 1
+    checkpoint_every_s: float = 600.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "distilled_sources", tuple(self.distilled_sources))
 
     @classmethod
     def from_toml(cls, path: Path) -> TrainOptions:
@@ -80,9 +86,23 @@ class TrainOptions:
 Example = tuple[list[int], list[int]]
 
 
-def read_pairs(path: Path) -> list[tuple[str, str]]:
-    """English TAB Spanish lines of collect.py."""
-    return [tuple(line.split("\t", 1)) for line in path.read_text().splitlines() if "\t" in line]  # type: ignore[misc]
+def read_pairs(path: Path, sources: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
+    """English TAB Spanish lines of collect.py; with ``sources``, distill.py's lines (a third column) from those sources."""
+    rows = [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines() if "\t" in line]
+    if sources is None:
+        return [(row[0], row[1]) for row in rows]
+    return [(row[0], row[1]) for row in rows if len(row) > 2 and row[2] in sources]
+
+
+def training_pairs(data: Path, opts: TrainOptions) -> list[tuple[str, str]]:
+    """collect.py's human pairs (``human_repeats`` times) and distill.py's pairs from ``distilled_sources``."""
+    pairs = read_pairs(data / "train.tsv") * opts.human_repeats
+    if opts.distilled_sources:
+        distilled = data / "distilled.tsv"
+        if not distilled.is_file():
+            raise SystemExit(f"train: {distilled} missing; run python -m harness.models.recipes.nmt.distill first")
+        pairs += read_pairs(distilled, opts.distilled_sources)
+    return pairs
 
 
 def train_spm(pairs: list[tuple[str, str]], work: Path, opts: TrainOptions) -> Path:
@@ -176,7 +196,8 @@ def build_model(opts: TrainOptions, vocab: int):
 
 def batch_loss(model, batch: dict[str, torch.Tensor], smoothing: float, bf16: bool) -> tuple[torch.Tensor, int]:
     """Summed token cross-entropy of one batch and its token count; ``bf16`` autocasts the forward pass."""
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+    device = batch["input_ids"].device.type
+    with torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                        decoder_input_ids=batch["decoder_input_ids"]).logits
     loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), batch["labels"].view(-1), ignore_index=-100,
@@ -184,13 +205,18 @@ def batch_loss(model, batch: dict[str, torch.Tensor], smoothing: float, bf16: bo
     return loss, int((batch["labels"] != -100).sum())
 
 
+def to_device(batch: dict[str, torch.Tensor], device: str) -> dict[str, torch.Tensor]:
+    """The batch's tensors on ``device``."""
+    return {name: tensor.to(device) for name, tensor in batch.items()}
+
+
 @torch.no_grad()
-def valid_loss(model, valid: list[Example], pad_id: int, bf16: bool) -> float:
+def valid_loss(model, valid: list[Example], pad_id: int, bf16: bool, device: str = "cpu") -> float:
     """Mean per-token NLL (nats, no smoothing) on the validation pairs."""
     model.eval()
     total, tokens = 0.0, 0
     for idx in make_batches(valid, 8000, random.Random(0)):
-        loss, n = batch_loss(model, collate([valid[i] for i in idx], pad_id), 0.0, bf16)
+        loss, n = batch_loss(model, to_device(collate([valid[i] for i in idx], pad_id), device), 0.0, bf16)
         total, tokens = total + float(loss), tokens + n
     model.train()
     return total / tokens
@@ -209,10 +235,18 @@ def cpu_s() -> float:
 
 
 class Trainer:
-    """The training loop: schedule, evaluation, best checkpoint, early stopping, time budget."""
+    """The training loop: schedule, evaluation, best checkpoint, early stopping, time budget, resumable state.
 
-    def __init__(self, model, opts: TrainOptions, train: list[Example], valid: list[Example], run: Path):
+    ``<run>/state.pt`` (model, optimizer, random state, position in the epoch, history, training seconds so
+    far) is written at every evaluation that is at least ``checkpoint_every_s`` after the last one, and at
+    the end; a new Trainer with the same ``key`` (options and data) continues from it. The time budget
+    counts training seconds over all sessions.
+    """
+
+    def __init__(self, model, opts: TrainOptions, train: list[Example], valid: list[Example], run: Path,
+                 device: str = "cpu", key: str = ""):
         self.model, self.opts, self.train, self.valid, self.run = model, opts, train, valid, run
+        self.device, self.key = device, key
         self.pad_id = model.config.pad_token_id
         self.optim = torch.optim.Adam(model.parameters(), lr=opts.lr, betas=(0.9, 0.98), eps=1e-9)
         self.rng = random.Random(opts.seed)
@@ -220,6 +254,10 @@ class Trainer:
         self.best, self.bad_evals, self.history = math.inf, 0, []
         self.best_step = 0
         self.stop_reason = ""
+        self.trained_s = 0.0  # training-loop seconds of earlier sessions
+        self.batch_index = 0  # batches of the current epoch already trained
+        self.epoch_rng: object = None  # self.rng's state when the current epoch's batches were drawn
+        self.resumed_from = 0
 
     def lr_at(self, step: int) -> float:
         """Linear warm-up, then inverse square root."""
@@ -230,7 +268,7 @@ class Trainer:
         self.step += 1
         for group in self.optim.param_groups:
             group["lr"] = self.lr_at(self.step)
-        loss, n = batch_loss(self.model, batch, self.opts.label_smoothing, self.opts.bf16)
+        loss, n = batch_loss(self.model, to_device(batch, self.device), self.opts.label_smoothing, self.opts.bf16)
         self.optim.zero_grad(set_to_none=True)
         (loss / n).backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
@@ -239,11 +277,45 @@ class Trainer:
         self.tokens_seen += n + int(batch["attention_mask"].sum())
         return float(loss.detach()) / n
 
+    def state_file(self) -> Path:
+        return self.run / "state.pt"
+
+    def save_state(self, elapsed: float) -> None:
+        state = {
+            "key": self.key, "model": self.model.state_dict(), "optim": self.optim.state_dict(),
+            "rng": self.rng.getstate(), "epoch_rng": self.epoch_rng, "torch_rng": torch.get_rng_state(),
+            "step": self.step, "epoch": self.epoch, "batch_index": self.batch_index, "tokens_seen": self.tokens_seen,
+            "best": self.best, "best_step": self.best_step, "bad_evals": self.bad_evals, "history": self.history,
+            "trained_s": self.trained_s + elapsed, "stop_reason": self.stop_reason,
+        }
+        torch.save(state, self.run / "state.tmp")
+        (self.run / "state.tmp").replace(self.state_file())
+
+    def resume(self) -> bool:
+        """Continue from ``state.pt`` when it was written for the same key; True when it did."""
+        if not self.state_file().is_file():
+            return False
+        state = torch.load(self.state_file(), weights_only=False)
+        if state["key"] != self.key:
+            print(f"train: {self.state_file()} is from other options or data; starting afresh", flush=True)
+            return False
+        self.model.load_state_dict(state["model"])
+        self.optim.load_state_dict(state["optim"])
+        self.rng.setstate(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        for name in ("epoch_rng", "step", "epoch", "batch_index", "tokens_seen", "best", "best_step", "bad_evals",
+                     "history", "trained_s"):
+            setattr(self, name, state[name])
+        self.stop_reason = state.get("stop_reason", "")
+        self.resumed_from = self.step
+        print(f"train: resumed at step {self.step} (epoch {self.epoch}, {self.trained_s:.0f} s trained)", flush=True)
+        return True
+
     def evaluate(self, started: float, train_loss: float) -> bool:
         """Validation loss; saves a new best; True when training should stop."""
-        loss = valid_loss(self.model, self.valid, self.pad_id, self.opts.bf16)
+        loss = valid_loss(self.model, self.valid, self.pad_id, self.opts.bf16, self.device)
         elapsed = time.perf_counter() - started
-        self.history.append({"step": self.step, "epoch": self.epoch, "elapsed_s": round(elapsed, 1),
+        self.history.append({"step": self.step, "epoch": self.epoch, "elapsed_s": round(self.trained_s + elapsed, 1),
                              "train_loss": round(train_loss, 4), "valid_nll": round(loss, 4)})
         print(json.dumps(self.history[-1]), flush=True)
         if loss < self.best - 1e-4:
@@ -253,35 +325,54 @@ class Trainer:
             self.bad_evals += 1
         if self.bad_evals >= self.opts.patience_evals:
             self.stop_reason = f"early stop: {self.bad_evals} evaluations without improvement"
-        elif elapsed > self.opts.max_train_s:
+        elif self.trained_s + elapsed > self.opts.max_train_s:
             self.stop_reason = f"time budget {self.opts.max_train_s:.0f} s reached"
         return bool(self.stop_reason)
 
-    def fit(self, max_steps: int | None = None) -> None:
-        """Train until early stop, time budget, ``max_epochs`` or ``max_steps``."""
-        started, running = time.perf_counter(), []
+    def fit(self, max_steps: int | None = None) -> float:
+        """Train until early stop, time budget, ``max_epochs`` or ``max_steps``; the seconds this session trained."""
+        started, running, saved = time.perf_counter(), [], time.perf_counter()
+        if self.stop_reason:  # a resumed run that had already stopped (time budget, early stop, max_epochs)
+            return 0.0
         self.model.train()
-        while self.epoch < self.opts.max_epochs:
-            self.epoch += 1
-            for idx in make_batches(self.train, self.opts.batch_tokens, self.rng):
+        while self.epoch < self.opts.max_epochs or self.batch_index:
+            if not self.batch_index:  # a new epoch
+                self.epoch += 1
+                self.epoch_rng = self.rng.getstate()
+            self.rng.setstate(self.epoch_rng)  # type: ignore[arg-type]
+            batches = make_batches(self.train, self.opts.batch_tokens, self.rng)
+            for idx in batches[self.batch_index :]:
                 running.append(self.one_step(collate([self.train[i] for i in idx], self.pad_id)))
+                self.batch_index += 1
                 if max_steps and self.step >= max_steps:
                     self.stop_reason = f"trial of {max_steps} steps"
-                    return
+                    return time.perf_counter() - started
                 if self.step % self.opts.eval_every_steps == 0:
-                    if self.evaluate(started, float(np.mean(running))):
-                        return
+                    stop = self.evaluate(started, float(np.mean(running)))
                     running = []
+                    if stop or time.perf_counter() - saved >= self.opts.checkpoint_every_s:
+                        self.save_state(time.perf_counter() - started)
+                        saved = time.perf_counter()
+                    if stop:
+                        return time.perf_counter() - started
+            self.batch_index = 0
         self.stop_reason = f"max_epochs {self.opts.max_epochs}"
         self.evaluate(started, float(np.mean(running or [math.nan])))
+        self.save_state(time.perf_counter() - started)
+        return time.perf_counter() - started
 
 
 def export(model, tok, out: Path) -> dict[str, int]:
-    """Save the Transformers model and the float32 CTranslate2 conversion; file sizes in bytes."""
+    """Save the Transformers model (weights as float16) and the float32 CTranslate2 conversion; file sizes in bytes.
+
+    The weights ship as float16 so that one copy fits the tree; both runtimes read them back as float32
+    (the float16 values exactly), so what is evaluated is what ships.
+    """
     from ctranslate2.converters import TransformersConverter
 
     hf_dir, ct2_dir = out / "hf", out / "ct2"
-    model.save_pretrained(hf_dir)
+    model.to(torch.float16).save_pretrained(hf_dir)
+    model.to(torch.float32)
     tok.save_pretrained(hf_dir)
     TransformersConverter(str(hf_dir)).convert(str(ct2_dir), quantization="float32", force=True)
     for name in ("source.spm", "target.spm"):
@@ -306,35 +397,44 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=PROJECT / "build/nmt/run")
     parser.add_argument("--out", type=Path, default=PROJECT / "models/nmt-en-es")
     parser.add_argument("--trial-steps", type=int, default=0, help="time this many steps and stop; ships nothing")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (the same recipe; bf16 autocast on either)")
+    parser.add_argument("--fresh", action="store_true", help="ignore a saved state.pt and start from step 0")
     args = parser.parse_args()
     wall0, cpu0 = time.perf_counter(), cpu_s()
     opts = TrainOptions.from_toml(args.options)
     seed_everything(opts.seed, opts.threads)
     args.work.mkdir(parents=True, exist_ok=True)
-    train_pairs, valid_pairs = read_pairs(args.data / "train.tsv"), read_pairs(args.data / "valid.tsv")
+    train_pairs, valid_pairs = training_pairs(args.data, opts), read_pairs(args.data / "valid.tsv")
+    if opts.distilled_sources and (args.data / "valid_distilled.tsv").is_file():  # held-out inputs of the distilled kinds too
+        valid_pairs += read_pairs(args.data / "valid_distilled.tsv", opts.distilled_sources)
     spm_model = train_spm(train_pairs, args.work, opts)
     tok = write_tokenizer(spm_model, args.work / "tokenizer")
     sp = spm.SentencePieceProcessor(model_file=str(spm_model))
     train, valid = encode(train_pairs, sp, opts.max_tokens), encode(valid_pairs, sp, opts.max_tokens)
-    model = build_model(opts, sp.get_piece_size() + 1)
+    model = build_model(opts, sp.get_piece_size() + 1).to(args.device)
     zero_pad_row(model, model.config.pad_token_id)
     params = sum(p.numel() for p in model.parameters())
     print(f"pairs train={len(train)} valid={len(valid)} params={params}", flush=True)
-    trainer = Trainer(model, opts, train, valid, args.work)
-    fit0 = time.perf_counter()
-    trainer.fit(max_steps=args.trial_steps or None)
-    fit_s = time.perf_counter() - fit0
-    print(f"{trainer.stop_reason}: {trainer.step} steps, {trainer.tokens_seen / fit_s:.0f} tokens/s", flush=True)
+    key = hashlib.sha256(json.dumps([asdict(opts), len(train), train[:: max(1, len(train) // 1000)]]).encode()).hexdigest()
+    trainer = Trainer(model, opts, train, valid, args.work, args.device, key)
+    if not args.trial_steps and not args.fresh:
+        trainer.resume()
+    tokens_before = trainer.tokens_seen
+    fit_s = trainer.fit(max_steps=args.trial_steps or None)
+    tokens_per_s = (trainer.tokens_seen - tokens_before) / fit_s if fit_s else 0.0
+    print(f"{trainer.stop_reason}: {trainer.step} steps, {tokens_per_s:.0f} tokens/s", flush=True)
     if args.trial_steps:
         return
-    model.load_state_dict(torch.load(args.work / "best.pt"))
+    model.load_state_dict(torch.load(args.work / "best.pt", map_location=args.device))
+    model.to("cpu")
     sizes = export(model, tok, args.out)
     figures = {
         "figures_version": FIGURES_VERSION, "options": asdict(opts), "parameters": params,
         "train_pairs": len(train), "valid_pairs": len(valid), "steps": trainer.step, "epochs": trainer.epoch,
         "best_step": trainer.best_step, "best_valid_nll": round(trainer.best, 4), "stop_reason": trainer.stop_reason,
-        "train_loop_wall_s": round(fit_s, 1), "wall_s": round(time.perf_counter() - wall0, 1),
-        "cpu_s": round(cpu_s() - cpu0, 1), "tokens_per_s": round(trainer.tokens_seen / fit_s, 1),
+        "train_loop_wall_s": round(trainer.trained_s + fit_s, 1), "resumed_at_step": trainer.resumed_from,
+        "device": args.device, "wall_s_last_session": round(time.perf_counter() - wall0, 1),
+        "cpu_s_last_session": round(cpu_s() - cpu0, 1), "tokens_per_s": round(tokens_per_s, 1),
         "energy_j": None, "energy_note": "unavailable: no energy sensor on the training machine",
         "file_sizes_bytes": sizes, "history": trainer.history,
         "machine": {"cpu_count": __import__("os").cpu_count(), "processor": platform.processor(),

@@ -1,0 +1,131 @@
+"""The NMT recipe's decontamination, dictionary reading, distillation sampling and resumable training."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harness.models.recipes.nmt.decontam import Decontaminator, evaluation_files, evaluation_lines
+from harness.models.recipes.nmt.distill import BIDIX, bidix_lemmas, case_variants, sample, sentences
+from harness.paths import data_root
+
+TEST_SENTENCE = "The old man was sitting on a bench in the park near the station."
+
+
+def test_exact_matches_ignore_case_punctuation_and_spacing() -> None:
+    blocked = Decontaminator.from_lines(["Bus stop", TEST_SENTENCE])
+    assert blocked.match("BUS  STOP!") == "exact"
+    assert blocked.match("bus-stop") == "exact"
+    assert blocked.match("Bus stops") is None  # short strings: exact only
+
+
+def test_near_duplicates_of_long_lines_are_caught_both_ways() -> None:
+    blocked = Decontaminator.from_lines([TEST_SENTENCE])
+    assert blocked.match("The old man was sitting on a bench in the park near the river.") == "near"  # a word changed
+    assert blocked.match(f"He said: {TEST_SENTENCE} Then he left.") == "near"  # inside a longer string
+    assert blocked.match("The old man was sitting on a bench.") == "near"  # a part of it
+    assert blocked.match("A young woman is reading the newspaper at the train station today.") is None
+    assert blocked.pair_match("Open the file", TEST_SENTENCE.upper()) == "exact"
+
+
+@pytest.mark.skipif(not (data_root() / "flores101_devtest").is_dir(), reason="evaluation data not here (ARBENCH_DATA_ROOT)")
+def test_every_evaluation_line_is_blocked() -> None:
+    files = evaluation_files()
+    blocked = Decontaminator.from_files(files)
+    lines = [line for line in evaluation_lines(files) if line.strip()]
+    assert len(lines) > 10_000 and len(blocked.sha256) == len(files)
+    for line in random.Random(0).sample(lines, 300):
+        assert blocked.match(line) == "exact"
+
+
+def test_shipped_training_data_was_decontaminated_against_every_evaluation_set() -> None:
+    """The model card's data manifest names the evaluation files it was checked against, by sha256."""
+    import json
+
+    from harness.models.recipes.nmt.decontam import EVAL_FILES, PHRASEBOOK
+
+    manifest = json.loads(Path("models/nmt-en-es/data_manifest.json").read_text())
+    checked = manifest.get("decontaminated_against_sha256")
+    if checked is None:
+        pytest.skip("the shipped model predates decontamination records (manifest_version 1)")
+    assert set(checked) == {Path(name).name for name in (*EVAL_FILES, PHRASEBOOK)}
+    here = {path.name: path for path in evaluation_files() if path.is_file()}
+    import hashlib
+
+    for name, digest in checked.items():
+        if name in here:
+            assert hashlib.sha256(here[name].read_bytes()).hexdigest() == digest, f"{name} changed since decontamination"
+
+
+@pytest.mark.skipif(shutil.which("lt-print") is None or not BIDIX.is_file(), reason="lt-print (lttoolbox-dev) or apertium-eng-spa missing")
+def test_the_bilingual_dictionary_gives_sign_length_english_lemmas() -> None:
+    att = subprocess.run(["lt-print", str(BIDIX)], capture_output=True, text=True, check=True).stdout
+    lemmas = bidix_lemmas(att)
+    nouns = {lemma for lemma, pos in lemmas if pos == "<n>"}
+    assert len(nouns) > 5000
+    assert {"house", "bus", "elevator"} <= nouns
+    assert any(" " in lemma for lemma in nouns)  # multiword entries
+    assert all("<" not in lemma and not lemma.startswith(" ") for lemma, _ in lemmas)
+
+
+def test_bidix_lemmas_reads_lt_print_text() -> None:
+    """Two entries sharing a prefix, a multiword one with a space symbol, and a cycle that must not be followed."""
+    att = "\n".join([
+        "0\t1\tb\tb\t0.000000\t", "1\t2\tu\tu\t0.000000\t", "2\t3\ts\ts\t0.000000\t", "3\t9\t<n>\t<n>\t0.000000\t",
+        "3\t4\t@_SPACE_@\t@_SPACE_@\t0.000000\t", "4\t5\ts\ts\t0.000000\t", "5\t6\tt\tt\t0.000000\t",
+        "6\t7\to\to\t0.000000\t", "7\t8\tp\tp\t0.000000\t", "8\t9\t<n>\t<n>\t0.000000\t",
+        "9\t0.000000", "--", "0\t1\tx\tx\t0.000000\t", "1\t3\tε\tε\t0.000000\t", "3\t1\ty\ty\t0.000000\t",
+        "1\t2\t<adj>\t<adj>\t0.000000\t", "2\t0.000000",
+    ])  # fmt: skip
+    assert bidix_lemmas(att) == [("bus", "<n>"), ("bus stop", "<n>"), ("x", "<adj>")]  # not "xyx"
+
+
+def test_distillation_inputs() -> None:
+    assert case_variants(["bus stop", "The station is closed on Sundays and holidays."]) == [
+        "bus stop", "BUS STOP", "Bus Stop", "The station is closed on Sundays and holidays."
+    ]  # fmt: skip
+    texts = [f"text {i}" for i in range(100)]
+    chosen = sample(texts, 10, "ui")
+    assert len(chosen) == 10 and chosen == sample(list(reversed(texts)), 10, "ui")[::-1]  # by hash, not by position
+    prose = "This package provides a tool. See http://x.org for more. Very small. It is small."
+    assert sentences(prose) == ["This package provides a tool.", "It is small."]  # no URL, at least three words
+
+
+def _tiny_trainer(tmp_path: Path, name: str):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from harness.models.recipes.nmt.train import Trainer, TrainOptions, build_model, seed_everything
+
+    opts = TrainOptions(vocab_size=40, d_model=16, heads=2, encoder_layers=1, decoder_layers=1, ffn_dim=32, max_positions=32,
+                        max_tokens=16, warmup_steps=5, batch_tokens=60, eval_every_steps=4, patience_evals=100,
+                        max_epochs=3, bf16=False, checkpoint_every_s=0.0, threads=1)  # fmt: skip
+    seed_everything(opts.seed, 1)
+    rng = random.Random(1)
+
+    def ids() -> list[int]:
+        return [rng.randrange(2, 39) for _ in range(rng.randrange(2, 8))] + [0]
+
+    examples = [(ids(), ids()) for _ in range(60)]
+    run = tmp_path / name
+    run.mkdir(exist_ok=True)
+    return Trainer(build_model(opts, 41), opts, examples[:50], examples[50:], run, "cpu", "key"), torch
+
+
+def test_training_resumes_where_it_stopped_and_ends_where_an_uninterrupted_run_does(tmp_path: Path) -> None:
+    straight, torch = _tiny_trainer(tmp_path, "straight")
+    straight.fit()
+    interrupted, _ = _tiny_trainer(tmp_path, "interrupted")
+    interrupted.fit(max_steps=6)  # stops mid-epoch, after the checkpoint at step 4
+    resumed, _ = _tiny_trainer(tmp_path, "interrupted")
+    assert resumed.resume() and resumed.step == 4 and resumed.batch_index > 0
+    resumed.fit()
+    assert (resumed.step, resumed.epoch, resumed.best_step) == (straight.step, straight.epoch, straight.best_step)
+    for name, tensor in straight.model.state_dict().items():
+        assert torch.equal(tensor, resumed.model.state_dict()[name]), name
+    other, _ = _tiny_trainer(tmp_path, "interrupted")
+    other.key = "other options"
+    assert not other.resume()  # a state from other options or data is never continued
