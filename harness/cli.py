@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -38,10 +39,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
         )
     for component_id, why in experiment.skipped:
         print(f"arbench: skipping optional {component_id!r}: {why}", file=sys.stderr)
+    if args.require_accel:
+        device = dataclasses.replace(device, require_accel=True)
+    folder = None
+    if device.name != detected and resumed is None:
+        if not args.allow_device_mismatch:
+            raise UserError(
+                f"--device {device.name}: this machine is detected as {detected!r}, so its numbers would be labelled as a"
+                f" {device.name} run; use --device auto (or {detected}), or add --allow-device-mismatch to measure the"
+                f" {device.name} profile here (stored under {Path(args.out) / detected}/ with the profile recorded)"
+            )
+        folder = detected
+        print(f"arbench: warning: profile {device.name!r} on a machine detected as {detected!r}: stored under {detected}/", file=sys.stderr)
     print(f"arbench: {experiment.name}: {len(experiment.configurations())} configuration(s) on device {device.name}", file=sys.stderr)
-    if args.device != "auto" and device.name != detected:
-        print(f"arbench: warning: profile {device.name!r} chosen, but this machine looks like {detected!r}", file=sys.stderr)
-    run_dir = run_experiment(experiment, device, Path(args.out), resume_key=key, resume=resume)
+    run_dir = run_experiment(experiment, device, Path(args.out), resume_key=key, resume=resume, folder=folder)
     _cmd_report(argparse.Namespace(run=str(run_dir), markdown=False, rebuild=False))
     failed = _print_failures(run_dir)
     print(run_dir)
@@ -295,6 +306,16 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run an experiment; prints the run directory last")
     run.add_argument("experiment", nargs="?", help="experiment TOML file, e.g. experiments/default.toml (with --resume: the run's own)")
     run.add_argument("--device", default="auto", help="device profile: auto (detect), laptop, jetson, jetson-nano, rpi4, rpi5")
+    run.add_argument(
+        "--require-accel",
+        action="store_true",
+        help="exit 2 when a backend would run below the profile's first provider (e.g. CPU on a jetson)",
+    )
+    run.add_argument(
+        "--allow-device-mismatch",
+        action="store_true",
+        help="run a profile on a machine detected as another device (stored under the detected device's folder)",
+    )
     run.add_argument("--out", default="results", help="results root (default: results)")
     run.add_argument("--resume", metavar="RUN", help="continue a killed or interrupted run: finished configurations and rounds are kept")
     run.add_argument(

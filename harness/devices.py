@@ -21,8 +21,11 @@ class DeviceProfile:
     """What arbench needs to know about a kind of device.
 
     ``threads``: compute threads for backends (0: the runtime decides). ``camera``: an OpenCV index,
-    /dev/videoN or a GStreamer pipeline. ``power_modes``: name → shell commands that set it (run only by
-    `arbench system tune`, never silently).
+    /dev/videoN or a GStreamer pipeline. ``providers``: ONNX Runtime execution providers in order of
+    preference (the first is what the profile is for; a backend that ends up lower is a fallback,
+    harness.accelerators). ``require_accel``: a fallback stops the run (exit 2) instead of a warning
+    (``arbench run --require-accel`` sets it). ``power_modes``: name → shell commands that set it (run
+    only by `arbench system tune`, never silently).
     """
 
     name: str
@@ -31,6 +34,7 @@ class DeviceProfile:
     camera: str = "0"
     sensors: tuple[str, ...] = ()
     providers: tuple[str, ...] = ("CPUExecutionProvider",)
+    require_accel: bool = False
     power_modes: dict[str, list[str]] = field(default_factory=dict)
 
     def context(self) -> BackendContext:

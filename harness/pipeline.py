@@ -126,6 +126,21 @@ class Pipeline:
         """The OCR and MT backends' model files."""
         return (*self.ocr.model_files(), *self.mt.model_files())
 
+    def accelerators(self) -> dict[str, str]:
+        """What each local stage's parts run on ("ocr.det": "CPUExecutionProvider", "mt.model": "cuda", ...).
+
+        Backends that can run elsewhere than the CPU say so (``accelerators()``); the others run on the CPU;
+        null backends run nothing. Stages an offloaded placement sends to the server are not listed here.
+        """
+        stages = {"ocr": self.ocr, "mt": self.mt} if self.remote is None else {}
+        found: dict[str, str] = {}
+        for stage, backend in stages.items():
+            if backend.name == "null":
+                continue
+            parts = backend.accelerators() if hasattr(backend, "accelerators") else {"model": "cpu"}
+            found |= {f"{stage}.{part}": name for part, name in parts.items()}
+        return found
+
     def step(self, frames: Iterator[Frame], tracer: Tracer) -> FrameResult | None:
         """Capture and process the next frame; None when the source has no more frames.
 

@@ -230,6 +230,10 @@ class CTranslate2:
     def model_files(self) -> tuple[Path, ...]:
         return self.model.files
 
+    def accelerators(self) -> dict[str, str]:
+        """Where the model runs: CTranslate2's device (cpu or cuda)."""
+        return {"model": self.device}
+
     def translate(self, texts: Sequence[str], tracer: Tracer | None = None) -> list[str]:
         """One target per source; empty sources give empty targets without reaching the model."""
         tracer = tracer or Tracer()

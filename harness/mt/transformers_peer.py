@@ -123,6 +123,10 @@ class TransformersPeer:
     def model_files(self) -> tuple[Path, ...]:
         return tuple(self.path / name for name in MODEL_FILES if (self.path / name).is_file())
 
+    def accelerators(self) -> dict[str, str]:
+        """Where the model runs: torch's device (cpu or cuda)."""
+        return {"model": self.device}
+
     def translate(self, texts: Sequence[str], tracer: Tracer | None = None) -> list[str]:
         """One target per source; empty sources give empty targets without reaching the model."""
         tracer = tracer or Tracer()

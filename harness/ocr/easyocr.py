@@ -197,6 +197,10 @@ class EasyOcr:
         except FileNotFoundError as exc:  # raised for a file whose md5 EasyOCR does not know
             raise BackendUnavailable(f"easyocr: {exc}: the file is corrupt or from another EasyOCR version; fetch it again") from None
 
+    def accelerators(self) -> dict[str, str]:
+        """Where the models run: CUDA with ``gpu``, else the CPU."""
+        return {"model": "cuda" if self.options.gpu else "cpu"}
+
     def model_files(self) -> tuple[Path, ...]:
         return self._files
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,14 +63,20 @@ TUNINGS = {
 
 
 class OrtSession:
-    """One ONNX Runtime CPU session called as RapidOCR calls its own (an input array in, the outputs out).
+    """One ONNX Runtime session called as RapidOCR calls its own (an input array in, the outputs out).
+
+    ``providers``: the device profile's preference order; the session gets those this ONNX Runtime has,
+    then the CPU's, and ``providers`` afterwards is what it really assigned (a provider that fails to
+    start is dropped there, silently by ONNX Runtime, visibly here).
 
     ``model_ns`` adds up the time spent inside ``InferenceSession.run`` until the caller takes it
     (``take_model_ns``), so spans can say how much of a stage the model itself took.
     """
 
-    def __init__(self, path: Path, threads: int, tuning: Tuning) -> None:
+    def __init__(self, path: Path, threads: int, tuning: Tuning, providers: Sequence[str] = ("CPUExecutionProvider",)) -> None:
         import onnxruntime as ort
+
+        from harness.accelerators import choose_providers
 
         options = ort.SessionOptions()
         options.log_severity_level = 4
@@ -81,8 +88,10 @@ class OrtSession:
         if not tuning.spinning:
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-        provider = ("CPUExecutionProvider", {"arena_extend_strategy": "kSameAsRequested"})
-        self.session = ort.InferenceSession(str(path), sess_options=options, providers=[provider])
+        chosen = choose_providers(providers, ort.get_available_providers())  # the profile's order, the CPU's last
+        cpu = ("CPUExecutionProvider", {"arena_extend_strategy": "kSameAsRequested"})
+        self.session = ort.InferenceSession(str(path), sess_options=options, providers=[*chosen[:-1], cpu])
+        self.providers: list[str] = self.session.get_providers()  # what ONNX Runtime really assigned, in its order
         self._input = self.session.get_inputs()[0].name
         self.model_ns = 0
 

@@ -133,6 +133,12 @@ class PpOcrSteps:
         used = {"det": self.options.use_det, "cls": self.options.use_cls, "rec": True}
         return tuple(path for part, path in self._paths.items() if used[part])
 
+    def accelerators(self) -> dict[str, str]:
+        """Each part in use and what it runs on: its ONNX Runtime session's first provider, else the CPU."""
+        used = {"det": self.options.use_det, "cls": self.options.use_cls, "rec": True}
+        sessions = getattr(self, "_sessions", {})
+        return {part: (getattr(sessions.get(part), "providers", None) or ["cpu"])[0] for part in self._paths if used[part]}
+
     def recognize(self, frame: Frame, tracer: Tracer) -> list[TextRegion]:
         if frame.image is None:
             raise ValueError(f"{self.name} needs an image; this frame carries only text")
@@ -208,7 +214,7 @@ class PpOcrSteps:
 
 
 class RapidOcr(PpOcrSteps):
-    """PP-OCRv4 det + cls + rec on ONNX Runtime's CPU provider, at the options' tuning.
+    """PP-OCRv4 det + cls + rec on ONNX Runtime (the device profile's providers, the CPU's last), at the options' tuning.
 
     RapidOCR supplies the pre- and post-processing (DB boxes, crops, the classifier's batching, CTC
     decoding); the three ONNX Runtime sessions are this backend's own (``OrtSession``), set up as the
@@ -236,7 +242,7 @@ class RapidOcr(PpOcrSteps):
                 det_limit_side_len=self.tuning.det_limit_side_len, text_score=options.text_score, intra_op_num_threads=1
             )
             engine.text_cls.infer = engine.text_det.infer = engine.text_rec.session = None
-            self._sessions = {part: OrtSession(self._paths[part], threads, self.tuning) for part in PARTS}
+            self._sessions = {part: OrtSession(self._paths[part], threads, self.tuning, context.providers) for part in PARTS}
         except Exception as exc:  # noqa: BLE001 - ONNX Runtime's load errors share no base class but Exception
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise DataMissing(f"rapidocr: cannot load the models ({first}); a model file is corrupt or not ONNX") from None

@@ -113,6 +113,9 @@ def run_warnings(run: Run, summary: pd.DataFrame) -> list[str]:
         lines.append(f"{count} unreadable line(s) in frames.jsonl skipped (not UTF-8, not whole JSON or not a frame record)")
     if validity.get("device_matches_detected") is False:
         lines.append("the device profile does not match the machine detected")
+    for outcome in run.manifest.get("configurations", []):
+        for line in outcome.get("accelerator_fallbacks") or []:
+            lines.append(f"{outcome['config_id']}: {line}")
     invocations = run.manifest.get("invocations") or []
     if len(invocations) > 1:
         gone = sum(int(s.get("frame_records", 0)) for s in run.manifest.get("superseded") or [] if isinstance(s, dict))

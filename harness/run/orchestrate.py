@@ -30,6 +30,7 @@ from harness.run.experiment import Experiment
 from harness.run.isolation import run_guarded, run_isolated
 from harness.run.outcome import Outcome, RoundPlan, merge_rounds
 from harness.run.resume import Resume
+from harness.run.runner import ACCEL_REQUIRED
 from harness.store.reader import current_records, read_frames
 from harness.store.schema import FRAMES, MANIFEST, SCHEMA_VERSION, SUMMARY
 from harness.store.summary import summarize
@@ -83,16 +84,27 @@ def _manifest(experiment: Experiment, device: DeviceProfile, run_id: str, outcom
     }
 
 
+class AcceleratorRefused(UserError):
+    """A configuration would run below the profile's first provider under ``require_accel``."""
+
+
 def run_experiment(
-    experiment: Experiment, device: DeviceProfile, out_root: Path, resume_key: dict[str, Any] | None = None, resume: Resume | None = None
+    experiment: Experiment,
+    device: DeviceProfile,
+    out_root: Path,
+    resume_key: dict[str, Any] | None = None,
+    resume: Resume | None = None,
+    folder: str | None = None,
 ) -> Path:
     """Run every configuration and return the run directory (call ``preflight`` first).
 
     ``resume_key`` (``harness.run.resume.resume_key``) is stored so the run can be resumed; ``resume``
-    continues the run it names instead of starting one.
+    continues the run it names instead of starting one. ``folder``: the device folder under ``out_root``
+    (default: the profile's name; the detected device's when a profile runs on another machine).
+    A configuration refused under ``device.require_accel`` stops the run: UserError, the run kept.
     """
     configs = experiment.configurations()
-    run_dir, manifest, outcomes = _open_run(experiment, device, out_root, resume_key, resume)
+    run_dir, manifest, outcomes = _open_run(experiment, device, out_root, resume_key, resume, folder or device.name)
     attempt = manifest["invocations"][-1]["attempt"]
     reserve = SpaceReserve(run_dir)  # room for the closing summary and manifest, should frames fill the disk
     run_one = run_isolated if experiment.run.isolate else run_guarded
@@ -128,7 +140,14 @@ def run_experiment(
                     manifest["configurations"] = [dataclasses.asdict(o) for o in outcomes]
                     with contextlib.suppress(OSError):  # a full disk: the closing manifest (with the reserve) says it all
                         write_json_atomic(run_dir / MANIFEST, manifest)
+                    for line in now.accelerator_fallbacks if not round_index else []:
+                        print(f"arbench: warning: {now.config_id}: {line} (--require-accel refuses this)", file=sys.stderr)
+                    if now.status == "failed" and (now.reason or "").startswith(ACCEL_REQUIRED):
+                        raise AcceleratorRefused(f"{now.config_id}: {now.reason}; the run stopped (what it measured is in {run_dir})")
         status = "complete"
+    except AcceleratorRefused:
+        status = "refused"
+        raise
     except KeyboardInterrupt:
         status = "interrupted"
         raise RunInterrupted(run_dir) from None
@@ -139,12 +158,12 @@ def run_experiment(
 
 
 def _open_run(
-    experiment: Experiment, device: DeviceProfile, out_root: Path, resume_key: dict[str, Any] | None, resume: Resume | None
+    experiment: Experiment, device: DeviceProfile, out_root: Path, resume_key: dict[str, Any] | None, resume: Resume | None, folder: str
 ) -> tuple[Path, dict[str, Any], list[Outcome]]:
     """A new run folder with its first manifest, or the resumed run's; either way with this invocation added."""
     if resume is None:
         run_id = new_run_id()
-        run_dir = out_root / device.name / run_id
+        run_dir = out_root / folder / run_id
         try:
             run_dir.mkdir(parents=True)
         except OSError as exc:
@@ -152,7 +171,7 @@ def _open_run(
         (run_dir / FRAMES).touch()
         outcomes = [Outcome(c.config_id) for c in experiment.configurations()]
         manifest = _manifest(experiment, device, run_id, outcomes)
-        manifest.update(resume_key=resume_key, invocations=[], round_outcomes={}, superseded=[])
+        manifest.update(resume_key=resume_key, invocations=[], round_outcomes={}, superseded=[], stored_under=folder)
     else:
         run_dir, manifest, outcomes = resume.run_dir, resume.manifest, resume.outcomes
         manifest["superseded"] += resume.superseded

@@ -49,6 +49,8 @@ class Outcome:
     source_info: dict[str, Any] = field(default_factory=dict)
     energy: dict[str, Any] = field(default_factory=dict)  # EnergyMeter.describe(): sensors, rails, idle baseline, status
     telemetry: dict[str, Any] = field(default_factory=dict)  # frequencies, utilization, temperatures, RSS, throttling
+    accelerators: dict[str, str] = field(default_factory=dict)  # "ocr.det" -> "CPUExecutionProvider", "mt.model" -> "cuda"
+    accelerator_fallbacks: list[str] = field(default_factory=list)  # parts below the profile's first provider
 
 
 def merge_rounds(before: Outcome, now: Outcome) -> Outcome:

@@ -16,6 +16,7 @@ from typing import Any
 
 import cv2
 
+from harness.accelerators import fallbacks
 from harness.devices import DeviceProfile
 from harness.energy.meter import EnergyMeter
 from harness.energy.writer import EnergyWriter
@@ -31,7 +32,9 @@ from harness.store.writer import FrameWriter
 from harness.trace import Tracer
 from harness.types import Frame, FrameResult
 
-__all__ = ["run_configuration"]
+__all__ = ["ACCEL_REQUIRED", "run_configuration"]
+
+ACCEL_REQUIRED = "accelerator required"  # the reason of a configuration refused under require_accel
 
 MAX_CONSECUTIVE_FAILURES = 3
 
@@ -117,6 +120,11 @@ def run_configuration(
         return _failed(outcome, f"setup: {exc}")
     outcome.setup_s = time.monotonic() - started
     outcome.source_info = dict(session.source.info)
+    outcome.accelerators = session.pipeline.accelerators()
+    outcome.accelerator_fallbacks = fallbacks(outcome.accelerators, device.providers)
+    if device.require_accel and outcome.accelerator_fallbacks:
+        session.close()
+        return _failed(outcome, f"{ACCEL_REQUIRED}: {'; '.join(outcome.accelerator_fallbacks)}")
     beat("setup")
     try:
         session.meter.start()  # the sampler, and the idle baseline before the first frame

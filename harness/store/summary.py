@@ -17,7 +17,8 @@ measured frames failed and are therefore missing from every figure. The ``e2e`` 
 last one's, summed over ``[run] rounds``), ``p50_round_spread_pct`` (with rounds: how far the rounds' median
 end-to-end times lie apart, % of the pooled median), accuracy figures, and for camera-paced runs ``frames_offered``, ``frames_dropped`` and
 ``deadline_misses``, and from the manifest ``model_mb`` (model files on disk, 10^6 bytes) and
-``peak_rss_mb`` (the isolated worker's peak resident set, MiB; empty when ``run.isolate`` is off).
+``peak_rss_mb`` (the isolated worker's peak resident set, MiB; empty when ``run.isolate`` is off) and
+``accelerators`` (what each local part ran on, ``ocr.det=CPUExecutionProvider mt.model=cpu``).
 ``fps`` (1000 / mean) is left empty on rows that are not stages (wait, harness,
 latency, overlay_age); ``overlay_age`` has no CI, its samples come in runs from one overlay. Every row says
 how its p50 CI was made (``p50_ci_method``: ``order_statistics``, or ``frame_bootstrap`` where ``[run]
@@ -101,7 +102,7 @@ RATE_COLUMNS = [
     "mt_tokens_out",
     "mt_tokens_out_per_s",
 ]
-RESOURCE_COLUMNS = ["model_mb", "peak_rss_mb"]
+RESOURCE_COLUMNS = ["model_mb", "peak_rss_mb", "accelerators"]
 ENERGY_COLUMNS = ["energy_gross_j", "energy_net_j", "energy_coverage"]
 DERIVED = (WAIT, "models", "harness", "latency", "overlay_age")  # rows that are not stages a frame passes through: no fps
 NO_CI = ("overlay_age",)  # derived rows sampled in runs from one overlay: not independent, no CI of the median
@@ -341,6 +342,7 @@ def summarize(records: list[dict[str, Any]], outcomes: list[dict[str, Any]]) -> 
         for feature in features:  # offloading, the AR mode (harness.registry.SUMMARY_COLUMNS)
             rates |= feature.compute(config_records, durations)
         resources = {name: outcome.get(name) for name in RESOURCE_COLUMNS}
+        resources["accelerators"] = " ".join(f"{part}={name}" for part, name in (outcome.get("accelerators") or {}).items()) or None
         accuracy = {**accuracy_figures(config_records), **rates, **resources}
         base = {"status": outcome.get("status", "unknown"), "reason": outcome.get("reason") or ""}
         if not durations:
