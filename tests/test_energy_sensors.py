@@ -9,8 +9,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import types
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +20,7 @@ from harness.energy import ina2xx, jetson, nvml, pi5, rapl, tegrastats
 from harness.energy.base import SensorError
 from harness.energy.pi5 import parse_pmic
 from harness.energy.registry import probe_sensors
+from harness.energy.settings import EnergySettings
 from harness.energy.tegrastats import parse_tegrastats
 from harness.testing import (
     AGX_ORIN,
@@ -131,38 +134,83 @@ def test_rapl_root_only_energy_gives_one_line_with_the_fix() -> None:
 # --- NVML (the library mocked at its boundary) ---------------------------------------------------------
 
 
-def fake_pynvml(energy_mj: dict[int, int], power_mw: dict[int, int]) -> types.ModuleType:
+def fake_pynvml(energy_mj: dict[int, Any], power_mw: dict[int, Any], arch: int = 7) -> types.ModuleType:
+    """pynvml's shapes and units: handles by index, energy in mJ and power in mW as ints (or callables of nothing),
+    names as str, clocks in MHz, the enforced power limit in mW; NVMLError for what a GPU does not support."""
     module = types.ModuleType("pynvml")
 
     class NVMLError(Exception):
         pass
 
     module.NVMLError = NVMLError
+    module.NVML_CLOCK_SM, module.NVML_CLOCK_MEM = 1, 2
     module.inits = 0
     module.nvmlInit = lambda: setattr(module, "inits", module.inits + 1)
     module.nvmlShutdown = lambda: setattr(module, "inits", module.inits - 1)
     module.nvmlDeviceGetCount = lambda: len(power_mw)
     module.nvmlDeviceGetHandleByIndex = lambda i: i
 
-    def energy(handle: int) -> int:
-        if handle not in energy_mj:
+    def value(table: dict[int, Any], handle: int) -> int:
+        if handle not in table:
             raise NVMLError("Not Supported")
-        return energy_mj[handle]
+        entry = table[handle]
+        return int(entry() if callable(entry) else entry)
 
-    module.nvmlDeviceGetTotalEnergyConsumption = energy
-    module.nvmlDeviceGetPowerUsage = lambda handle: power_mw[handle]
+    module.nvmlDeviceGetTotalEnergyConsumption = lambda handle: value(energy_mj, handle)
+    module.nvmlDeviceGetPowerUsage = lambda handle: value(power_mw, handle)
+    module.nvmlDeviceGetName = lambda handle: f"NVIDIA H200 #{handle}"
+    module.nvmlDeviceGetArchitecture = lambda handle: arch
+    module.nvmlDeviceGetClockInfo = lambda handle, kind: {1: 1980, 2: 3201}[kind]
+    module.nvmlDeviceGetMaxClockInfo = lambda handle, kind: {1: 1980, 2: 3201}[kind]
+    module.nvmlDeviceGetEnforcedPowerLimit = lambda handle: 700_000
     return module
 
 
 def test_nvml_volta_counter_and_older_power(monkeypatch: pytest.MonkeyPatch) -> None:
     module = fake_pynvml({0: 123_456}, {0: 250_000, 1: 75_500})
     monkeypatch.setitem(__import__("sys").modules, "pynvml", module)
-    counter, power = nvml.probe().sensors
+    counter, power, check = nvml.probe().sensors
     assert (counter.kind, counter.channels, counter.read()) == ("counter", ("gpu0",), {"gpu0": pytest.approx(123.456)})
     assert (power.kind, power.channels, power.read()) == ("power", ("gpu1",), {"gpu1": pytest.approx(75.5)})
-    counter.close()
-    power.close()
+    assert (check.name, check.kind, check.channels, check.total) == ("nvml-power", "power", ("gpu0",), ())  # never in the total
+    assert check.read() == {"gpu0": pytest.approx(250.0)}
+    state = counter.describe()["gpus"]["gpu0"]
+    assert state == {
+        "name": "NVIDIA H200 #0", "architecture": 7, "sm_clock_mhz": 1980, "mem_clock_mhz": 3201, "max_sm_clock_mhz": 1980,
+        "max_mem_clock_mhz": 3201, "power_limit_w": 700.0, "power_averaging": state["power_averaging"],
+    }  # fmt: skip
+    assert state["power_averaging"].startswith("1 s running average")
+    for sensor in (counter, power, check):
+        sensor.close()
     assert module.inits == 0
+
+
+def test_nvml_counter_and_integrated_power_agree_through_the_meter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A GPU drawing 300 W: the counter (mJ since start) and the sampled power give the same joules for a 0.8 s span."""
+    from harness.energy.meter import EnergyMeter
+
+    started = time.monotonic()
+    module = fake_pynvml({0: lambda: 300_000 * (time.monotonic() - started)}, {0: 300_000})
+    monkeypatch.setitem(__import__("sys").modules, "pynvml", module)
+    meter = EnergyMeter(EnergySettings(sensors=("nvml",), idle_s=0.0, telemetry_hz=0.0), [nvml.probe()])
+    meter.start()
+    try:
+        start = time.monotonic_ns()
+        meter.listener.span_started("ocr", start)
+        time.sleep(0.8)
+        end = time.monotonic_ns()
+        meter.listener.span_ended("ocr", end)
+        meter.wait_ready(end)
+        energy = meter.frame_energy([{"name": "ocr", "start_ns": start, "end_ns": end}])
+    finally:
+        meter.stop()
+    domains = energy["ocr"]["domains"]
+    assert domains["nvml:gpu0"] == pytest.approx(300 * (end - start) / 1e9, rel=0.02)
+    assert domains["nvml-power:gpu0"] == pytest.approx(domains["nvml:gpu0"], rel=0.05)
+    assert energy["ocr"]["gross_j"] == domains["nvml:gpu0"]  # the check is not added to the total
+    records = [{"warmup": False, "ok": True, "energy": {"e2e": energy["ocr"]}}]
+    agreement = nvml.counter_power_agreement(records)["gpu0"]
+    assert abs(agreement["ratio"] - 1) < nvml.AGREEMENT_TOLERANCE
 
 
 def test_nvml_absent_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -357,3 +405,14 @@ def test_pyrapl_reads_the_same_joules_as_the_rapl_reader_from_a_server_tree(tmp_
     expected = ours.read()
     assert seen["read"]["package-0"] == pytest.approx(expected["package-0"])
     assert seen["read"]["dram-0"] == pytest.approx(expected["package-0.dram"])
+
+
+def test_nvml_agreement_sums_measured_frames_only() -> None:
+    def record(counter: float, power: float | None, warmup: bool = False) -> dict:
+        return {"warmup": warmup, "ok": True, "energy": {"e2e": {"domains": {"nvml:gpu0": counter, "nvml-power:gpu0": power}}}}
+
+    records = [record(5.0, 6.5), record(5.0, 6.5), record(100.0, 1.0, warmup=True), record(3.0, None)]
+    figures = nvml.counter_power_agreement(records)["gpu0"]
+    assert figures == {"counter_j": 10.0, "integrated_j": 13.0, "ratio": pytest.approx(1.3)}  # a frame without both is left out
+    assert abs(figures["ratio"] - 1) > nvml.AGREEMENT_TOLERANCE  # the report says so (report.checks.gpu_energy_lines)
+    assert nvml.counter_power_agreement([{"warmup": False, "ok": True, "energy": {"e2e": {"domains": {"rapl:package-0": 3.0}}}}]) == {}

@@ -328,9 +328,9 @@ def _telemetry(settings: Any) -> Any:
 
 
 def _total_sensors(sensors: list[Sensor]) -> set[int]:
-    """Which sensors add up to the total: the widest scope present (supply > board > cpu + gpu)."""
+    """Which sensors add up to the total: the widest scope present (supply > board > cpu + gpu); never a check-only one (no ``total``)."""
     for scopes in (("supply",), ("board",), ("cpu", "gpu")):
-        chosen = {id(s) for s in sensors if s.scope in scopes}
+        chosen = {id(s) for s in sensors if s.scope in scopes and s.total}
         if chosen:
             return chosen
     unknown = [s.scope for s in sensors if s.scope not in SCOPES]

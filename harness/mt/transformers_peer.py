@@ -137,6 +137,8 @@ class TransformersPeer:
         with tracer.span("mt.translate") as attrs:
             start = time.perf_counter_ns()
             outputs = [self._generate(batch) for batch in inputs]
+            if self.device.startswith("cuda"):  # the span ends when the GPU has finished, not when its work was queued
+                self._torch.cuda.synchronize(self.device)
             attrs["model_ns"] = time.perf_counter_ns() - start
             tokens_in = [int(n) for batch in inputs for n in batch["attention_mask"].sum(dim=1)]
             tokens_out = [self._count(row) for output in outputs for row in output]

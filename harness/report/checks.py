@@ -6,6 +6,7 @@ from typing import Any
 
 import pandas as pd
 
+from harness.energy.nvml import AGREEMENT_TOLERANCE, counter_power_agreement
 from harness.report.columns import ENERGY_REASON, ENERGY_STATUS, is_missing
 from harness.store.reader import Run
 
@@ -92,6 +93,21 @@ def _throttled(manifest: dict[str, Any]) -> list[str]:
     return lines
 
 
+def gpu_energy_lines(run: Run) -> list[str]:
+    """NVML's energy counter against its integrated power, per configuration and GPU, where they disagree."""
+    if run.frames.empty or "energy" not in run.frames.columns:
+        return []
+    lines = []
+    for config_id, frames in run.frames.groupby("config_id", sort=False):
+        for gpu, figures in counter_power_agreement(frames.to_dict("records")).items():
+            if not abs(figures["ratio"] - 1) <= AGREEMENT_TOLERANCE:
+                lines.append(
+                    f"{config_id}: {gpu}'s integrated NVML power gives {figures['integrated_j']:.1f} J against its energy counter's"
+                    f" {figures['counter_j']:.1f} J (ratio {figures['ratio']:.2f}, tolerance ±{AGREEMENT_TOLERANCE:.0%}): trust the counter"
+                )
+    return lines
+
+
 def run_warnings(run: Run, summary: pd.DataFrame) -> list[str]:
     """Every warning for this run, one line each, most serious first."""
     lines = []
@@ -116,6 +132,7 @@ def run_warnings(run: Run, summary: pd.DataFrame) -> list[str]:
     for outcome in run.manifest.get("configurations", []):
         for line in outcome.get("accelerator_fallbacks") or []:
             lines.append(f"{outcome['config_id']}: {line}")
+    lines += gpu_energy_lines(run)
     invocations = run.manifest.get("invocations") or []
     if len(invocations) > 1:
         gone = sum(int(s.get("frame_records", 0)) for s in run.manifest.get("superseded") or [] if isinstance(s, dict))
