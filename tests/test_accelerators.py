@@ -102,7 +102,8 @@ def test_a_mismatched_profile_is_stored_under_the_detected_device_and_says_where
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["device"]["name"] == "jetson" and manifest["stored_under"] == "laptop"
     [outcome] = manifest["configurations"]
-    assert outcome["accelerators"] == {"ocr.det": "CPUExecutionProvider", "ocr.cls": "CPUExecutionProvider", "ocr.rec": "CPUExecutionProvider"}
+    cpu = "CPUExecutionProvider"
+    assert outcome["accelerators"] == {"ocr.det": cpu, "ocr.cls": cpu, "ocr.rec": cpu}
     assert len(outcome["accelerator_fallbacks"]) == 3
     assert "ocr.det runs on CPUExecutionProvider; the profile prefers TensorrtExecutionProvider" in done.stderr
     summary = pd.read_csv(run_dir / "summary.csv")
