@@ -148,6 +148,11 @@ def _cmd_devices(args: argparse.Namespace) -> int:
     print(f"int8 kernels ({how}): ONNX Runtime {ort}; CTranslate2 {ct2}")
     if cpu.get("simd_cpuinfo_differs"):
         print(f"note: read from {cpu.get('simd_source')}; {cpu['simd_cpuinfo_differs']}")
+    from harness.devices import accelerators_here
+
+    print("accelerators here:")
+    for line in accelerators_here():
+        print(f"  {line}")
     return 0
 
 

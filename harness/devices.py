@@ -72,3 +72,53 @@ def resolve_device(name: str, root: Path = Path("/")) -> DeviceProfile:
 
         name = detect_device(root)
     return load_device(name)
+
+
+def accelerators_here() -> list[str]:
+    """One line per runtime arbench uses: the accelerators it can use on this machine, or why it cannot.
+
+    Nothing is started on a GPU: ONNX Runtime lists its providers, CTranslate2 counts CUDA devices, torch
+    says whether its build has CUDA and a device is visible, and NVML is probed as the energy meter would.
+    """
+    from importlib.util import find_spec
+
+    lines = []
+    if find_spec("onnxruntime") is None:
+        lines.append("ONNX Runtime: not installed")
+    else:
+        import onnxruntime
+
+        providers = onnxruntime.get_available_providers()
+        gpu = [p for p in providers if p in ("TensorrtExecutionProvider", "CUDAExecutionProvider")]
+        why = "" if gpu else " (a CPU-only build: pip install onnxruntime-gpu in its place, or NVIDIA's wheel for your JetPack on a Jetson)"
+        lines.append(f"ONNX Runtime {onnxruntime.__version__}: {', '.join(providers)}{why}")
+    if find_spec("ctranslate2") is None:
+        lines.append("CTranslate2: not installed")
+    else:
+        import ctranslate2
+
+        try:
+            count = ctranslate2.get_cuda_device_count()
+        except RuntimeError as exc:
+            count, why = 0, f" ({exc})"
+        else:
+            why = "" if count else " (no CUDA driver or GPU visible)"
+        lines.append(f"CTranslate2 {ctranslate2.__version__}: cpu{f', cuda x{count}' if count else ''}{why}")
+    if find_spec("torch") is None:
+        lines.append("PyTorch: not installed")
+    else:
+        import torch
+
+        if torch.version.cuda is None:
+            lines.append(f"PyTorch {torch.__version__}: cpu (a CPU-only build)")
+        elif not torch.cuda.is_available():
+            lines.append(f"PyTorch {torch.__version__}: cpu (built for CUDA {torch.version.cuda}, but no GPU or driver is visible)")
+        else:
+            lines.append(f"PyTorch {torch.__version__}: cpu, cuda ({torch.cuda.get_device_name(0)})")
+    from harness.energy.nvml import probe
+
+    found = probe()
+    for sensor in found.sensors:
+        sensor.close()
+    lines.append(f"NVML: {', '.join(s.name + ' ' + s.kind for s in found.sensors)}" if found.found else f"NVML: {found.reason}")
+    return lines

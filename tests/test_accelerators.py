@@ -123,3 +123,17 @@ def test_require_accel_stops_the_run_with_exit_2_and_keeps_it(tmp_path: Path) ->
     assert manifest["status"] == "refused" and manifest["configurations"][0]["status"] == "failed"
     on_laptop = _run(tmp_path, "--device", "laptop", "--require-accel")  # the CPU is what the laptop profile is for
     assert on_laptop.returncode == 0, on_laptop.stderr
+
+
+def test_devices_says_which_accelerators_each_runtime_can_use_here() -> None:
+    command = [sys.executable, "-m", "harness.cli", "devices"]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.split("accelerators here:\n", 1)[1].splitlines()
+    by_runtime = {line.split()[0]: line.strip() for line in lines}
+    import onnxruntime
+
+    assert ", ".join(onnxruntime.get_available_providers()) in by_runtime["ONNX"]
+    if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        assert "CPU-only build" in by_runtime["ONNX"]  # and says what to install
+    assert by_runtime["CTranslate2"].startswith("CTranslate2 ") and by_runtime["NVML:"]
