@@ -212,21 +212,23 @@ def test_missing_package_names_the_install_command(tiny: TinyModels, monkeypatch
 
 @pytest.mark.parametrize("name", ["ctranslate2", "transformers"])
 def test_output_length_is_bounded_by_the_source_length(tiny: TinyModels, name: str) -> None:
-    """max_length_ratio bounds every output at ratio x source tokens + 4, in both runtimes, whatever the model emits."""
+    """max_length_ratio bounds every output at ratio x its own source's tokens + 4, in both runtimes, in one batch."""
     path = tiny.ct2["float32"] if name == "ctranslate2" else tiny.hf
     options_class = CTranslate2Options if name == "ctranslate2" else TransformersPeerOptions
+    texts = ["Exit", "Platform 2 " * 6]
     lengths = {}
     for ratio in (0.0, 1.0):
         options = options_class(model=str(path), max_decoding_length=60, min_decoding_length=60, max_length_ratio=ratio)
         mt = open_backend("mt", name, options, BackendContext(threads=1))
         tracer = Tracer()
-        mt.translate(["Exit"], tracer)
+        mt.translate(texts, tracer)
         mt.close()
         span = next(s for s in tracer.spans if s.name == "mt.translate")
-        lengths[ratio] = (span.attrs["tokens_in"][0], span.attrs["tokens_out"][0])
+        lengths[ratio] = (span.attrs["tokens_in"], span.attrs["tokens_out"])
     tokens_in, unbounded = lengths[0.0]
-    assert unbounded == 60  # min_decoding_length forces a long output; the bound must cut it
-    assert lengths[1.0][1] <= tokens_in + 4
+    assert unbounded == [60, 60]  # min_decoding_length forces long outputs; the bound must cut them
+    short, long = lengths[1.0][1]
+    assert short <= tokens_in[0] + 4 < long <= tokens_in[1] + 4  # each at its own bound, though decoded together
 
 
 def test_decoding_options_are_checked() -> None:

@@ -265,7 +265,7 @@ class CTranslate2:
         for batch in batches:
             fewest, most = options.decoding_lengths(max(map(len, batch)))
             results = self._translator.translate_batch(batch, min_decoding_length=fewest, max_decoding_length=most, **settings)
-            hypotheses += [r.hypotheses[0] for r in results]
+            hypotheses += [r.hypotheses[0][: options.decoding_limit(len(source))] for source, r in zip(batch, results, strict=True)]
         return hypotheses
 
     def close(self) -> None:

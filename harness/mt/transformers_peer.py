@@ -154,7 +154,7 @@ class TransformersPeer:
         pad = self._model.generation_config.pad_token_id
         fewest, most = self.options.decoding_lengths(int(batch["attention_mask"].sum(dim=1).max()))
         with self._torch.inference_mode():
-            return self._model.generate(
+            output = self._model.generate(
                 **batch,
                 num_beams=self.options.beam_size,
                 do_sample=False,
@@ -164,6 +164,10 @@ class TransformersPeer:
                 no_repeat_ngram_size=self.options.no_repeat_ngram_size,
                 bad_words_ids=None if pad is None else [[pad]],
             )
+            filler = pad if pad is not None else self._model.generation_config.eos_token_id
+            for row, length in enumerate(batch["attention_mask"].sum(dim=1).tolist()):  # each output cut at its own source's bound
+                output[row, 1 + self.options.decoding_limit(int(length)) :] = filler
+        return output
 
     def _count(self, row: Any) -> int:
         """Target tokens produced: not the decoder's start token, padding or the end token."""
