@@ -16,7 +16,7 @@ in_clone = subprocess.run(["git", "cat-file", "-e", f"{NMT_V1}^{{commit}}"], cwd
 
 
 def test_a_commit_this_clone_lacks_is_a_reason_not_a_crash() -> None:
-    with pytest.raises(BackendUnavailable, match="not in this clone.*git fetch --unshallow"):
+    with pytest.raises(BackendUnavailable, match=r"not in this clone.*git fetch --unshallow"):
         git_blob("0" * 40, "models/nmt-en-es/hf/config.json")
 
 
