@@ -47,9 +47,9 @@ class MtOptions:
     ``beam_size`` 1 is greedy decoding; ``min_decoding_length`` / ``max_decoding_length``: fewest / most
     target tokens per region (CTranslate2's defaults: no empty translations; 256). ``max_length_ratio``
     (default 3; 0: off): no output is longer than ``max_length_ratio`` × its source's tokens + 4 target
-    tokens, so none runs on far past its input (Spanish runs about 1.2 tokens per English token; the bound
-    also caps ``min_decoding_length``). A batch decodes up to its longest source's bound and each output is
-    then cut at its own: with greedy decoding exactly what a bound per source gives.
+    tokens, so none runs on far past its input (the bound also caps ``min_decoding_length``). A batch
+    decodes up to its longest source's bound and each output is then cut at its own: with greedy
+    decoding exactly what a bound per source gives.
     ``repetition_penalty`` (1: none) and ``no_repeat_ngram_size`` (0: none) are the decoders' own
     repetition controls. ``batch`` off translates regions one call at a time (to measure what batching
     saves).

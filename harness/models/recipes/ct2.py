@@ -15,7 +15,7 @@ from typing import Any
 from harness.paths import project_root
 from harness.system.fingerprint import cached_sha256
 
-__all__ = ["HF_DIR", "build_default", "inputs_key"]
+__all__ = ["HF_DIR", "build_default", "convert", "inputs_key", "key"]
 
 RECIPE_VERSION = 1
 HF_DIR = Path("models") / "nmt-en-es" / "hf"
@@ -24,17 +24,26 @@ PACKAGES = ("ctranslate2", "transformers", "torch")
 
 def build_default(out_dir: Path) -> dict[str, Path]:
     """Convert the shipped Transformers NMT model into ``out_dir`` (float32), with its ``convert.json`` record."""
-    from harness.models.fetch import convert_marian
-
-    out = convert_marian(project_root() / HF_DIR, Path(out_dir), "float32")
-    return {path.name: path for path in sorted(out.iterdir()) if path.is_file()}
+    return convert(project_root() / HF_DIR, out_dir)
 
 
 def inputs_key() -> dict[str, Any]:
-    """What the conversion depends on: recipe version, the source files' sha256 and the converter's versions."""
+    """What the conversion of the shipped model depends on (``key``)."""
+    return key(project_root() / HF_DIR)
+
+
+def convert(source: Path, out_dir: Path) -> dict[str, Path]:
+    """Convert the Transformers model in ``source`` into ``out_dir`` (float32), with its ``convert.json`` record."""
+    from harness.models.fetch import convert_marian
+
+    out = convert_marian(source, Path(out_dir), "float32")
+    return {path.name: path for path in sorted(out.iterdir()) if path.is_file()}
+
+
+def key(source: Path) -> dict[str, Any]:
+    """What converting ``source`` depends on: recipe version, the source files' sha256 and the converter's versions."""
     from harness.models.fetch import versions
 
-    source = project_root() / HF_DIR
     files = sorted(p for p in source.iterdir() if p.is_file())
     return {
         "recipe_version": RECIPE_VERSION,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import BackendUnavailable
+from harness.models.recipes import ct2
 from harness.paths import project_root
 
 __all__ = ["NMT_V1", "build_nmt_v1_ct2", "build_nmt_v1_hf", "git_blob", "nmt_v1_ct2_key", "nmt_v1_hf_key"]
@@ -53,20 +54,18 @@ def nmt_v1_hf_key() -> dict[str, Any]:
     return {"recipe_version": RECIPE_VERSION, "commit": NMT_V1, "files": list(NMT_V1_FILES)}
 
 
-def build_nmt_v1_ct2(out_dir: Path) -> dict[str, Path]:
-    """Convert the v1 weights (built first by ``build_nmt_v1_hf``, into build/models/nmt-en-es-v1/hf) to CTranslate2 float32."""
-    from harness.models.fetch import convert_marian
-
+def _v1_weights() -> Path:
     source = project_root() / NMT_V1_HF
     if not (source / "model.safetensors").is_file():
         raise BackendUnavailable(f"{source} is missing: the nmt-v1-hf recipe builds it first (arbench models build)")
-    out = convert_marian(source, Path(out_dir), "float32")
-    return {path.name: path for path in sorted(out.iterdir()) if path.is_file()}
+    return source
+
+
+def build_nmt_v1_ct2(out_dir: Path) -> dict[str, Path]:
+    """Convert the v1 weights (build/models/nmt-en-es-v1/hf, from ``build_nmt_v1_hf``) as ``ct2`` converts the current ones."""
+    return ct2.convert(_v1_weights(), out_dir)
 
 
 def nmt_v1_ct2_key() -> dict[str, Any]:
-    """What the v1 conversion depends on: the commit and the converter's versions."""
-    from harness.models.fetch import versions
-
-    converters = {k: v for k, v in versions().items() if k in ("ctranslate2", "transformers", "torch")}
-    return {"recipe_version": RECIPE_VERSION, "commit": NMT_V1, "versions": converters}
+    """What the v1 conversion depends on (``ct2.key``: the v1 files' sha256 and the converter's versions)."""
+    return ct2.key(_v1_weights())

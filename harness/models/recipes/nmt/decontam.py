@@ -24,6 +24,7 @@ from pathlib import Path
 
 from harness.models.recipes.nmt.mocatalog import normalize_for_match
 from harness.paths import data_root, project_root
+from harness.sources.phrasebook import load_phrasebook
 
 __all__ = ["EVAL_FILES", "Decontaminator", "evaluation_files", "evaluation_lines"]
 
@@ -47,16 +48,15 @@ def evaluation_files(root: Path | None = None) -> list[Path]:
 
 
 def evaluation_lines(files: Iterable[Path]) -> list[str]:
-    """The lines of the evaluation files (the phrasebook: its text cells, after the id and scene columns)."""
+    """The lines of the evaluation files (the phrasebook: its English, Spanish and German texts)."""
     lines: list[str] = []
     for path in files:
         if not path.is_file():
             raise FileNotFoundError(f"evaluation file {path} missing: set ARBENCH_DATA_ROOT to the shared data folder")
-        text = path.read_text(encoding="utf-8").splitlines()
         if path.suffix == ".tsv":
-            lines += [cell for row in text[1:] for cell in row.split("\t")[2:]]
+            lines += [text for entry in load_phrasebook(path) for text in (entry.en, entry.es, entry.de) if text]
         else:
-            lines += text
+            lines += path.read_text(encoding="utf-8").splitlines()
     return lines
 
 

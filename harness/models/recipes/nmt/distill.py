@@ -31,6 +31,7 @@ evaluation files' sha256).
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import random
@@ -135,9 +136,10 @@ def bidix_lemmas(att: str) -> list[tuple[str, str]]:
     return sorted(found)
 
 
-def dictionary_inputs(bidix: Path = BIDIX) -> list[str]:
-    """Sign-length English inputs from Apertium's eng-spa bilingual dictionary."""
-    return [lemma for lemma, _ in dictionary_entries(print_bidix(bidix))]
+@functools.cache
+def bidix_entries() -> list[tuple[str, str]]:
+    """The word and phrase entries of Apertium's eng-spa bilingual dictionary, printed and read once per process."""
+    return dictionary_entries(print_bidix())
 
 
 def print_bidix(bidix: Path = BIDIX) -> str:
@@ -293,12 +295,12 @@ class Teacher:
 def source_inputs(source: str, work: Path, human: list[tuple[str, str]]) -> tuple[list[str], dict[str, Any]]:
     """The raw inputs of one source and its record (where it comes from, its licence)."""
     if source == "dictionary":
-        inputs = dictionary_inputs()
-        return inputs, {"from": str(BIDIX), "licence": "GPL-2.0 (apertium-eng-spa)", "lemmas": len(inputs)}
+        inputs = [lemma for lemma, _ in bidix_entries()]
+        return inputs, {"from": str(BIDIX), "licence": "GPL-2 and GPL-2+ (apertium-eng-spa's Debian copyright)", "lemmas": len(inputs)}
     if source == "phrases":
-        inputs = phrase_inputs(dictionary_entries(print_bidix()), PHRASES)
+        inputs = phrase_inputs(bidix_entries(), PHRASES)
         origin = f"{PHRASES} phrases composed from {BIDIX.name}'s words (phrase_inputs)"
-        return inputs, {"from": origin, "licence": "GPL-2.0 (apertium-eng-spa)"}
+        return inputs, {"from": origin, "licence": "GPL-2 and GPL-2+ (apertium-eng-spa's Debian copyright)"}
     if source == "ui":
         return list(dict.fromkeys(en for en, _ in human)), {
             "from": "collect.py train.tsv (English msgids)",
