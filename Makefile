@@ -12,9 +12,27 @@ OUT    ?= results
 # C sampler is built.
 APT_PACKAGES := apertium apertium-eng-spa fonts-dejavu-core fonts-dejavu-extra tesseract-ocr-eng tesseract-ocr-spa gcc python3-dev
 
-.PHONY: setup apt bench test lint smoke models convert-venv train-nmt figures clean
+# ACCEL=cuda (x86-64 Linux with an NVIDIA driver): the GPU builds of the runtimes, swapped in after the CPU install.
+# ONNX Runtime's CUDA build replaces the CPU one (they share the `onnxruntime` module; its TensorRT provider works
+# where TensorRT's libraries are installed); PyPI's torch 2.13.0 for Linux x86-64 is the CUDA build (with its
+# nvidia-* wheels); CTranslate2's PyPI wheel already has CUDA; nvidia-ml-py reads NVML. Jetsons: docs/accelerators.md.
+ACCEL  ?= cpu
+ORT_GPU := onnxruntime-gpu==1.31.1
+TORCH_CUDA_INDEX ?= https://pypi.org/simple
 
-setup: $(BIN)/arbench
+.PHONY: setup apt bench test lint smoke models convert-venv train-nmt figures clean accel-cuda device-check
+
+setup: $(BIN)/arbench $(if $(filter cuda,$(ACCEL)),accel-cuda)
+
+accel-cuda: $(VENV)/.accel-cuda
+
+$(VENV)/.accel-cuda: $(BIN)/arbench
+	$(BIN)/pip uninstall --quiet --yes onnxruntime torch
+	$(BIN)/pip install --quiet '$(ORT_GPU)'
+	$(BIN)/pip install --quiet --index-url $(TORCH_CUDA_INDEX) 'torch==2.13.0'
+	$(BIN)/pip install --quiet 'nvidia-ml-py>=12'
+	$(BIN)/arbench devices
+	@touch $@
 
 $(BIN)/arbench: pyproject.toml setup.py harness/energy/_filesampler.c | apt
 	$(PYTHON) -m venv $(VENV)

@@ -74,6 +74,7 @@ PLUGINS: dict[str, dict[str, Plugin]] = {
     "ocr": {
         "rapidocr": Plugin("harness.ocr.rapidocr", "RapidOcrOptions", "RapidOcr"),
         "litert": Plugin("harness.ocr.litert", "LiteRtOptions", "LiteRt"),
+        "ppocr-torch": Plugin("harness.ocr.ppocr_torch", "PpOcrTorchOptions", "PpOcrTorch"),
         "tesseract": Plugin("harness.ocr.tesseract", "TesseractOptions", "Tesseract"),
         "easyocr": Plugin("harness.ocr.easyocr", "EasyOcrOptions", "EasyOcr"),
         "peer": Plugin("harness.ocr.peer", "PeerOcrOptions", "PeerOcr"),

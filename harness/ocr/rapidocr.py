@@ -172,10 +172,10 @@ class PpOcrSteps:
         if self.options.use_cls:
             with tracer.span("ocr.cls") as cls:
                 crops, _, _ = self._engine.text_cls(crops)
-                self._note_model_time(cls, "cls")
+                self._note_model_time(tracer, cls, "cls")
         with tracer.span("ocr.rec") as rec:
             recognized = self._read(crops)
-            self._note_model_time(rec, "rec")
+            self._note_model_time(tracer, rec, "rec")
         read = [(i, str(text), float(score)) for i, (text, score) in enumerate(recognized)]
         return [(i, text, score) for i, text, score in read if score >= threshold and text.strip()]
 
@@ -189,16 +189,22 @@ class PpOcrSteps:
             img, record = engine.maybe_add_letterbox(img, record)
             boxes = self._boxes(img)
             det["boxes"] = 0 if boxes is None else len(boxes)
-            self._note_model_time(det, "det")
+            self._note_model_time(tracer, det, "det")
         if boxes is None:
             return None
         return engine.get_crop_img_list(img, boxes), engine._get_origin_points(boxes, record, raw_h, raw_w)
 
-    def _note_model_time(self, attrs: dict[str, Any], part: str) -> None:
-        """Put the time ``part``'s model took inside its runtime since last noted on the span (``model_ns``)."""
+    def _note_model_time(self, tracer: Tracer, attrs: dict[str, Any], part: str) -> None:
+        """Put the time ``part``'s model took inside its runtime since last noted on the span (``model_ns``).
+
+        Where the runtime copies to and from a device apart from running the model (``take_copies``), each
+        copy becomes a sub-span "ocr.<part>.h2d" / "ocr.<part>.d2h" on the tracer.
+        """
         session = getattr(self, "_sessions", {}).get(part)
         if session is not None:
             attrs["model_ns"] = session.take_model_ns()
+            for name, start_ns, end_ns in getattr(session, "take_copies", list)():
+                tracer.add(f"ocr.{part}.{name}", start_ns, end_ns)
 
     def _boxes(self, img: np.ndarray) -> Any:
         """Text boxes of the preprocessed image, or None."""

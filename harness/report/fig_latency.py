@@ -60,10 +60,11 @@ def stage_parts(series: Sequence[Series]) -> list[str]:
     """The finest stages that tile a frame: each top-level stage, or its parts (``ocr.det`` …) when it has some.
 
     MT stays one stage: only some MT backends time parts (tokenize, translate, detokenize), and a stage
-    split in some bars and whole in others would not compare.
+    split in some bars and whole in others would not compare. Parts of parts (``ocr.det.h2d``, a copy to
+    a GPU inside det) are left inside their part.
     """
     spans = (s["name"] for one in series for r in one.records for s in r["spans"])
-    names = {name for name in spans if name != WAIT and not name.startswith("mt.")}
+    names = {name for name in spans if name != WAIT and not name.startswith("mt.") and name.count(".") <= 1}
     parents = {n.split(".")[0] for n in names if "." in n}
     return sorted((n for n in names if n not in parents), key=_order)
 
