@@ -87,6 +87,12 @@ train-nmt: $(BIN)/arbench
 	$(BIN)/pip install --quiet -e '.[nmt]'
 	$(BIN)/python -m harness.models.recipes.nmt.reproduce
 
+# The GPU device check (docs/accelerators.md): its inputs here, then PP-OCRv4 and the NMT model on PyTorch at
+# fp32/fp16/bf16 on CUDA (where torch has it) and the CPU, with NVML energy; results in $(OUT)/device-check.
+device-check: models
+	$(BIN)/python -m harness.devicecheck inputs
+	$(BIN)/python -m harness.devicecheck run --out $(OUT)/device-check
+
 smoke: models
 	$(BIN)/arbench run experiments/smoke.toml --device $(DEVICE) --out $(OUT)
 
