@@ -310,7 +310,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run an experiment; prints the run directory last")
     run.add_argument("experiment", nargs="?", help="experiment TOML file, e.g. experiments/default.toml (with --resume: the run's own)")
-    run.add_argument("--device", default="auto", help="device profile: auto (detect), laptop, jetson, jetson-nano, rpi4, rpi5")
+    run.add_argument("--device", default="auto", help="device profile: auto (detect), laptop, gpu-server, jetson, jetson-nano, rpi4, rpi5")
     run.add_argument(
         "--require-accel",
         action="store_true",

@@ -12,7 +12,7 @@ from harness.tables import from_table, load_toml
 
 __all__ = ["DEVICE_NAMES", "SENSOR_NAMES", "DeviceProfile", "devices_dir", "load_device", "resolve_device"]
 
-DEVICE_NAMES = ("laptop", "jetson", "jetson-nano", "rpi4", "rpi5")
+DEVICE_NAMES = ("laptop", "gpu-server", "jetson", "jetson-nano", "rpi4", "rpi5")
 SENSOR_NAMES = ("rapl", "nvml", "ina3221", "ina2xx", "pi5_pmic", "tegrastats")
 
 

@@ -50,7 +50,10 @@ def test_matrix_is_sources_times_ocr_times_mt(write_experiment) -> None:
     ("edit", "message"),
     [
         (("threads = 1", "thread = 1"), "unknown key 'thread'; valid keys: cls_model, cls_precision, det_limit_side_len"),
-        (('backend = "rapidocr"', 'backend = "paddle"'), "unknown ocr 'paddle'; valid: easyocr, litert, null, peer, rapidocr, tesseract"),
+        (
+            ('backend = "rapidocr"', 'backend = "paddle"'),
+            "unknown ocr 'paddle'; valid: easyocr, litert, null, peer, ppocr-torch, rapidocr, tesseract",
+        ),
         (('kind = "synthetic"', 'kind = "webcam"'), "unknown source 'webcam'; valid: camera, ic15_words"),
         (("n = 2", 'n = "two"'), "expected int, got 'two'"),
         (("n = 2", 'difficulty = "insane"'), "insane"),
@@ -103,7 +106,7 @@ def test_shipped_devices_load() -> None:
 
 
 def test_unknown_device_lists_valid_ones() -> None:
-    with pytest.raises(ConfigError, match="unknown device 'pi'; valid: auto, jetson, jetson-nano, laptop, rpi4, rpi5"):
+    with pytest.raises(ConfigError, match="unknown device 'pi'; valid: auto, gpu-server, jetson, jetson-nano, laptop, rpi4, rpi5"):
         resolve_device("pi")
 
 

@@ -63,6 +63,9 @@ def test_fake_tree_uses_real_file_formats(pi5: Path, orin: Path) -> None:
         ({"device_model": "NVIDIA Jetson Orin Nano Developer Kit", "tegra": True}, "jetson"),
         ({"device_model": NANO_MODEL, "tegra": True}, "jetson-nano"),
         ({"device_model": NANO_MODEL}, "jetson-nano"),
+        ({"nvidia_gpus": 1}, "gpu-server"),
+        ({"nvidia_gpus": 2}, "gpu-server"),
+        ({"device_model": ORIN_MODEL, "tegra": True, "nvidia_gpus": 1}, "jetson"),
         ({}, "laptop"),
     ],
 )

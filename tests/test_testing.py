@@ -84,5 +84,5 @@ def test_open_backend_resolves_models_as_a_run_does(tmp_path: Path) -> None:
         ]
     finally:
         backend.close()
-    with pytest.raises(ConfigError, match="unknown ocr 'nope'; valid: easyocr, litert, null, peer, rapidocr, tesseract"):
+    with pytest.raises(ConfigError, match="unknown ocr 'nope'; valid: easyocr, litert, null, peer, ppocr-torch, rapidocr, tesseract"):
         open_backend("ocr", "nope", RapidOcrOptions())

@@ -19,10 +19,11 @@ __all__ = [
     "read_nv_tegra_release",
 ]
 
-DeviceKind = Literal["jetson", "jetson-nano", "rpi4", "rpi5", "laptop"]
+DeviceKind = Literal["jetson", "jetson-nano", "rpi4", "rpi5", "gpu-server", "laptop"]
 
 DEVICE_MODEL = "/proc/device-tree/model"
 NV_TEGRA_RELEASE = "/etc/nv_tegra_release"
+NVIDIA_GPUS = "/proc/driver/nvidia/gpus"  # one folder per GPU (its PCI address) where NVIDIA's driver is loaded
 
 
 class OsInfo(TypedDict):
@@ -48,7 +49,9 @@ def detect_device(root: Path = Path("/")) -> DeviceKind:
     """The device family, used to pick a device profile; anything unrecognised is a ``laptop``.
 
     A Jetson is known by its L4T release file or its device-tree model; an Orin Nano is an Orin, not a
-    ``jetson-nano``. Compute Modules and the Pi 400/500 count with the Pi they are built on.
+    ``jetson-nano``. Compute Modules and the Pi 400/500 count with the Pi they are built on. Any other
+    machine whose NVIDIA driver lists a GPU is a ``gpu-server`` (a data-centre server or a GPU
+    workstation: the cloud side of offload, never an edge device).
     """
     model = read_device_model(root) or ""
     if is_file(under(root, NV_TEGRA_RELEASE)) or "NVIDIA Jetson" in model:
@@ -57,6 +60,9 @@ def detect_device(root: Path = Path("/")) -> DeviceKind:
         return "rpi5"
     if re.search(r"Raspberry Pi (Compute Module )?4", model):
         return "rpi4"
+    gpus = under(root, NVIDIA_GPUS)
+    if gpus.is_dir() and any(gpus.iterdir()):
+        return "gpu-server"
     return "laptop"
 
 

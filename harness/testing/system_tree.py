@@ -174,6 +174,16 @@ def _write_thermal(root: Path, board: _Board, thermal_c: Sequence[float]) -> Non
         _link(root, f"/sys/class/thermal/thermal_zone{n}", f"../../devices/virtual/thermal/thermal_zone{n}")
 
 
+def _write_nvidia_gpus(root: Path, count: int) -> None:
+    """NVIDIA's driver's /proc/driver/nvidia/gpus/<PCI address>/information, one per GPU."""
+    for index in range(count):
+        bus = f"0000:{0x18 + index:02x}:00.0"
+        fields = [("Model", "NVIDIA H100 80GB HBM3"), ("IRQ", str(150 + index)), ("GPU UUID", f"GPU-{index:08x}-0000-0000-0000-0000"),
+                  ("Video BIOS", "96.00.99.00.01"), ("Bus Type", "PCIe"), ("DMA Size", "52 bits"), ("DMA Mask", "0xfffffffffffff"),
+                  ("Bus Location", bus), ("Device Minor", str(index)), ("GPU Excluded", "No")]  # fmt: skip
+        _write(root, f"/proc/driver/nvidia/gpus/{bus}/information", "".join(f"{key}: \t {value}\n" for key, value in fields))
+
+
 def _write_identity(root: Path, board: _Board, cpus: int, device_model: str | None, tegra: bool) -> None:
     info = _arm_cpuinfo(board, cpus, device_model) if board.arm else _x86_cpuinfo(board, cpus)
     _write(root, "/proc/cpuinfo", info)
@@ -198,6 +208,7 @@ def build_fake_system_tree(
     cpus: int = 4,
     device_model: str | None = None,
     tegra: bool = False,
+    nvidia_gpus: int = 0,
     governor: str | None = "schedutil",
     thermal_c: Sequence[float] = (45.0,),
 ) -> Path:
@@ -205,12 +216,14 @@ def build_fake_system_tree(
 
     The board is chosen from ``device_model`` (``"Raspberry Pi 5 Model B Rev 1.0"``,
     ``"NVIDIA Jetson Nano Developer Kit"``) and ``tegra`` (writes /etc/nv_tegra_release); with neither it is
-    an x86 laptop with two threads per core. ``governor=None`` leaves out cpufreq, as in a virtual machine;
+    an x86 laptop with two threads per core. ``nvidia_gpus`` adds NVIDIA's driver's /proc entries for that
+    many GPUs (a GPU server). ``governor=None`` leaves out cpufreq, as in a virtual machine;
     ``thermal_c`` gives one zone per temperature in °C (empty: no thermal zones). ``root`` must not yet
     contain a tree.
     """
     board = _board_for(device_model, tegra)
     _write_identity(root, board, cpus, device_model, tegra)
+    _write_nvidia_gpus(root, nvidia_gpus)
     _write_cpus(root, board, cpus, governor)
     _write_thermal(root, board, thermal_c)
     return root

@@ -11,7 +11,8 @@ the model is loaded once, warmed up on 32 sentences of the set (not timed), then
 translated; BLEU and chrF come from sacrebleu (signatures recorded), speed is sentences and generated
 target tokens per second of ``translate_batch`` time (SentencePiece excluded). Each set also gets
 ``max_length_ratio`` (the most target tokens per source token of any line) and ``loops`` (lines whose
-output repeats one word four times running or one 3-gram three times: degenerate output). ``apertium``
+output repeats one letter five times running, one word four times running or one 3-gram three times:
+degenerate output). ``apertium``
 in ``--compute-types`` scores arbench's Apertium backend on the same lines. Results go to
 ``<model>/eval.json``; hypotheses to ``build/nmt/eval/`` (never into the model folder). Tatoeba is scored
 line by line against the one reference of each line, as the OPUS-MT model cards do.
@@ -23,6 +24,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -110,7 +112,9 @@ def translate(translator: ctranslate2.Translator, sp: spm.SentencePieceProcessor
 
 
 def loops(text: str) -> bool:
-    """Whether a translation is degenerate: one word four times running, or one word 3-gram three times."""
+    """Whether a translation is degenerate: one letter five times running, one word four times, or one word 3-gram three times."""
+    if re.search(r"([^\W\d_])\1{4}", text):
+        return True
     words = text.lower().split()
     if any(len(set(words[i : i + 4])) == 1 for i in range(len(words) - 3)):
         return True

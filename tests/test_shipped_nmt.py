@@ -1,0 +1,57 @@
+"""The shipped NMT model does not degenerate: on the worst cases of the first model and on every phrasebook sign
+(as written, UPPER CASE and lower case: 1,065 sign-length inputs) it stops by itself well inside the length
+bound, without repetition loops, at float32 and int8. No decoding limit helps it here: the bound is off."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.models.manifest import load_manifest
+from harness.models.recipes.nmt.evaluate import loops
+from harness.sources.phrasebook import load_phrasebook
+
+ctranslate2 = pytest.importorskip("ctranslate2")
+spm = pytest.importorskip("sentencepiece")
+
+WORST = ["Elevator", "Bus stop", "Police", "ELEVATOR", "BUS STOP", "POLICE", "Exit", "No entry", "Toilets"]  # the first model's loops
+RATIO, SLACK = 3, 4  # MtOptions' default bound: 3 target tokens per source token + 4
+
+
+def _model():
+    entry = next(e for e in load_manifest() if e.id == "nmt-en-es-ct2")
+    if not entry.present():
+        pytest.skip("models/nmt-en-es/ct2 not built (arbench models build)")
+    return entry.paths()[0].parent
+
+
+def _inputs() -> list[str]:
+    signs = [e.en for e in load_phrasebook()]
+    return list(dict.fromkeys([*WORST, *signs, *(s.upper() for s in signs), *(s.lower() for s in signs)]))
+
+
+@pytest.mark.parametrize("compute_type", ["float32", "int8"])
+def test_no_loops_and_every_output_ends_inside_the_bound(compute_type: str) -> None:
+    folder = _model()
+    sp_source = spm.SentencePieceProcessor(model_file=str(folder / "source.spm"))
+    sp_target = spm.SentencePieceProcessor(model_file=str(folder / "target.spm"))
+    translator = ctranslate2.Translator(str(folder), device="cpu", compute_type=compute_type, intra_threads=2)
+    inputs = _inputs()
+    assert len(inputs) > 1000
+    pieces = [[*sp_source.encode(text, out_type=str), "</s>"] for text in inputs]
+    results = translator.translate_batch(pieces, beam_size=1, max_decoding_length=256, max_batch_size=64)
+    outputs = [r.hypotheses[0] for r in results]
+    too_long = [(inputs[i], len(o)) for i, o in enumerate(outputs) if len(o) > RATIO * len(pieces[i]) + SLACK]
+    texts = [sp_target.decode_pieces(o) for o in outputs]
+    looping = [(inputs[i], t) for i, t in enumerate(texts) if loops(t)]
+    empty = [inputs[i] for i, t in enumerate(texts) if not t.strip()]
+    assert not too_long, f"{len(too_long)} outputs run past {RATIO}x their source + {SLACK} tokens: {too_long[:5]}"
+    assert not looping, f"{len(looping)} outputs loop: {looping[:5]}"
+    assert not empty, f"{len(empty)} inputs get no translation: {empty[:5]}"
+
+
+def test_loops_catches_what_the_first_model_did() -> None:
+    assert loops("Crrrrrrrrrrrrrrrr")
+    assert loops("Bus para para para para")
+    assert loops("de la casa de la casa de la casa")
+    assert not loops("Parada de autobús")
+    assert not loops("Andén 10000")
