@@ -29,7 +29,7 @@ accel-cuda: $(VENV)/.accel-cuda
 $(VENV)/.accel-cuda: $(BIN)/arbench
 	$(BIN)/pip uninstall --quiet --yes onnxruntime torch
 	$(BIN)/pip install --quiet '$(ORT_GPU)'
-	$(BIN)/pip install --quiet --index-url $(TORCH_CUDA_INDEX) 'torch==2.13.0'
+	$(BIN)/pip install --isolated --quiet --index-url $(TORCH_CUDA_INDEX) 'torch==2.13.0'  # --isolated: no local CPU wheel from pip's configuration
 	$(BIN)/pip install --quiet 'nvidia-ml-py>=12'
 	$(BIN)/arbench devices
 	@touch $@

@@ -135,8 +135,10 @@ def test_device_and_precision_are_checked(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(BackendUnavailable, match="sees no CUDA GPU"):
         choose_device(PpOcrTorchOptions(device="cuda"), torch, ())
-    with pytest.raises(ConfigError, match="fp16 does not run on cpu"):
+    with pytest.raises(BackendUnavailable, match="fp16 does not run on cpu"):  # auto found no GPU: optional rows skip
         choose_device(PpOcrTorchOptions(precision="fp16"), torch, ())
+    with pytest.raises(ConfigError, match="fp16 does not run on cpu"):  # asked for: a mistake in the experiment
+        choose_device(PpOcrTorchOptions(precision="fp16", device="cpu"), torch, ())
     assert choose_device(PpOcrTorchOptions(), torch, ("CUDAExecutionProvider",)) == "cpu"  # auto: no GPU here
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert choose_device(PpOcrTorchOptions(), torch, ("CUDAExecutionProvider", "CPUExecutionProvider")) == "cuda"

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.accelerators import GPU_PROVIDERS
 from harness.context import BackendContext, ModelRef
 from harness.errors import BackendUnavailable, ConfigError, DataMissing
 from harness.ocr.ppocr_tuning import TUNINGS, Tuning
@@ -32,7 +33,6 @@ __all__ = ["PpOcrTorch", "PpOcrTorchOptions", "TorchSession", "model_refs", "num
 
 BACKEND = "ppocr-torch"
 DEVICE_PRECISIONS = {"cpu": ("fp32", "bf16"), "cuda": ("fp32", "fp16", "bf16")}  # fp16 convolutions on a CPU: not a path anyone runs
-GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
 INSTALL = "run `pip install 'arbench[peer]'` (torch, safetensors)"
 
 
@@ -100,7 +100,8 @@ def choose_device(options: PpOcrTorchOptions, torch: Any, providers: tuple[str, 
         device = options.device
     kind = device.split(":")[0]
     if options.precision not in DEVICE_PRECISIONS[kind]:
-        raise ConfigError(f"ppocr-torch: precision {options.precision} does not run on {kind}; there: {', '.join(DEVICE_PRECISIONS[kind])}")
+        message = f"ppocr-torch: precision {options.precision} does not run on {kind}; there: {', '.join(DEVICE_PRECISIONS[kind])}"
+        raise (BackendUnavailable if options.device == "auto" else ConfigError)(message)  # auto: this machine lacks the GPU it needs
     return device
 
 
