@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -95,7 +96,7 @@ def test_distillation_inputs() -> None:
     assert sentences(prose) == ["This package provides a tool.", "It is small."]  # no URL, at least three words
 
 
-def _tiny_trainer(tmp_path: Path, name: str):
+def _tiny_trainer(tmp_path: Path, name: str, **changes: float):
     torch = pytest.importorskip("torch")
     pytest.importorskip("transformers")
     from harness.models.recipes.nmt.train import Trainer, TrainOptions, build_model, seed_everything
@@ -103,6 +104,7 @@ def _tiny_trainer(tmp_path: Path, name: str):
     opts = TrainOptions(vocab_size=40, d_model=16, heads=2, encoder_layers=1, decoder_layers=1, ffn_dim=32, max_positions=32,
                         max_tokens=16, warmup_steps=5, batch_tokens=60, eval_every_steps=4, patience_evals=100,
                         max_epochs=3, bf16=False, checkpoint_every_s=0.0, threads=1)  # fmt: skip
+    opts = replace(opts, **changes)
     seed_everything(opts.seed, 1)
     rng = random.Random(1)
 
@@ -129,3 +131,15 @@ def test_training_resumes_where_it_stopped_and_ends_where_an_uninterrupted_run_d
     other, _ = _tiny_trainer(tmp_path, "interrupted")
     other.key = "other options"
     assert not other.resume()  # a state from other options or data is never continued
+
+
+def test_a_run_stopped_by_its_time_budget_goes_on_under_a_longer_one(tmp_path: Path) -> None:
+    short, _ = _tiny_trainer(tmp_path, "run", max_train_s=1e-9)
+    short.fit()
+    assert short.stop_reason.startswith("time budget") and short.step == 4  # stops at the first evaluation past the budget
+    again, _ = _tiny_trainer(tmp_path, "run", max_train_s=1e-9)
+    assert again.resume() and again.fit() == 0.0 and again.step == 4  # the same budget: nothing more to do
+    longer, _ = _tiny_trainer(tmp_path, "run", max_train_s=3600.0)
+    assert longer.resume()
+    longer.fit()
+    assert longer.step > 4 and not longer.stop_reason.startswith("time budget")

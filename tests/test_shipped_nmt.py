@@ -29,6 +29,10 @@ def _inputs() -> list[str]:
     return list(dict.fromkeys([*WORST, *signs, *(s.upper() for s in signs), *(s.lower() for s in signs)]))
 
 
+# The model shipped today is still the first one (4.0M parameters, UI strings only): 24 of these 1,065 inputs run
+# past the bound ("Elevator" to 256 tokens). The retrained one (#19) must pass; strict, so that this marker goes
+# when it ships.
+@pytest.mark.xfail(strict=True, reason="the shipped NMT model is still the first one, which loops on signs (#19)")
 @pytest.mark.parametrize("compute_type", ["float32", "int8"])
 def test_no_loops_and_every_output_ends_inside_the_bound(compute_type: str) -> None:
     folder = _model()

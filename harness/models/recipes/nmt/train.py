@@ -25,7 +25,7 @@ import resource
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -332,6 +332,8 @@ class Trainer:
     def fit(self, max_steps: int | None = None) -> float:
         """Train until early stop, time budget, ``max_epochs`` or ``max_steps``; the seconds this session trained."""
         started, running, saved = time.perf_counter(), [], time.perf_counter()
+        if self.stop_reason.startswith("time budget") and self.trained_s < self.opts.max_train_s:
+            self.stop_reason = ""  # stopped at a smaller budget: a longer one (--max-train-s) goes on
         if self.stop_reason:  # a resumed run that had already stopped (time budget, early stop, max_epochs)
             return 0.0
         self.model.train()
@@ -399,6 +401,9 @@ def main() -> None:
     parser.add_argument("--trial-steps", type=int, default=0, help="time this many steps and stop; ships nothing")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (the same recipe; bf16 autocast on either)")
     parser.add_argument("--fresh", action="store_true", help="ignore a saved state.pt and start from step 0")
+    parser.add_argument("--max-train-s", type=float, default=0.0,
+                        help="training-loop seconds over all sessions instead of options.toml's (the recipe's cap); "
+                             "a longer run continues the same schedule from state.pt")
     args = parser.parse_args()
     wall0, cpu0 = time.perf_counter(), cpu_s()
     opts = TrainOptions.from_toml(args.options)
@@ -416,7 +421,8 @@ def main() -> None:
     params = sum(p.numel() for p in model.parameters())
     print(f"pairs train={len(train)} valid={len(valid)} params={params}", flush=True)
     key = hashlib.sha256(json.dumps([asdict(opts), len(train), train[:: max(1, len(train) // 1000)]]).encode()).hexdigest()
-    trainer = Trainer(model, opts, train, valid, args.work, args.device, key)
+    budget = replace(opts, max_train_s=args.max_train_s) if args.max_train_s else opts  # not in the key: the same run, longer
+    trainer = Trainer(model, budget, train, valid, args.work, args.device, key)
     if not args.trial_steps and not args.fresh:
         trainer.resume()
     tokens_before = trainer.tokens_seen
@@ -429,7 +435,7 @@ def main() -> None:
     model.to("cpu")
     sizes = export(model, tok, args.out)
     figures = {
-        "figures_version": FIGURES_VERSION, "options": asdict(opts), "parameters": params,
+        "figures_version": FIGURES_VERSION, "options": asdict(budget), "parameters": params,
         "train_pairs": len(train), "valid_pairs": len(valid), "steps": trainer.step, "epochs": trainer.epoch,
         "best_step": trainer.best_step, "best_valid_nll": round(trainer.best, 4), "stop_reason": trainer.stop_reason,
         "train_loop_wall_s": round(trainer.trained_s + fit_s, 1), "resumed_at_step": trainer.resumed_from,
