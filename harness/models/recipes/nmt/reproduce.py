@@ -8,7 +8,8 @@ Python; a failed step stops the chain with its exit code. Needs Debian's apt-get
 for the distill step, and the packages torch, transformers, sentencepiece, ctranslate2 and sacrebleu.
 Training resumes from its last checkpoint when it was interrupted (``build/nmt/run/state.pt``);
 ``--device cuda`` trains on a GPU with the same recipe. ``--from`` restarts at a later step, reusing what the earlier ones left in
-build/nmt/; ``--limit`` passes to evaluate.py for a quick smoke run.
+build/nmt/; ``--limit`` passes to evaluate.py for a quick smoke run; ``--max-train-s`` to train.py (a longer
+budget than the recipe's 2.5 hours continues the same run).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ def command(step: str, args: argparse.Namespace) -> list[str]:
     extra = {
         "collect": ["--work", str(args.work), "--out", data],
         "distill": ["--work", str(args.work), "--data", data],
-        "train": ["--data", data, "--work", str(args.work / "run"), "--out", model, "--device", args.device],
+        "train": ["--data", data, "--work", str(args.work / "run"), "--out", model, "--device", args.device,
+                  *(["--max-train-s", str(args.max_train_s)] if args.max_train_s else [])],
         "evaluate": ["--model", model, "--hyp-dir", str(args.work / "eval"),
                      *(["--limit", str(args.limit)] if args.limit else [])],
         "card": ["--data", data, "--model", model],
@@ -48,6 +50,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=PROJECT / "models/nmt-en-es")
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="where training runs: cpu or cuda")
+    parser.add_argument("--max-train-s", type=float, default=0.0, help="training-loop seconds instead of the recipe's (train.py)")
     args = parser.parse_args()
     for step in STEPS[STEPS.index(args.start):]:
         started = time.perf_counter()

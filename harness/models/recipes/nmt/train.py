@@ -435,7 +435,7 @@ def main() -> None:
     model.to("cpu")
     sizes = export(model, tok, args.out)
     figures = {
-        "figures_version": FIGURES_VERSION, "options": asdict(budget), "parameters": params,
+        "figures_version": FIGURES_VERSION, "options": asdict(budget), "recipe_max_train_s": opts.max_train_s, "parameters": params,
         "train_pairs": len(train), "valid_pairs": len(valid), "steps": trainer.step, "epochs": trainer.epoch,
         "best_step": trainer.best_step, "best_valid_nll": round(trainer.best, 4), "stop_reason": trainer.stop_reason,
         "train_loop_wall_s": round(trainer.trained_s + fit_s, 1), "resumed_at_step": trainer.resumed_from,
