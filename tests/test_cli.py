@@ -44,7 +44,7 @@ def test_missing_experiment(tmp_path: Path) -> None:
 def test_unknown_device_leaves_results_untouched(tmp_path: Path) -> None:
     out = tmp_path / "results"
     result = arbench("run", "experiments/smoke.toml", "--device", "toaster", "--out", str(out))
-    assert_user_error(result, "unknown device 'toaster'; valid: auto, jetson")
+    assert_user_error(result, "unknown device 'toaster'; valid: auto, gpu-server, jetson")
     assert not out.exists()
 
 
