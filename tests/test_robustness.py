@@ -91,14 +91,7 @@ def test_sigterm_and_ctrl_c_close_the_run_properly(tmp_path: Path, how: str) -> 
         process.send_signal(signal.SIGTERM)
     else:
         os.killpg(process.pid, signal.SIGINT)  # what a terminal does on Ctrl-C
-    try:
-        _, stderr = process.communicate(timeout=120)
-    except subprocess.TimeoutExpired:  # hung: its threads' stacks (faulthandler on SIGUSR1) say where, then it goes
-        process.send_signal(signal.SIGUSR1)
-        time.sleep(2)
-        process.kill()
-        _, stderr = process.communicate()
-        raise AssertionError(f"the run did not end within 120 s of {how}; its stacks:\n{stderr}") from None
+    _, stderr = process.communicate(timeout=30)
     assert process.returncode == 130
     assert f"the frames measured so far are kept in {run_dir}" in stderr
     assert "Traceback" not in stderr
