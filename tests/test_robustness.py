@@ -73,6 +73,7 @@ def start_long_run(tmp_path: Path, min_bytes: int = 5_000) -> tuple[subprocess.P
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509 - as from a terminal, whatever an earlier test left ignored
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
