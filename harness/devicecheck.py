@@ -25,13 +25,11 @@ side of offload, never a Jetson). Results: ``<out>/<timestamp>-<gpu>/device_chec
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import math
 import platform
 import re
 import sys
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -39,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.energy.base import SensorError
 from harness.errors import ArbenchError, DataMissing
 from harness.paths import project_root
 
@@ -51,6 +50,7 @@ PRECISIONS = {"cpu": ("fp32", "bf16"), "cuda": ("fp32", "fp16", "bf16")}
 MT_TYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 DB_THRESHOLD = 0.3  # RapidOCR's DB binarization threshold
 POWER_PERIOD_S = 0.02
+GPU = "gpu0"  # NVML's first GPU: torch's cuda:0 unless CUDA_VISIBLE_DEVICES reorders them
 PHRASES = 64  # phrasebook phrases per MT block, repeated until the block's time is up
 
 
@@ -72,79 +72,77 @@ class Measured:
     integrated_j_per_call: float | None = None  # sampled power, integrated: the counter's check
     counter_vs_integrated: float | None = None  # integrated / counter
     agreement: float | None = None  # with the CPU at fp32 (1.0 = identical decisions)
-    note: str = ""
     samples_ms: list[float] = field(default_factory=list)
 
 
-class PowerSampler:
-    """NVML power of one GPU every ``POWER_PERIOD_S`` on a thread, integrated over a window on the monotonic clock."""
-
-    def __init__(self, nvml: Any, handle: Any) -> None:
-        self.nvml, self.handle = nvml, handle
-        self.samples: list[tuple[int, float]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(POWER_PERIOD_S):
-            self.samples.append((time.monotonic_ns(), self.nvml.nvmlDeviceGetPowerUsage(self.handle) / 1e3))
-
-    def joules(self, start_ns: int, end_ns: int) -> float:
-        """Trapezoids of the samples inside [start, end] (W × s)."""
-        inside = [(t, w) for t, w in list(self.samples) if start_ns <= t <= end_ns]
-        return float(sum((b[0] - a[0]) / 1e9 * (a[1] + b[1]) / 2 for a, b in itertools.pairwise(inside)))
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
 class Gpu:
-    """NVML on GPU 0: its state, the energy counter (J) and a power sampler; ``reason`` says why not."""
+    """GPU 0 through arbench's NVML sensors: its state, the energy counter (J) and sampled power; ``reason`` says why not.
+
+    The readers are ``harness.energy.nvml``'s; power samples run on the energy meter's ``Sampler`` thread
+    into a ``PowerSeries``, whose trapezoid integral is the counter's check.
+    """
 
     def __init__(self) -> None:
-        self.nvml: Any = None
-        self.handle: Any = None
-        self.state: dict[str, Any] = {}
-        self.reason = ""
-        self.sampler: PowerSampler | None = None
+        from harness.energy import nvml
+        from harness.energy.sampler import Sampler, Task
+        from harness.energy.series import PowerSeries
+
+        found = nvml.probe()
+        self.sensors = found.sensors
+        self.reason = "" if found.found else f"NVML unavailable: {found.reason}"
+        self.counter = next((s for s in self.sensors if s.kind == "counter"), None)  # Volta and newer
+        power = next((s for s in self.sensors if s.kind == "power"), None)
+        self.state: dict[str, Any] = power.gpus.get(GPU, {}) if power is not None else {}
         self.idle_w: float | None = None
-        try:
-            import pynvml
+        self.power: PowerSeries | None = None
+        self._sampler: Sampler | None = None
+        if power is not None:
+            series = self.power = PowerSeries(1, max_gap_ns=int(4 * POWER_PERIOD_S * 1e9))
+            self._sampler = Sampler([Task("nvml-power", POWER_PERIOD_S, lambda: series.append(time.monotonic_ns(), _watts(power)))])
+            self._sampler.start()
 
-            pynvml.nvmlInit()
-            self.nvml, self.handle = pynvml, pynvml.nvmlDeviceGetHandleByIndex(0)
-        except Exception as exc:  # noqa: BLE001 - ImportError, or NVMLError and its subclasses
-            self.reason = f"NVML unavailable: {exc}"
-            return
-        from harness.energy.nvml import gpu_state
-
-        self.state = gpu_state(pynvml, self.handle)
-        self.sampler = PowerSampler(pynvml, self.handle)
+    @property
+    def present(self) -> bool:
+        return bool(self.sensors)
 
     def counter_j(self) -> float | None:
-        if self.nvml is None:
+        """GPU 0's energy counter (J), None before Volta or when the read fails."""
+        if self.counter is None:
             return None
         try:
-            return self.nvml.nvmlDeviceGetTotalEnergyConsumption(self.handle) / 1e3
-        except self.nvml.NVMLError:
-            return None  # before Volta: power only
+            return float(self.counter.read()[GPU])
+        except (SensorError, KeyError):
+            return None
+
+    def integrated_j(self, start_ns: int, end_ns: int) -> float | None:
+        """Sampled power integrated over [start, end] (J), None without samples around it."""
+        if self.power is None:
+            return None
+        deadline = time.monotonic() + 5 * POWER_PERIOD_S
+        while self.power.last_ns < end_ns and time.monotonic() < deadline:  # the sample after the window's end
+            time.sleep(POWER_PERIOD_S / 4)
+        window = self.power.integrate(start_ns, end_ns)
+        return window.joules[0] if window is not None else None
 
     def measure_idle(self, seconds: float) -> None:
         start, t0 = self.counter_j(), time.monotonic_ns()
         time.sleep(seconds)
         end, t1 = self.counter_j(), time.monotonic_ns()
-        if start is not None and end is not None:
-            self.idle_w = (end - start) / ((t1 - t0) / 1e9)
-        elif self.sampler is not None:
-            self.idle_w = self.sampler.joules(t0, t1) / ((t1 - t0) / 1e9)
+        joules = end - start if start is not None and end is not None else self.integrated_j(t0, t1)
+        self.idle_w = None if joules is None else joules / ((t1 - t0) / 1e9)
 
     def close(self) -> None:
-        if self.sampler is not None:
-            self.sampler.close()
-        if self.nvml is not None:
-            self.nvml.nvmlShutdown()
+        if self._sampler is not None:
+            self._sampler.stop()
+        for sensor in self.sensors:
+            sensor.close()
+
+
+def _watts(sensor: Any) -> tuple[float, ...] | None:
+    try:
+        return (float(sensor.read()[GPU]),)
+    except (SensorError, KeyError):
+        return None  # a failed read: the window around it is unknown, not estimated
 
 
 def _block(call: Any, seconds: float, iterations: int, gpu: Gpu | None, row: Measured) -> None:
@@ -163,8 +161,9 @@ def _block(call: Any, seconds: float, iterations: int, gpu: Gpu | None, row: Mea
         row.energy_j_per_call = (end_j - start_j) / row.calls
         if gpu.idle_w is not None:
             row.net_energy_j_per_call = row.energy_j_per_call - gpu.idle_w * (t1 - t0) / 1e9 / row.calls
-    if gpu.sampler is not None:
-        row.integrated_j_per_call = gpu.sampler.joules(t0, t1) / row.calls
+    integrated = gpu.integrated_j(t0, t1)
+    if integrated is not None:
+        row.integrated_j_per_call = integrated / row.calls
         if row.energy_j_per_call:
             row.counter_vs_integrated = row.integrated_j_per_call / row.energy_j_per_call
 
@@ -187,8 +186,9 @@ def measure_ocr(device: str, precision: str, inputs: dict[str, np.ndarray], refe
         session = TorchSession(GRAPHS / f"ppocrv4_{part}.json", device, precision)
         batch = inputs[part].astype(np.float32)
         row = Measured(stage, device, precision)
-        for _ in range(warmup):
-            outputs = session(batch)
+        outputs = session(batch)  # for the agreement, and the first warm-up call
+        for _ in range(warmup - 1):
+            session(batch)
         session.take_copies(), session.take_model_ns()
         copies: dict[str, list[int]] = {"h2d": [], "d2h": []}
 
@@ -223,16 +223,18 @@ def measure_mt(device: str, precision: str, phrases: list[str], reference: dict[
         backend.translate([phrase])
     outputs: list[str] = []
     tokens: list[int] = []
+    translate_ns: list[int] = []
 
     def call() -> float:
         tracer = Tracer()
         outputs.append(backend.translate([phrases[len(outputs) % len(phrases)]], tracer)[0])
         span = next(s for s in tracer.spans if s.name == "mt.translate")
         tokens.append(sum(span.attrs["tokens_out"]))
+        translate_ns.append(span.duration_ns)
         return sum(s.duration_ns for s in tracer.spans) / 1e6
 
     _block(call, seconds, max(iterations, len(phrases)), gpu, row)
-    row.tokens_per_s = float(sum(tokens) / (sum(row.samples_ms) / 1e3))
+    row.tokens_per_s = float(sum(tokens) / (sum(translate_ns) / 1e9))  # as summary.csv's mt_tokens_out_per_s: decoding time only
     first = outputs[: len(phrases)]
     reference.setdefault("mt", first)
     row.agreement = float(np.mean([a == b for a, b in zip(first, reference["mt"], strict=True)]))
@@ -242,12 +244,12 @@ def measure_mt(device: str, precision: str, phrases: list[str], reference: dict[
 def _environment(torch: Any, gpu: Gpu) -> dict[str, Any]:
     cuda = bool(torch.cuda.is_available())
     name = torch.cuda.get_device_name(0) if cuda else None
-    tegra = Path("/etc/nv_tegra_release").exists()
-    role = (
-        "jetson (edge device)"
-        if tegra
-        else ("data-centre or desktop GPU: the cloud side of offload, not an edge device" if cuda else "CPU only")
-    )
+    from harness.system.board import detect_device
+
+    kind = detect_device()
+    roles = {"jetson": "jetson (edge device)", "jetson-nano": "jetson (edge device)",
+             "gpu-server": "data-centre or desktop GPU: the cloud side of offload, not an edge device"}  # fmt: skip
+    role = roles.get(kind, f"{kind} with a CUDA GPU" if cuda else "CPU only")
     return {
         "python": platform.python_version(),
         "machine": platform.machine(),
@@ -260,6 +262,7 @@ def _environment(torch: Any, gpu: Gpu) -> dict[str, Any]:
         "nvml": gpu.reason or "available",
         "idle_w": gpu.idle_w,
         "role": role,
+        "device_profile": kind,
         "cpu_threads": torch.get_num_threads(),
     }
 
@@ -282,7 +285,7 @@ def run_check(out: Path, seconds: float, iterations: int, warmup: int, inputs_pa
         raise DataMissing(f"device check: {GRAPHS} is missing; run `arbench models build` and carry it")
     inputs = dict(np.load(inputs_path))
     gpu = Gpu()
-    if gpu.nvml is not None:
+    if gpu.present:
         gpu.measure_idle(3.0)
     devices = ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
     rows: list[Measured] = []
@@ -296,7 +299,7 @@ def run_check(out: Path, seconds: float, iterations: int, warmup: int, inputs_pa
     except ImportError as exc:
         phrases, skipped = [], [*skipped, f"mt: {exc}; the MT rows are unmeasured"]
     for device in devices:
-        meter = gpu if device == "cuda" and gpu.nvml is not None else None
+        meter = gpu if device == "cuda" and gpu.present else None
         for precision in PRECISIONS[device]:
             rows += measure_ocr(device, precision, inputs, ocr_ref, seconds, iterations, warmup, meter)
             if phrases:

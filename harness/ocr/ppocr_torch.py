@@ -15,7 +15,7 @@ a sub-span of "ocr.det" / "ocr.cls" / "ocr.rec"), the model up to ``torch.cuda.s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from harness.accelerators import GPU_PROVIDERS
 from harness.context import BackendContext, ModelRef
 from harness.errors import BackendUnavailable, ConfigError, DataMissing
 from harness.ocr.ppocr_tuning import TUNINGS, Tuning
-from harness.ocr.rapidocr import FAMILY, PARTS, PpOcrOptions, RapidOcr
+from harness.ocr.rapidocr import PARTS, PpOcrOptions, RapidOcr, ppocr_model_refs
 from harness.ocr.torch_graph import DTYPES, TorchSession
 from harness.trace import Tracer
 
@@ -67,12 +67,7 @@ class PpOcrTorchOptions(PpOcrOptions):
 
 def model_refs(options: PpOcrTorchOptions) -> dict[str, ModelRef]:
     """det, cls and rec graphs (fp32 files whatever the precision: it is a cast at load), or the .json files named."""
-    refs = {}
-    for part, explicit in (("det", options.det_model), ("cls", options.cls_model), ("rec", options.rec_model)):
-        refs[part] = (
-            ModelRef(name=str(Path(explicit).absolute()), backend=BACKEND) if explicit else ModelRef(FAMILY, f"ocr.{part}", "fp32", BACKEND)
-        )
-    return refs
+    return ppocr_model_refs(replace(options, precision="fp32"), BACKEND, "", "fp32")
 
 
 def numeric_precision(options: PpOcrTorchOptions) -> str:
@@ -116,37 +111,21 @@ class PpOcrTorch(RapidOcr):
     name = BACKEND
     options: PpOcrTorchOptions  # type: ignore[assignment]
 
-    def __init__(self, options: PpOcrTorchOptions, context: BackendContext) -> None:  # not super().__init__: it loads ONNX Runtime
-        self.options = options  # type: ignore[assignment]
-        self.tuning = options.settings()
-        self._paths = {part: context.model(part, self.name) for part in PARTS}
+    def __init__(self, options: PpOcrTorchOptions, context: BackendContext) -> None:
         torch = _torch()
         self.device = choose_device(options, torch, context.providers)
         threads = options.threads or context.threads
         if threads and self.device == "cpu":
             torch.set_num_threads(threads)
-        self._engine = self._load_torch(torch)
+        super().__init__(options, context)  # type: ignore[arg-type]  # RapidOCR's steps, with the sessions below
 
-    def _load_torch(self, torch: Any) -> Any:
+    def _open_sessions(self, options: PpOcrOptions, context: BackendContext) -> dict[str, Any]:  # type: ignore[override]
+        """det, cls and rec on PyTorch, on the chosen device at the options' precision."""
         try:
-            from rapidocr_onnxruntime import RapidOCR
-        except ImportError as exc:
-            raise BackendUnavailable(
-                f"ppocr-torch backend: {exc}; run `pip install rapidocr-onnxruntime` (its pre/post-processing)"
-            ) from None
-        engine = RapidOCR(det_limit_side_len=self.tuning.det_limit_side_len, text_score=self.options.text_score, intra_op_num_threads=1)
-        engine.text_cls.infer = engine.text_det.infer = engine.text_rec.session = None  # ONNX Runtime's sessions go before ours load
-        try:
-            self._sessions = {part: TorchSession(self._paths[part], self.device, self.options.precision) for part in PARTS}
+            return {part: TorchSession(self._paths[part], self.device, self.options.precision) for part in PARTS}
         except (OSError, ValueError, KeyError) as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise DataMissing(f"ppocr-torch: cannot load the graphs ({first}); rebuild them with `arbench models build`") from None
-        engine.text_cls.infer = self._sessions["cls"]
-        engine.text_det.infer = self._sessions["det"]
-        engine.text_rec.session = self._sessions["rec"]
-        if self._sessions["rec"].have_key():
-            engine.text_rec.postprocess_op = type(engine.text_rec.postprocess_op)(character=self._sessions["rec"].get_character_list())
-        return engine
 
     def model_files(self) -> tuple[Path, ...]:
         """Each graph in use and its weights."""

@@ -238,26 +238,35 @@ class RapidOcr(PpOcrSteps):
         self._engine = self._load(options, context)
 
     def _load(self, options: RapidOcrOptions, context: BackendContext) -> Any:
+        """RapidOCR's pipeline with this backend's sessions (``_open_sessions``) in place of its own."""
         try:
             from rapidocr_onnxruntime import RapidOCR
         except ImportError as exc:
-            raise BackendUnavailable(f"rapidocr backend: {exc}; run `pip install rapidocr-onnxruntime`") from None
-        threads = options.threads or context.threads
+            raise BackendUnavailable(f"{self.name} backend: {exc}; run `pip install rapidocr-onnxruntime`") from None
         try:
             engine = RapidOCR(  # its own sessions (on the packaged models) are dropped before ours load: not both in memory
                 det_limit_side_len=self.tuning.det_limit_side_len, text_score=options.text_score, intra_op_num_threads=1
             )
-            engine.text_cls.infer = engine.text_det.infer = engine.text_rec.session = None
-            self._sessions = {part: OrtSession(self._paths[part], threads, self.tuning, context.providers) for part in PARTS}
         except Exception as exc:  # noqa: BLE001 - ONNX Runtime's load errors share no base class but Exception
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise DataMissing(f"rapidocr: cannot load the models ({first}); a model file is corrupt or not ONNX") from None
+            raise DataMissing(f"{self.name}: cannot load RapidOCR's packaged models ({first}); reinstall rapidocr-onnxruntime") from None
+        engine.text_cls.infer = engine.text_det.infer = engine.text_rec.session = None
+        self._sessions = self._open_sessions(options, context)
         engine.text_cls.infer = self._sessions["cls"]
         engine.text_det.infer = self._sessions["det"]
         engine.text_rec.session = self._sessions["rec"]
         if self._sessions["rec"].have_key():  # the characters of the rec model in use, not the packaged one
             engine.text_rec.postprocess_op = type(engine.text_rec.postprocess_op)(character=self._sessions["rec"].get_character_list())
         return engine
+
+    def _open_sessions(self, options: RapidOcrOptions, context: BackendContext) -> dict[str, Any]:
+        """det, cls and rec on ONNX Runtime, set up as the tuning says."""
+        threads = options.threads or context.threads
+        try:
+            return {part: OrtSession(self._paths[part], threads, self.tuning, context.providers) for part in PARTS}
+        except Exception as exc:  # noqa: BLE001 - ONNX Runtime's load errors share no base class but Exception
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise DataMissing(f"rapidocr: cannot load the models ({first}); a model file is corrupt or not ONNX") from None
 
     def _boxes(self, img: np.ndarray) -> Any:
         """RapidOCR's ``TextDetector`` steps on this backend's det input, then its box order."""

@@ -30,7 +30,6 @@ __all__ = ["DTYPES", "FORMAT", "OPS", "OnnxGraph", "TorchSession", "load_graph"]
 
 DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 FORMAT = 1  # the layout of the .json file; the recipe writes it, this module reads it
-Value = Tensor  # a float tensor on the module's device, or an integer tensor on the CPU
 Node = dict[str, Any]
 
 
@@ -187,15 +186,18 @@ OPS: dict[str, Callable[..., Tensor]] = {
 }
 
 
+def _check_format(graph: Any) -> None:
+    found = graph.get("format") if isinstance(graph, dict) else None
+    if found != FORMAT:
+        raise ValueError(f"graph format {found!r}, this arbench reads format {FORMAT}; rebuild with `arbench models build`")
+
+
 class OnnxGraph(nn.Module):
     """A graph of ``OPS`` nodes with its constants; ``forward`` takes and returns tensors as the ONNX graph does."""
 
     def __init__(self, graph: dict[str, Any], constants: dict[str, Tensor]) -> None:
         super().__init__()
-        if graph.get("format") != FORMAT:
-            raise ValueError(
-                f"graph format {graph.get('format')!r}, this arbench reads format {FORMAT}; rebuild with `arbench models build`"
-            )
+        _check_format(graph)
         unknown = sorted({node["op"] for node in graph["nodes"]} - OPS.keys())
         if unknown:
             raise ValueError(f"the graph uses operators this runtime lacks: {', '.join(unknown)}")
@@ -244,9 +246,7 @@ def load_graph(json_path: Path) -> OnnxGraph:
     from safetensors.torch import load_file
 
     graph = json.loads(Path(json_path).read_text(encoding="utf-8"))
-    if not isinstance(graph, dict) or graph.get("format") != FORMAT:
-        found = graph.get("format") if isinstance(graph, dict) else None
-        raise ValueError(f"graph format {found!r}, this arbench reads format {FORMAT}; rebuild with `arbench models build`")
+    _check_format(graph)  # before the weights are read
     try:
         constants = load_file(str(Path(json_path).with_suffix(".safetensors")))
     except SafetensorError as exc:
