@@ -228,6 +228,12 @@ def _cmd_network(args: argparse.Namespace) -> int:
     return run_network_command(args)
 
 
+def _cmd_fleet(args: argparse.Namespace) -> int:
+    from harness.fleet.args import run_fleet_command
+
+    return run_fleet_command(args)
+
+
 def _cmd_sensors(args: argparse.Namespace) -> int:
     from harness.energy.commands import sensor_lines
 
@@ -250,6 +256,7 @@ def _cmd_system(args: argparse.Namespace) -> int:
 
 
 def _add_offload_parsers(commands: argparse._SubParsersAction) -> None:
+    from harness.fleet.args import add_fleet_parser
     from harness.network.commands import add_network_parser
 
     serve = commands.add_parser("serve", help="serve the stages over HTTP for offloaded placements (needs the offload extra)")
@@ -268,6 +275,9 @@ def _add_offload_parsers(commands: argparse._SubParsersAction) -> None:
     network = commands.add_parser("network", help="network profiles, shaping check, analytic sweep of an offload run")
     add_network_parser(network)
     network.set_defaults(handler=_cmd_network)
+    fleet = commands.add_parser("fleet", help="one experiment on many devices from this host, over Ansible (needs the fleet extra)")
+    add_fleet_parser(fleet)
+    fleet.set_defaults(handler=_cmd_fleet)
 
 
 def _add_figure_commands(commands: argparse._SubParsersAction) -> None:

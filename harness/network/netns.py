@@ -62,7 +62,8 @@ def netem_available() -> bool:
 class Testbed:
     """A shaped link to a server namespace; ``prefix`` runs a command inside it, ``server_ip`` is its address."""
 
-    def __init__(self, profile: NetworkProfile) -> None:
+    def __init__(self, profile: NetworkProfile | None) -> None:
+        """A link shaped to ``profile``, or left at veth speed where it is ``None``."""
         require_root()
         self.profile = profile
         number = next(_numbers) % 250
@@ -72,9 +73,10 @@ class Testbed:
         self.netem = False
         try:
             self._link(server_if)
-            self.netem = self._shape(self.device_if, profile.up_kbit, ()) & self._shape(
-                server_if, profile.down_kbit, ("ip", "netns", "exec", self.namespace)
-            )
+            if profile is not None:
+                self.netem = self._shape(self.device_if, profile.up_kbit, ()) & self._shape(
+                    server_if, profile.down_kbit, ("ip", "netns", "exec", self.namespace)
+                )
         except BaseException:
             self.close()
             raise
@@ -111,6 +113,7 @@ class Testbed:
 
     def _netem_args(self) -> tuple[str, ...]:
         p = self.profile
+        assert p is not None
         args: tuple[str, ...] = ()
         if p.rtt_ms:
             args += ("delay", f"{p.rtt_ms / 2:g}ms", *((f"{p.jitter_ms / 2:g}ms",) if p.jitter_ms else ()))
@@ -121,6 +124,8 @@ class Testbed:
     def describe(self) -> dict[str, Any]:
         """What was shaped and what was not, for the records and the manifest."""
         p = self.profile
+        if p is None:
+            return {"profile": None, "shaped": False, "netem": False}
         wanted = {"rtt_ms": p.rtt_ms or 0.0, "jitter_ms": p.jitter_ms, "loss_pct": p.loss_pct}
         applied = {"up_kbit": p.up_kbit, "down_kbit": p.down_kbit, "bucket_bytes": _BURST_BYTES} | (
             wanted if self.netem else {"rtt_ms": 0.0}

@@ -7,6 +7,7 @@ missing package or binary is ``None``.
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import platform
 import shutil
 import subprocess
@@ -18,6 +19,7 @@ from typing import TypedDict
 __all__ = [
     "BINARIES",
     "PACKAGES",
+    "SOURCE_STAMP",
     "GitState",
     "binary_versions",
     "git_state",
@@ -52,6 +54,8 @@ BINARIES: dict[str, tuple[str, ...]] = {
 }
 
 SUBPROCESS_TIMEOUT_S = 5.0
+# A source tree that a fleet unpacked from ``git archive`` has no .git: this file beside ``harness/`` names its commit.
+SOURCE_STAMP = ".arbench-source.json"
 
 
 class GitState(TypedDict):
@@ -117,8 +121,12 @@ def harness_repo_dir() -> Path:
 def git_state(repo_dir: Path, timeout_s: float = SUBPROCESS_TIMEOUT_S) -> GitState:
     """HEAD and dirtiness of the work tree at ``repo_dir``; ``None`` where git is absent or it is no repo.
 
-    A repository without commits has ``commit`` ``None`` but a known ``dirty``.
+    A repository without commits has ``commit`` ``None`` but a known ``dirty``. A tree a fleet unpacked from an
+    archive (no .git, a ``SOURCE_STAMP`` file) has its archive's commit and an unknown ``dirty``.
     """
+    stamp = repo_dir / SOURCE_STAMP
+    if not (repo_dir / ".git").exists() and stamp.is_file():
+        return _stamped_state(stamp)
     if shutil.which("git") is None:
         return GitState(commit=None, dirty=None)
     head = _run(["git", "-C", str(repo_dir), "rev-parse", "--verify", "-q", "HEAD"], timeout_s)
@@ -126,3 +134,12 @@ def git_state(repo_dir: Path, timeout_s: float = SUBPROCESS_TIMEOUT_S) -> GitSta
     commit = head.stdout.strip() if head is not None and head.returncode == 0 else ""
     dirty = bool(status.stdout.strip()) if status is not None and status.returncode == 0 else None
     return GitState(commit=commit or None, dirty=dirty)
+
+
+def _stamped_state(stamp: Path) -> GitState:
+    """The commit a fleet archive was made from; whether its files changed since is unknown (``dirty`` ``None``)."""
+    try:
+        commit = json.loads(stamp.read_text(encoding="utf-8")).get("commit")
+    except (OSError, ValueError):
+        commit = None
+    return GitState(commit=str(commit) if commit else None, dirty=None)

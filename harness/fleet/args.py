@@ -1,0 +1,68 @@
+"""The command line of ``arbench fleet``: its parser and its dispatch (the work is in ``harness.fleet.commands``)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+__all__ = ["add_fleet_parser", "run_fleet_command"]
+
+_INVENTORY_HELP = "Ansible inventory (INI or YAML) of the devices: the lab's own; host variables in docs/fleet.md"
+
+
+def _common(parser: argparse.ArgumentParser, inventory: bool = True) -> None:
+    if inventory:
+        parser.add_argument("--inventory", "-i", required=True, help=_INVENTORY_HELP)
+        parser.add_argument("--limit", help="only these inventory hosts, comma-separated")
+        parser.add_argument("--known-hosts", help="known_hosts file of the devices' SSH host keys (default: ssh's own, ~/.ssh/known_hosts)")
+        parser.add_argument(
+            "--accept-new-host-keys",
+            action="store_true",
+            help="accept the key of a host never seen before (a changed key is still refused)",
+        )
+        parser.add_argument("--forks", type=int, help="hosts driven at once (default: all, at most 50)")
+    parser.add_argument("--results", default="results", help="results root on this host (default: results)")
+
+
+def add_fleet_parser(fleet: argparse.ArgumentParser) -> None:
+    """``arbench fleet setup | run | status | wheelhouse``."""
+    commands = fleet.add_subparsers(dest="fleet_command", required=True, metavar="WHAT")
+    setup = commands.add_parser("setup", help="install this commit of arbench on every host and check each host's device")
+    _common(setup)
+    setup.add_argument("--wheelhouse", help="folder of wheels (`arbench fleet wheelhouse`): hosts install offline from it")
+    setup.add_argument("--no-apt", action="store_true", help="do not install Debian packages on the hosts")
+    run = commands.add_parser("run", help="run an experiment on every host at once and gather the runs into results/<device>/")
+    run.add_argument("experiment", nargs="?", help="experiment TOML file, e.g. experiments/smoke.toml")
+    _common(run)
+    run.add_argument("--resume", metavar="FLEET_RUN", help="take up the hosts of this fleet run (results/fleet/ID) that did not finish")
+    run.add_argument("--poll-s", type=float, default=5.0, help="seconds between reads of each host's status file (default 5)")
+    run.add_argument("--max-wait-s", type=float, default=86400.0, help="give up on a host's run after this long (default 86400)")
+    status = commands.add_parser("status", help="the hosts' last setup and the last fleet run's outcome per host")
+    status.add_argument("fleet_run", nargs="?", metavar="FLEET_RUN", help="a fleet run folder (default: the latest)")
+    _common(status, inventory=False)
+    wheelhouse = commands.add_parser("wheelhouse", help="wheels of arbench's dependencies, for hosts that install offline")
+    wheelhouse.add_argument("--out", required=True, help="output folder")
+    wheelhouse.add_argument("--extras", default="", help="pip extras the hosts need too, e.g. mt,tflite")
+    wheelhouse.add_argument("--platform", help="another platform's wheels, e.g. manylinux2014_aarch64 (Raspberry Pi OS, Jetson)")
+    wheelhouse.add_argument("--python-version", help="with --platform: the hosts' Python, e.g. 3.11")
+
+
+def run_fleet_command(args: argparse.Namespace) -> int:
+    """Dispatch ``arbench fleet WHAT``."""
+    from harness.fleet.commands import FleetOptions, fleet_run, fleet_setup, fleet_status, parse_limit
+    from harness.fleet.engine import SshSettings
+
+    if args.fleet_command == "wheelhouse":
+        from harness.fleet.bundle import build_wheelhouse
+
+        wheels = build_wheelhouse(Path(args.out), args.extras, args.platform, args.python_version)
+        print(f"{len(wheels)} wheels in {args.out}")
+        return 0
+    if args.fleet_command == "status":
+        return fleet_status(Path(args.results), Path(args.fleet_run) if args.fleet_run else None)
+    ssh = SshSettings(known_hosts=Path(args.known_hosts) if args.known_hosts else None, accept_new_host_keys=args.accept_new_host_keys)
+    options = FleetOptions(Path(args.inventory), Path(args.results), ssh, parse_limit(args.limit), args.forks)
+    if args.fleet_command == "setup":
+        return fleet_setup(options, Path(args.wheelhouse) if args.wheelhouse else None, apt=not args.no_apt)
+    experiment = Path(args.experiment) if args.experiment else None
+    return fleet_run(options, experiment, Path(args.resume) if args.resume else None, args.poll_s, args.max_wait_s)

@@ -1,0 +1,238 @@
+"""What a fleet runs on a device, from the arbench installed there: probe the host, run one benchmark, pack a run.
+
+The fleet's plays call ``python -m harness.fleet.remote probe|models|bench|pack`` over SSH. Each call exits when its
+job is done, so nothing of arbench stays resident on the device between benchmarks.
+
+``bench`` holds an exclusive lock on ``WORKDIR/bench.lock`` for the whole run (one benchmark per device at a
+time; a second one is refused at once, exit code 3), runs ``arbench run`` as its child and keeps
+``WORKDIR/fleet-status-<fleet run id>.json`` current: state, the run directory as soon as it exists, the last progress line.
+The fleet polls that small file. With ``--resume``, a run that the previous bench of the same fleet run left
+unfinished (its host dropped) is continued with ``arbench run --resume``; otherwise a new run starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+from typing import Any
+
+from harness import __version__
+from harness.run.resume import RESUMABLE
+from harness.store.writer import write_json_atomic
+from harness.system.fingerprint import sha256_file
+
+__all__ = ["BUSY_EXIT", "main", "status_name"]
+
+BUSY_EXIT = 3
+_WRITE_EVERY_S = 1.0
+
+
+def status_name(token: str) -> str:
+    """The status file of fleet run ``token`` in the host's workdir (one per fleet run, rewritten per attempt)."""
+    return f"fleet-status-{token}.json"
+
+
+def _source_commit() -> str | None:
+    from harness.system.software import git_state, harness_repo_dir
+
+    return git_state(harness_repo_dir())["commit"]
+
+
+def probe(workdir: Path) -> dict[str, Any]:
+    """What the fleet checks before it runs anything here: device, fingerprint, version, space."""
+    from harness.system.board import detect_device
+
+    usage = shutil.disk_usage(workdir)
+    return {
+        "detected_device": detect_device(),
+        "arbench_version": __version__,
+        "source_commit": _source_commit(),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "workdir_free_bytes": usage.free,
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.lower().startswith(("model name", "hardware", "model\t")):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _manifest_state(run_dir: Path) -> str | None:
+    try:
+        return str(json.loads((run_dir / "manifest.json").read_text(encoding="utf-8")).get("status"))
+    except (OSError, ValueError):
+        return None
+
+
+def _new_run_dir(out: Path, started_s: float, known: set[Path]) -> Path | None:
+    """The run directory this bench's ``arbench run`` created (the only new one with a manifest)."""
+    for manifest in out.glob("*/*/manifest.json"):
+        folder = manifest.parent
+        if folder not in known and manifest.stat().st_mtime >= started_s - 1:
+            return folder
+    return None
+
+
+class _Status:
+    """``fleet-status.json``: written atomically, at most once a second unless the state changes."""
+
+    def __init__(self, path: Path, token: str, attempt: int) -> None:
+        self.path = path
+        self.document: dict[str, Any] = {
+            "token": token,
+            "attempt": attempt,
+            "state": "starting",
+            "pid": os.getpid(),
+            "run_dir": None,
+            "line": "",
+        }
+        self.written = 0.0
+
+    def update(self, force: bool = False, **fields: Any) -> None:
+        self.document.update(fields)
+        now = time.monotonic()
+        if force or now - self.written >= _WRITE_EVERY_S:
+            self.document["updated_unix_s"] = time.time()
+            write_json_atomic(self.path, self.document)
+            self.written = now
+
+
+def _previous_run(status_path: Path, token: str) -> Path | None:
+    """The unfinished run the last bench of this fleet run (same token) left here, if any."""
+    try:
+        previous = json.loads(status_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    run_dir = previous.get("run_dir")
+    if previous.get("token") != token or not run_dir:
+        return None
+    return Path(run_dir) if _manifest_state(Path(run_dir)) in RESUMABLE else None
+
+
+def bench(workdir: Path, token: str, attempt: int, out: Path, run_args: list[str], resume: bool) -> int:
+    """Run ``arbench run RUN_ARGS --out OUT`` under the device lock, keeping the status file current."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    status_path = workdir / status_name(token)
+    previous = _previous_run(status_path, token) if resume else None
+    status = _Status(status_path, token, attempt)
+    lock = (workdir / "bench.lock").open("w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        message = "another benchmark holds this device's lock (one runs at a time)"
+        status.update(force=True, state="failed", rc=BUSY_EXIT, line=message, run_dir=str(previous) if previous else None)
+        print(f"arbench fleet: {message}", file=sys.stderr)
+        return BUSY_EXIT
+    out.mkdir(parents=True, exist_ok=True)
+    known = {m.parent for m in out.glob("*/*/manifest.json")}
+    command = [sys.executable, "-m", "harness.cli", "run"]
+    command += ["--resume", str(previous)] if previous is not None else run_args
+    command += ["--out", str(out)]
+    status.update(force=True, state="running", run_dir=str(previous) if previous else None, resumed=previous is not None)
+    started_s = time.time()
+    log = (workdir / "fleet-bench.log").open("a", encoding="utf-8")
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    last = ""
+    assert child.stdout is not None
+    for raw in child.stdout:
+        line = raw.rstrip("\n")
+        log.write(line + "\n")
+        log.flush()
+        last = line or last
+        if status.document["run_dir"] is None:
+            found = _new_run_dir(out, started_s, known)
+            status.document["run_dir"] = str(found) if found else None
+        status.update(line=last[-300:])
+    rc = child.wait()
+    run_dir = status.document["run_dir"] or (last if Path(last).is_dir() else None)
+    status.update(force=True, state="finished" if rc in (0, 1) and run_dir else "failed", rc=rc, run_dir=run_dir)
+    return rc
+
+
+def pack(run_dir: Path, archive: Path) -> dict[str, Any]:
+    """``run_dir`` as a gzip tar named by its run id, with its size and sha256 for the control host to check."""
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    partial = archive.with_name(archive.name + ".partial")
+    with tarfile.open(partial, "w:gz") as tar:
+        tar.add(run_dir, arcname=run_dir.name)
+    partial.replace(archive)
+    return {"archive": str(archive), "bytes": archive.stat().st_size, "sha256": sha256_file(archive), "device_folder": run_dir.parent.name}
+
+
+def models(workdir: Path, source: Path, wanted: dict[str, str], link: bool) -> dict[str, Any]:
+    """Which model files in WORKDIR/models differ from ``wanted`` (path -> sha256); with ``link``, link them into the tree.
+
+    Linking checks every file first: a model whose sha256 still differs is an error, never a silent link.
+    """
+    store = workdir / "models"
+    differ = [path for path, sha in sorted(wanted.items()) if not (store / path).is_file() or sha256_file(store / path) != sha]
+    if link:
+        if differ:
+            raise SystemExit(f"arbench fleet: model files differ from the control host's after copying: {', '.join(differ)}")
+        for path in wanted:
+            target = source / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.is_symlink() or target.exists():
+                target.unlink()
+            target.symlink_to(store / path)
+    return {"differ": differ}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m harness.fleet.remote", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    probe_parser = commands.add_parser("probe", help="print this host's device, fingerprint and free space as JSON")
+    probe_parser.add_argument("--workdir", required=True)
+    bench_parser = commands.add_parser("bench", help="run one benchmark under the device lock")
+    bench_parser.add_argument("--workdir", required=True)
+    bench_parser.add_argument("--token", required=True, help="the fleet run's id: a resumed bench continues only its own run")
+    bench_parser.add_argument("--attempt", type=int, default=0, help="the fleet's attempt on this host: its status file says which")
+    bench_parser.add_argument("--out", required=True, help="results root on this host")
+    bench_parser.add_argument("--resume", action="store_true", help="continue this fleet run's unfinished run here, if any")
+    bench_parser.add_argument("run_args", nargs=argparse.REMAINDER, help="-- then the arguments of `arbench run`")
+    models_parser = commands.add_parser("models", help="list model files whose sha256 differs; with --link, link them into the tree")
+    models_parser.add_argument("--workdir", required=True)
+    models_parser.add_argument("--source", required=True, help="the source tree the models belong to")
+    models_parser.add_argument("--want", required=True, help="JSON object: path in the tree -> sha256")
+    models_parser.add_argument("--link", action="store_true")
+    pack_parser = commands.add_parser("pack", help="write a run directory as a gzip tar; print its size and sha256 as JSON")
+    pack_parser.add_argument("--run", required=True)
+    pack_parser.add_argument("--archive", required=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m harness.fleet.remote``."""
+    args = _parser().parse_args(argv)
+    if args.command == "probe":
+        print(json.dumps(probe(Path(args.workdir))))
+        return 0
+    if args.command == "models":
+        print(json.dumps(models(Path(args.workdir), Path(args.source), json.loads(args.want), args.link)))
+        return 0
+    if args.command == "pack":
+        print(json.dumps(pack(Path(args.run), Path(args.archive))))
+        return 0
+    run_args = args.run_args[1:] if args.run_args[:1] == ["--"] else args.run_args
+    return bench(Path(args.workdir), args.token, args.attempt, Path(args.out), run_args, args.resume)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
