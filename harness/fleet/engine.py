@@ -228,10 +228,12 @@ class Engine:
             result.results[task] = res
             self.progress(host, f"{task}: {_poll_line(res)}")
         elif kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
-            message = "\n".join(str(res.get(key) or "") for key in ("msg", "stderr", "module_stderr", "module_stdout")).strip()
+            failed_items = [item for item in res.get("results", []) if isinstance(item, dict) and item.get("failed")]
+            res_why = failed_items[0] if failed_items else res  # a loop: the first item that failed says why
+            message = "\n".join(str(res_why.get(key) or "") for key in ("msg", "stderr", "module_stderr", "module_stdout")).strip()
             result.fault = classify(message, kind == "runner_on_unreachable")
             result.message, result.task = message, task
-            result.detail = _last_line(str(res.get("stderr") or "")) or _first_line(message)
+            result.detail = _last_line(str(res_why.get("stderr") or "")) or _first_line(message)
             result.results[task] = res
             self.progress(host, f"{task}: {result.line()}")
 

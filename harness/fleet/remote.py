@@ -177,12 +177,14 @@ def pack(run_dir: Path, archive: Path) -> dict[str, Any]:
 
 
 def models(workdir: Path, source: Path, wanted: dict[str, str], link: bool) -> dict[str, Any]:
-    """Which model files in WORKDIR/models differ from ``wanted`` (path -> sha256); with ``link``, link them into the tree.
+    """Which model files in WORKDIR/model-files differ from ``wanted`` (path -> sha256); with ``link``, link them into the tree.
 
     Linking checks every file first: a model whose sha256 still differs is an error, never a silent link.
     """
-    store = workdir / "models"
+    store = workdir / "model-files"
     differ = [path for path, sha in sorted(wanted.items()) if not (store / path).is_file() or sha256_file(store / path) != sha]
+    for path in differ:
+        (store / path).parent.mkdir(parents=True, exist_ok=True)  # where the copy lands
     if link:
         if differ:
             raise SystemExit(f"arbench fleet: model files differ from the control host's after copying: {', '.join(differ)}")
