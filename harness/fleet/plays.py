@@ -192,7 +192,7 @@ def run_play(
                 "--archive",
                 "{{ wd }}/outbox/{{ bench.run_dir | basename }}.tar.gz",
             ],
-            when="bench.run_dir",
+            when="bench.run_dir | default('', true) | length > 0",
             register="packed",
         ),
         {
@@ -202,7 +202,7 @@ def run_play(
                 "dest": f"{control_dir}/{{{{ inventory_hostname }}}}/",
                 "flat": True,
             },
-            "when": "bench.run_dir",
+            "when": "bench.run_dir | default('', true) | length > 0",
         },
     ]
     return [_play("arbench fleet run", tasks, strategy="free")]
