@@ -66,11 +66,14 @@ def probe(workdir: Path) -> dict[str, Any]:
 
 def _cpu_model() -> str:
     try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.lower().startswith(("model name", "hardware", "model\t")):
-                return line.split(":", 1)[1].strip()
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
     except OSError:
-        pass
+        text = ""
+    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    fields = {key.strip().lower(): value.strip() for key, value in fields.items()}
+    for key in ("model name", "hardware", "model"):  # x86, then the Arm boards' names (Pi: "Model")
+        if fields.get(key):
+            return fields[key]
     return platform.processor() or "unknown"
 
 
@@ -114,8 +117,8 @@ class _Status:
             self.written = now
 
 
-def _previous_run(status_path: Path, token: str) -> Path | None:
-    """The unfinished run the last bench of this fleet run (same token) left here, if any."""
+def _previous_run(status_path: Path, token: str) -> tuple[Path, str] | None:
+    """The run the last bench of this fleet run (same token) started here, with its manifest's status, if any."""
     try:
         previous = json.loads(status_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -123,15 +126,20 @@ def _previous_run(status_path: Path, token: str) -> Path | None:
     run_dir = previous.get("run_dir")
     if previous.get("token") != token or not run_dir:
         return None
-    return Path(run_dir) if _manifest_state(Path(run_dir)) in RESUMABLE else None
+    state = _manifest_state(Path(run_dir))
+    return (Path(run_dir), state) if state is not None else None
 
 
 def bench(workdir: Path, token: str, attempt: int, out: Path, run_args: list[str], resume: bool) -> int:
     """Run ``arbench run RUN_ARGS --out OUT`` under the device lock, keeping the status file current."""
     workdir.mkdir(parents=True, exist_ok=True)
     status_path = workdir / status_name(token)
-    previous = _previous_run(status_path, token) if resume else None
+    found = _previous_run(status_path, token) if resume else None
     status = _Status(status_path, token, attempt)
+    if found is not None and found[1] == "complete":  # it ended; only its gathering was lost: nothing to measure again
+        status.update(force=True, state="finished", rc=0, run_dir=str(found[0]), resumed=False, line="complete before; gathered now")
+        return 0
+    previous = found[0] if found is not None and found[1] in RESUMABLE else None
     lock = (workdir / "bench.lock").open("w")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)

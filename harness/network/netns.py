@@ -73,13 +73,19 @@ class Testbed:
         self.netem = False
         try:
             self._link(server_if)
+            self.server_if = server_if
             if profile is not None:
-                self.netem = self._shape(self.device_if, profile.up_kbit, ()) & self._shape(
-                    server_if, profile.down_kbit, ("ip", "netns", "exec", self.namespace)
-                )
+                self.shape(profile)
         except BaseException:
             self.close()
             raise
+
+    def shape(self, profile: NetworkProfile) -> None:
+        """Shape the link to ``profile`` (once: a link created unshaped may be shaped later, as a network that got slow)."""
+        self.profile = profile
+        self.netem = self._shape(self.device_if, profile.up_kbit, ()) & self._shape(
+            self.server_if, profile.down_kbit, ("ip", "netns", "exec", self.namespace)
+        )
 
     @property
     def prefix(self) -> tuple[str, ...]:

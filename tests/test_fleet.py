@@ -1,0 +1,204 @@
+"""arbench fleet against real OpenSSH servers, one per network namespace, driven by real Ansible.
+
+The main test sets three hosts up from a wheelhouse built once per session, then runs the smoke
+experiment on them: one behind a slow shaped link, one killed mid-run, one whose host key changed. The
+fault test sets up an unreachable host, a host with a full disk and a host whose key is unknown.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.fleet.engine import HostResult, SshSettings, classify
+from harness.fleet.record import clock_offset
+from harness.fleet.remote import BUSY_EXIT, bench, status_name
+from harness.paths import project_root
+from harness.testing.ssh_hosts import ClientKey, SshHost, sshd_available, write_inventory
+
+pytest.importorskip("ansible_runner")
+WHY_NOT = sshd_available()
+needs_sshd = pytest.mark.skipif(bool(WHY_NOT), reason=f"namespaced sshd hosts: {WHY_NOT}")
+
+
+def _arbench(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True, timeout=timeout, cwd=project_root())
+
+
+def _host_lines(stdout: str) -> dict[str, str]:
+    """The fleet report's host lines: host name -> the rest of its line."""
+    lines = {}
+    for line in stdout.splitlines():
+        name, _, rest = line.partition(" ")
+        if name and rest.strip():
+            lines[name] = rest.strip()
+    return lines
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """arbench's dependencies as wheels, built once per test session (pip's cache makes it quick)."""
+    if WHY_NOT:
+        pytest.skip(WHY_NOT)
+    out = tmp_path_factory.mktemp("wheelhouse")
+    done = _arbench("fleet", "wheelhouse", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def test_classify_names_each_fault() -> None:
+    changed = "@@@@@@@@\r\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\r\nHost key verification failed."
+    assert classify(changed, unreachable=True) == "host-key-changed"
+    assert classify("Host key verification failed.", unreachable=True) == "host-key-unknown"
+    assert classify("tar: x: Cannot write: No space left on device", unreachable=False) == "disk-full"
+    assert classify("ssh: connect to host 10.0.0.9 port 22: Connection refused", unreachable=True) == "unreachable"
+    assert classify("non-zero return code", unreachable=False) == "failed"
+    result = HostResult("h", fault="host-key-changed", task="Gathering Facts", detail="REMOTE HOST IDENTIFICATION HAS CHANGED")
+    assert result.line().startswith("refused: its SSH host key changed")
+
+
+def test_ssh_args_check_host_keys_strictly(tmp_path: Path) -> None:
+    args = SshSettings(known_hosts=tmp_path / "kh").args()
+    assert "StrictHostKeyChecking=yes" in args and f"UserKnownHostsFile={tmp_path / 'kh'}" in args and "UpdateHostKeys=no" in args
+    assert "StrictHostKeyChecking=accept-new" in SshSettings(accept_new_host_keys=True).args()
+
+
+def test_clock_offset_keeps_the_shortest_round_trip() -> None:
+    def read(start: str, end: str, remote_s: float) -> dict[str, object]:
+        return {"stdout": str(int(remote_s * 1e9)), "_start": start, "_end": end}
+
+    base = 1_780_000_000.0  # 2026-05-28T20:26:40 UTC
+    result = HostResult("h")
+    result.results = {
+        "clock 1": read("2026-05-28T20:26:40.000000", "2026-05-28T20:26:40.400000", base + 0.2 + 5.0),
+        "clock 2": read("2026-05-28T20:26:41.000000", "2026-05-28T20:26:41.020000", base + 1.01 + 5.002),
+        "clock 3": read("2026-05-28T20:26:42.000000", "2026-05-28T20:26:42.100000", base + 2.05 + 4.9),
+    }
+    offset = clock_offset(result)
+    assert offset == {"offset_ms": pytest.approx(5002.0, abs=0.01), "uncertainty_ms": pytest.approx(10.0, abs=0.01)}
+
+
+def test_bench_refuses_a_second_benchmark_on_a_busy_device(tmp_path: Path) -> None:
+    import fcntl
+
+    with (tmp_path / "bench.lock").open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        rc = bench(tmp_path, "fleet-x", 1, tmp_path / "results", ["experiments/smoke.toml"], resume=False)
+    assert rc == BUSY_EXIT
+    status = json.loads((tmp_path / status_name("fleet-x")).read_text())
+    assert status["state"] == "failed" and status["attempt"] == 1 and "lock" in status["line"]
+
+
+def _wait_for(predicate, timeout_s: float, what: str) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _frames_measured(host: SshHost) -> bool:
+    for status_file in host.workdir.glob("fleet-status-*.json"):
+        try:
+            status = json.loads(status_file.read_text())
+        except ValueError:
+            continue
+        run_dir = status.get("run_dir")
+        if status.get("state") == "running" and run_dir and (Path(run_dir) / "frames.jsonl").is_file():
+            return (Path(run_dir) / "frames.jsonl").stat().st_size > 0
+    return False
+
+
+@needs_sshd
+@pytest.mark.faults
+def test_fleet_runs_smoke_on_three_hosts_with_a_slow_link_a_dropped_host_and_a_changed_key(tmp_path: Path, wheelhouse: Path) -> None:
+    from harness.network.profiles import profile
+
+    key = ClientKey(tmp_path / "key")
+    hosts = [SshHost(name, tmp_path / name, key) for name in ("slow", "drops", "rekeyed")]
+    try:
+        slow, drops, rekeyed = hosts
+        known_hosts = tmp_path / "known_hosts"
+        known_hosts.write_text("".join(h.known_hosts_line() for h in hosts))
+        inventory = write_inventory(tmp_path / "inventory.ini", hosts, key)
+        common = ("--inventory", str(inventory), "--known-hosts", str(known_hosts), "--results", str(tmp_path / "results"))
+
+        setup = _arbench("fleet", "setup", *common, "--wheelhouse", str(wheelhouse))
+        assert setup.returncode == 0, setup.stdout + setup.stderr
+        ready = _host_lines(setup.stdout)
+        assert all(ready[h.name].startswith("ready") for h in hosts), setup.stdout
+        setup_record = json.loads((tmp_path / "results" / "fleet" / "hosts.json").read_text())
+        commit = subprocess.run(["git", "-C", str(project_root()), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+        assert {entry["probe"]["source_commit"] for entry in setup_record.values()} == {commit}
+        assert all(abs(entry["clock"]["offset_ms"]) <= entry["clock"]["uncertainty_ms"] + 1 for entry in setup_record.values())
+
+        slow.testbed.shape(profile("devtools-fast-4g"))
+        rekeyed.rekey()
+        run = subprocess.Popen(
+            [sys.executable, "-m", "harness.cli", "fleet", "run", "experiments/smoke.toml", *common, "--poll-s", "1"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=project_root(),
+        )  # fmt: skip
+        _wait_for(lambda: _frames_measured(drops), 300, "a frame measured on the host that drops")
+        drops.kill()
+        out, err = run.communicate(timeout=600)
+        assert run.returncode == 1, out + err
+        lines = _host_lines(out)
+        assert lines["slow"].startswith("finished"), out
+        assert lines["drops"].startswith("dropped") and "dropped mid-run" in lines["drops"], out
+        assert lines["rekeyed"].startswith("refused") and "host key changed" in lines["rekeyed"], out
+
+        fleet_run = max((tmp_path / "results" / "fleet").glob("*/fleet.json")).parent
+        record = json.loads((fleet_run / "fleet.json").read_text())
+        gathered = Path(record["hosts"]["slow"]["local_run_dir"])
+        manifest = json.loads((gathered / "manifest.json").read_text())
+        assert manifest["status"] == "complete" and manifest["fleet"]["host"] == "slow"
+        assert gathered.parent.parent == tmp_path / "results"
+
+        drops.start()
+        resumed = _arbench("fleet", "run", *common, "--resume", str(fleet_run), "--poll-s", "1")
+        assert resumed.returncode == 1, resumed.stdout + resumed.stderr  # the rekeyed host is still refused
+        lines = _host_lines(resumed.stdout)
+        assert lines["drops"].startswith("finished") and lines["slow"].startswith("finished"), resumed.stdout
+        assert lines["rekeyed"].startswith("refused"), resumed.stdout
+        record = json.loads((fleet_run / "fleet.json").read_text())
+        manifest = json.loads((Path(record["hosts"]["drops"]["local_run_dir"]) / "manifest.json").read_text())
+        assert manifest["status"] == "complete" and len(manifest["invocations"]) == 2  # the killed run, resumed
+        assert manifest["fleet"]["attempt"] == 2
+    finally:
+        for host in hosts:
+            host.close()
+
+
+@needs_sshd
+@pytest.mark.faults
+def test_fleet_setup_reports_unreachable_full_disk_and_unknown_key_hosts(tmp_path: Path) -> None:
+    key = ClientKey(tmp_path / "key")
+    hosts = [
+        SshHost("gone", tmp_path / "gone", key),
+        SshHost("full", tmp_path / "full", key, disk_bytes=256 * 1024),
+        SshHost("stranger", tmp_path / "stranger", key),
+    ]
+    try:
+        gone, full, _ = hosts
+        known_hosts = tmp_path / "known_hosts"
+        known_hosts.write_text(gone.known_hosts_line() + full.known_hosts_line())
+        gone.kill()
+        inventory = write_inventory(tmp_path / "inventory.ini", hosts, key)
+        setup = _arbench(
+            "fleet", "setup", "--inventory", str(inventory), "--known-hosts", str(known_hosts), "--results", str(tmp_path / "results"), "--no-apt"
+        )
+        assert setup.returncode == 1, setup.stdout + setup.stderr
+        lines = _host_lines(setup.stdout)
+        assert lines["gone"].startswith("unreachable"), setup.stdout
+        assert lines["full"].startswith("failed") and "disk is full" in lines["full"], setup.stdout
+        assert lines["stranger"].startswith("refused") and "not in known_hosts" in lines["stranger"], setup.stdout
+        assert len(setup.stdout.strip().splitlines()) == 3
+    finally:
+        for host in hosts:
+            host.close()
