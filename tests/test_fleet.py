@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,8 @@ needs_sshd = pytest.mark.skipif(bool(WHY_NOT), reason=f"namespaced sshd hosts: {
 
 
 def _arbench(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True, timeout=timeout, cwd=project_root())
+    command = [sys.executable, "-m", "harness.cli", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=project_root(), check=False)
 
 
 def _host_lines(stdout: str) -> dict[str, str]:
@@ -94,7 +96,7 @@ def test_bench_refuses_a_second_benchmark_on_a_busy_device(tmp_path: Path) -> No
     assert status["state"] == "failed" and status["attempt"] == 1 and "lock" in status["line"]
 
 
-def _wait_for(predicate, timeout_s: float, what: str) -> None:  # noqa: ANN001
+def _wait_for(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if predicate():
@@ -134,7 +136,8 @@ def test_fleet_runs_smoke_on_three_hosts_with_a_slow_link_a_dropped_host_and_a_c
         ready = _host_lines(setup.stdout)
         assert all(ready[h.name].startswith("ready") for h in hosts), setup.stdout
         setup_record = json.loads((tmp_path / "results" / "fleet" / "hosts.json").read_text())
-        commit = subprocess.run(["git", "-C", str(project_root()), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+        head = ["git", "-C", str(project_root()), "rev-parse", "HEAD"]
+        commit = subprocess.run(head, capture_output=True, text=True, check=True).stdout.strip()
         assert {entry["probe"]["source_commit"] for entry in setup_record.values()} == {commit}
         assert all(abs(entry["clock"]["offset_ms"]) <= entry["clock"]["uncertainty_ms"] + 1 for entry in setup_record.values())
 
@@ -190,9 +193,8 @@ def test_fleet_setup_reports_unreachable_full_disk_and_unknown_key_hosts(tmp_pat
         known_hosts.write_text(gone.known_hosts_line() + full.known_hosts_line())
         gone.kill()
         inventory = write_inventory(tmp_path / "inventory.ini", hosts, key)
-        setup = _arbench(
-            "fleet", "setup", "--inventory", str(inventory), "--known-hosts", str(known_hosts), "--results", str(tmp_path / "results"), "--no-apt"
-        )
+        options = ("--inventory", str(inventory), "--known-hosts", str(known_hosts), "--results", str(tmp_path / "results"))
+        setup = _arbench("fleet", "setup", *options, "--no-apt")
         assert setup.returncode == 1, setup.stdout + setup.stderr
         lines = _host_lines(setup.stdout)
         assert lines["gone"].startswith("unreachable"), setup.stdout

@@ -103,6 +103,24 @@ def _first_line(message: str) -> str:
     return ""
 
 
+def _strings(value: Any) -> list[str]:
+    """Every string in a module result, nested ones included (unarchive's tar stderr, a loop item's stderr)."""
+    if isinstance(value, dict):
+        return [text for key, item in value.items() if key != "invocation" for text in _strings(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in _strings(item)]
+    return [value] if isinstance(value, str) else []
+
+
+def _disk_full_line(texts: list[str]) -> str:
+    """The line of a result that says the disk is full (tar's, pip's)."""
+    for text in texts:
+        for line in text.splitlines():
+            if any(phrase in line for phrase in _DISK_FULL):
+                return line.strip()[:240]
+    return ""
+
+
 def _last_line(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[-1][:240] if lines else ""
@@ -231,9 +249,11 @@ class Engine:
             failed_items = [item for item in res.get("results", []) if isinstance(item, dict) and item.get("failed")]
             res_why = failed_items[0] if failed_items else res  # a loop: the first item that failed says why
             message = "\n".join(str(res_why.get(key) or "") for key in ("msg", "stderr", "module_stderr", "module_stdout")).strip()
-            result.fault = classify(message, kind == "runner_on_unreachable")
+            everything = _strings(res_why)
+            result.fault = classify("\n".join([message, *everything]), kind == "runner_on_unreachable")
             result.message, result.task = message, task
-            result.detail = _last_line(str(res_why.get("stderr") or "")) or _first_line(message)
+            result.detail = _disk_full_line(everything) if result.fault == "disk-full" else ""
+            result.detail = result.detail or _last_line(str(res_why.get("stderr") or "")) or _first_line(message)
             result.results[task] = res
             self.progress(host, f"{task}: {result.line()}")
 

@@ -109,7 +109,7 @@ def setup_play(bundle: Bundle) -> list[dict[str, Any]]:
 
 
 def _model_tasks(bundle: Bundle, source: str) -> list[Task]:
-    """Model files go to WORKDIR/model-files (kept across versions), copied only where the host's sha256 differs, then linked into the tree."""
+    """Model files go to WORKDIR/model-files (kept across versions), copied where the host's sha256 differs, linked into the tree."""
     if not bundle.models:
         return []
     wanted = json.dumps({path: sha for path, _, sha in bundle.models}, sort_keys=True)
