@@ -27,6 +27,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise UserError("arbench run needs an experiment file (e.g. experiments/default.toml) or --resume RUN")
     path = Path(args.experiment) if args.experiment else Path(resumed["experiment"]["path"])
     experiment = load_experiment(path)
+    only = tuple(resumed["experiment"].get("only", [])) if resumed is not None else _config_ids(args.configs)
+    if only:
+        experiment = experiment.select(only)
     device = resolve_device(args.device if args.device != "auto" or resumed is None else resumed["device"]["name"])
     experiment = preflight(experiment, device)
     detected = detect_device()
@@ -57,6 +60,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     failed = _print_failures(run_dir)
     print(run_dir)
     return 1 if failed == len(experiment.configurations()) else 0
+
+
+def _config_ids(text: str | None) -> tuple[str, ...]:
+    return tuple(c.strip() for c in (text or "").split(",") if c.strip())
 
 
 def _print_failures(run_dir: Path) -> int:
@@ -313,11 +320,7 @@ def _add_figure_commands(commands: argparse._SubParsersAction) -> None:
     transfer.set_defaults(handler=_cmd_check_transfer)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="arbench", description="Benchmark on-device AR translation: capture → OCR → MT → overlay.")
-    parser.add_argument("--version", action="version", version=f"arbench {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _add_run_parser(commands: argparse._SubParsersAction) -> None:
     run = commands.add_parser("run", help="run an experiment; prints the run directory last")
     run.add_argument("experiment", nargs="?", help="experiment TOML file, e.g. experiments/default.toml (with --resume: the run's own)")
     run.add_argument("--device", default="auto", help="device profile: auto (detect), laptop, gpu-server, jetson, jetson-nano, rpi4, rpi5")
@@ -332,11 +335,20 @@ def _parser() -> argparse.ArgumentParser:
         help="run a profile on a machine detected as another device (stored under the detected device's folder)",
     )
     run.add_argument("--out", default="results", help="results root (default: results)")
+    run.add_argument("--configs", help="only these configuration ids of the experiment's matrix, comma-separated (a fleet shard)")
     run.add_argument("--resume", metavar="RUN", help="continue a killed or interrupted run: finished configurations and rounds are kept")
     run.add_argument(
         "--force", action="store_true", help="with --resume: resume although code, experiment, models or device changed (recorded)"
     )
     run.set_defaults(handler=_cmd_run)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="arbench", description="Benchmark on-device AR translation: capture → OCR → MT → overlay.")
+    parser.add_argument("--version", action="version", version=f"arbench {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    _add_run_parser(commands)
 
     _add_figure_commands(commands)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from harness.context import BackendContext
 from harness.energy.settings import EnergySettings
-from harness.errors import ConfigError
+from harness.errors import ConfigError, UserError
 from harness.models.resolve import ResolvedModel, resolve_models
 from harness.offload.options import Cell, OffloadOptions
 from harness.pipeline import MT_UNITS, StageSwitches
@@ -184,6 +184,7 @@ class Experiment:
     offload: OffloadOptions | None = None  # [offload]: placements × networks; None: everything local
     energy: EnergySettings = field(default_factory=EnergySettings)
     ar: tuple[ArEntry, ...] = ()  # [[ar]]: AR-mode policies, one configuration each (docs/ar.md)
+    only: tuple[str, ...] = ()  # `arbench run --configs`: these configurations of the matrix (a fleet shard); () for all
 
     def configurations(self) -> list[Configuration]:
         """The matrix, in file order: sources outermost, placements innermost ("+cloud@loopback" ids).
@@ -195,9 +196,16 @@ class Experiment:
         places = self.offload.cells() if self.offload is not None else [Cell()]
         cells = itertools.product(self.sources, ocr, mt, places)
         plain = [Configuration(f"{s.id}/{o.id}/{m.id}{p.suffix}", s, o, m, p) for s, o, m, p in cells]
-        if not self.ar:
-            return plain
-        return [dataclasses.replace(c, config_id=f"{c.config_id}/{a.id}", ar=a) for c in plain for a in self.ar]
+        every = plain if not self.ar else [dataclasses.replace(c, config_id=f"{c.config_id}/{a.id}", ar=a) for c in plain for a in self.ar]
+        return [c for c in every if c.config_id in self.only] if self.only else every
+
+    def select(self, config_ids: tuple[str, ...]) -> Experiment:
+        """The experiment with only these configurations (in matrix order); UserError naming any the matrix lacks."""
+        known = {c.config_id for c in dataclasses.replace(self, only=()).configurations()}
+        unknown = [c for c in config_ids if c not in known]
+        if unknown:
+            raise UserError(f"--configs: {', '.join(unknown)} not in {self.path}; its configurations: {', '.join(sorted(known))}")
+        return dataclasses.replace(self, only=tuple(config_ids))
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,7 @@ def _manifest(experiment: Experiment, device: DeviceProfile, run_id: str, outcom
             "description": experiment.description,
             "path": str(experiment.path),
             "config": experiment.raw,
+            "only": list(experiment.only),  # `arbench run --configs` (a fleet shard): [] for the whole matrix
             "resolved": {
                 "run": dataclasses.asdict(experiment.run),
                 "stages": dataclasses.asdict(experiment.stages),
