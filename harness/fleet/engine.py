@@ -225,9 +225,13 @@ class Engine:
             event_handler=on_event,
             rotate_artifacts=4,
         )
-        if runner.rc not in (0, 2, 4) and not any(r.fault for r in results.values()):
+        last_task = plays[-1]["tasks"][-1]["name"]
+        unfinished = [r for r in results.values() if r.fault is None and last_task not in r.results]
+        if runner.rc not in (0, 2, 4) and unfinished:  # ansible-playbook itself stopped: every host it left half-done says so
             output = runner.stdout.read() if runner.stdout else ""
-            raise UserError(f"ansible-playbook failed (rc {runner.rc}, {runner.status}): {_first_line(output[-2000:])}")
+            why = f"ansible-playbook stopped (exit {runner.rc}, {runner.status}): {_last_line(output[-4000:]) or 'no output'}"
+            for result in unfinished:
+                result.fault, result.task, result.detail, result.message = "failed", "ansible-playbook", why, why
         return results
 
     def _on_event(self, event: dict[str, Any], results: dict[str, HostResult]) -> None:
@@ -242,6 +246,8 @@ class Engine:
         if kind == "runner_on_ok":
             result.results[task] = res | {"_start": data.get("start"), "_end": data.get("end")}
             self.progress(host, f"{task}: {'changed' if res.get('changed') else 'ok'}{_took(data)}")
+        elif kind == "runner_on_skipped":
+            result.results[task] = {"skipped": True}
         elif kind == "runner_retry":
             result.results[task] = res
             self.progress(host, f"{task}: {_poll_line(res)}")
