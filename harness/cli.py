@@ -116,7 +116,18 @@ def _cmd_figures(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     from harness.report.compare import compare_report
 
-    print(compare_report(Path(args.run_a), Path(args.run_b), markdown=args.markdown))
+    if args.run_b is not None:
+        print(compare_report(Path(args.run_a), Path(args.run_b), markdown=args.markdown))
+        return 0
+    from harness.report.figures import fleet_runs
+
+    if not (Path(args.run_a) / "fleet.json").is_file():
+        raise UserError(f"compare needs RUN_B, or a fleet run folder (results/fleet/ID) as RUN_A; {args.run_a} is neither")
+    reference, *others = fleet_runs(Path(args.run_a))
+    if not others:
+        raise UserError(f"fleet run {args.run_a} gathered one run only ({reference}); nothing to compare it with")
+    for other in others:
+        print(f"{other} against {reference}:\n{compare_report(reference, other, markdown=args.markdown)}\n")
     return 0
 
 
@@ -295,13 +306,20 @@ def _add_figure_commands(commands: argparse._SubParsersAction) -> None:
     report.add_argument("--rebuild", action="store_true", help="write summary.csv anew from frames.jsonl first (a damaged or missing one)")
     report.set_defaults(handler=_cmd_report)
     figures = commands.add_parser("figures", help="paper figures (PDF, PNG) and tables (LaTeX, Markdown) from stored runs")
-    figures.add_argument("runs", nargs="*", metavar="RUN", help="run directories (default: the latest under --results)")
+    figures.add_argument(
+        "runs", nargs="*", metavar="RUN", help="run directories or fleet runs (results/fleet/ID: devices side by side); default: the latest"
+    )
     figures.add_argument("--out", help="output folder (default: RUN/figures; required for several runs)")
     figures.add_argument("--results", default="results", help="results root searched for the latest run (default: results)")
     figures.set_defaults(handler=_cmd_figures)
     compare = commands.add_parser("compare", help="per configuration and stage: median B/A, flagged only beyond noise")
-    compare.add_argument("run_a", metavar="RUN_A", help="baseline run directory")
-    compare.add_argument("run_b", metavar="RUN_B", help="run directory compared with it")
+    compare.add_argument("run_a", metavar="RUN_A", help="baseline run directory, or a fleet run (results/fleet/ID)")
+    compare.add_argument(
+        "run_b",
+        metavar="RUN_B",
+        nargs="?",
+        help="run directory compared with it (omitted: RUN_A is a fleet run; each device against its first)",
+    )
     compare.add_argument("--markdown", action="store_true", help="print Markdown instead of a plain table")
     compare.set_defaults(handler=_cmd_compare)
     transfer = commands.add_parser(

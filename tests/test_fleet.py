@@ -85,6 +85,21 @@ def test_clock_offset_keeps_the_shortest_round_trip() -> None:
     assert offset == {"offset_ms": pytest.approx(5002.0, abs=0.01), "uncertainty_ms": pytest.approx(10.0, abs=0.01)}
 
 
+def test_identical_hosts_split_the_matrix_and_all_run_the_calibration() -> None:
+    from harness.fleet.shard import assign
+
+    probe = {"machine": "aarch64", "cpu": "Cortex-A76", "cores": 4, "python": "3.11.2"}
+    setup = {h: {"device": "rpi5", "probe": probe} for h in ("p1", "p2", "p3")}
+    setup["orin"] = {"device": "jetson", "probe": probe | {"cpu": "Cortex-A78AE", "cores": 6}}
+    configs = [f"c{i}" for i in range(6)]
+    plan = assign(list(setup), setup, configs, calibration="c2")
+    assert plan["shards"] == {"p1": ["c0", "c2", "c4"], "p2": ["c1", "c2", "c5"], "p3": ["c2", "c3"]}
+    assert plan["groups"] == [
+        {"hosts": ["p1", "p2", "p3"], "reference": "p1", "fingerprint": ["rpi5", "aarch64", "Cortex-A76", "4", "3.11.2"]}
+    ]
+    assert "orin" not in plan["shards"]  # no twin: it runs the whole matrix
+
+
 def test_bench_refuses_a_second_benchmark_on_a_busy_device(tmp_path: Path) -> None:
     import fcntl
 
@@ -173,9 +188,48 @@ def test_fleet_runs_smoke_on_three_hosts_with_a_slow_link_a_dropped_host_and_a_c
         manifest = json.loads((Path(record["hosts"]["drops"]["local_run_dir"]) / "manifest.json").read_text())
         assert manifest["status"] == "complete" and len(manifest["invocations"]) == 2  # the killed run, resumed
         assert manifest["fleet"]["attempt"] == 2
+
+        _shard_figures_and_compare(common, tmp_path / "results")
     finally:
         for host in hosts:
             host.close()
+
+
+def _shard_figures_and_compare(common: tuple[str, ...], results: Path) -> None:
+    """Two identical hosts shard fleet-null (three configurations), merged into one run; figures and compare over it."""
+    sharded = _arbench("fleet", "run", "experiments/fleet-null.toml", *common, "--limit", "slow,drops", "--shard", "--poll-s", "1")
+    assert sharded.returncode == 0, sharded.stdout + sharded.stderr
+    fleet_run = max((results / "fleet").glob("*/fleet.json")).parent
+    record = json.loads((fleet_run / "fleet.json").read_text())
+    sharding = record["sharding"]
+    assert sharding["calibration"] == "synth-a/null/null"
+    assert sharding["shards"] == {"drops": ["synth-a/null/null", "synth-b/null/null"], "slow": ["synth-a/null/null", "synth-c/null/null"]}
+    (group,) = sharding["groups"]
+    merged = Path(group["merged"])
+    manifest = json.loads((merged / "manifest.json").read_text())
+    owners = {o["config_id"]: o["host"] for o in manifest["configurations"]}
+    assert owners == {"synth-a/null/null": "drops", "synth-b/null/null": "drops", "synth-c/null/null": "slow"}
+    frames = [json.loads(line) for line in (merged / "frames.jsonl").read_text().splitlines()]
+    assert {(f["config_id"], f["host"]) for f in frames} == set(owners.items())
+    calibration = manifest["fleet"]["calibration"]
+    assert calibration["reference"] == "drops" and set(calibration["hosts"]) == {"slow"}
+    assert calibration["hosts"]["slow"]["verdict"] in ("equivalent", "different", "undecided")
+    assert "e2e p50 ms" in calibration["hosts"]["slow"]["figures"]
+    assert f"shards drops+slow: merged into {merged}" in sharded.stdout
+
+    report = _arbench("report", str(merged))
+    assert report.returncode == 0, report.stderr
+    figures = _arbench("figures", str(fleet_run))
+    assert figures.returncode == 0, figures.stderr
+    assert (fleet_run / "figures" / "stage_latency.png").is_file()
+
+    previous = max(p for p in (results / "fleet").glob("*/fleet.json") if p.parent != fleet_run).parent
+    figures = _arbench("figures", str(previous))  # the smoke run: two hosts of one profile, side by side
+    assert figures.returncode == 0, figures.stderr
+    devices_table = (previous / "figures" / "devices.md").read_text()
+    assert "laptop (slow)" in devices_table and "laptop (drops)" in devices_table and "Python" in devices_table
+    compared = _arbench("compare", str(previous))
+    assert compared.returncode == 0 and "against" in compared.stdout, compared.stderr
 
 
 @needs_sshd

@@ -35,6 +35,8 @@ def add_fleet_parser(fleet: argparse.ArgumentParser) -> None:
     run.add_argument("experiment", nargs="?", help="experiment TOML file, e.g. experiments/smoke.toml")
     _common(run)
     run.add_argument("--resume", metavar="FLEET_RUN", help="take up the hosts of this fleet run (results/fleet/ID) that did not finish")
+    run.add_argument("--shard", action="store_true", help="identical hosts split the configurations; merged into one run (docs/fleet.md)")
+    run.add_argument("--calibration", metavar="CONFIG_ID", help="with --shard: the configuration every host runs (default: the first)")
     run.add_argument("--poll-s", type=float, default=5.0, help="seconds between reads of each host's status file (default 5)")
     run.add_argument("--max-wait-s", type=float, default=86400.0, help="give up on a host's run after this long (default 86400)")
     status = commands.add_parser("status", help="the hosts' last setup and the last fleet run's outcome per host")
@@ -65,4 +67,5 @@ def run_fleet_command(args: argparse.Namespace) -> int:
     if args.fleet_command == "setup":
         return fleet_setup(options, Path(args.wheelhouse) if args.wheelhouse else None, apt=not args.no_apt)
     experiment = Path(args.experiment) if args.experiment else None
-    return fleet_run(options, experiment, Path(args.resume) if args.resume else None, args.poll_s, args.max_wait_s)
+    resume = Path(args.resume) if args.resume else None
+    return fleet_run(options, experiment, resume, args.poll_s, args.max_wait_s, args.shard, args.calibration)

@@ -9,6 +9,7 @@ run that did not finish, continuing an unfinished run on a host with ``arbench r
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -118,8 +119,6 @@ def _state(result: HostResult) -> str:
 
 
 def _json(text: str) -> dict[str, Any]:
-    import json
-
     try:
         return dict(json.loads(text))
     except (ValueError, TypeError):
@@ -136,8 +135,19 @@ def _line(host: str, entry: dict[str, Any]) -> str:
     return f"{host:<16} {entry['state']:<11} {entry.get('detail', '')}{offset if entry['state'] in ('ready', DONE) else ''}"
 
 
-def fleet_run(options: FleetOptions, experiment: Path | None, resume: Path | None, poll_s: float, max_wait_s: float) -> int:
-    """Run ``experiment`` on every host (or the unfinished hosts of ``resume``); 0 when all finished."""
+def fleet_run(
+    options: FleetOptions,
+    experiment: Path | None,
+    resume: Path | None,
+    poll_s: float,
+    max_wait_s: float,
+    shard: bool = False,
+    calibration: str | None = None,
+) -> int:
+    """Run ``experiment`` on every host (or the unfinished hosts of ``resume``); 0 when all finished.
+
+    ``shard``: identical hosts split the configurations (``harness.fleet.shard``), merged into one run at the end.
+    """
     if resume is not None:
         run_dir = resume
         record = read_json(run_dir / "fleet.json")
@@ -166,17 +176,45 @@ def fleet_run(options: FleetOptions, experiment: Path | None, resume: Path | Non
     for host in not_ready:
         record["hosts"][host] = {"state": "not-set-up", "detail": "not set up (or its setup failed): run `arbench fleet setup` first"}
     todo = [h for h in todo if h not in not_ready]
+    if shard and resume is None:
+        from harness.fleet.shard import assign
+        from harness.run.experiment import load_experiment
+
+        config_ids = [c.config_id for c in load_experiment(experiment).configurations()]
+        record["sharding"] = assign(todo, setup, config_ids, calibration)
     attempt = 1 + max((record["hosts"].get(h, {}).get("attempts", 0) for h in todo), default=0)
     print(f"arbench fleet run {record['fleet_run']}: {experiment.name} on {len(todo)} host(s), attempt {attempt}", file=options.stream)
+    record.setdefault("polls", []).append({"attempt": attempt, "poll_s": poll_s, "hosts": todo})  # each poll: one SSH exec per host
     write_json_atomic(run_dir / "fleet.json", record)
     if todo:
-        plays = run_play(record["fleet_run"], attempt, experiment, resume is not None, run_dir / "incoming", poll_s, max_wait_s)
+        shards = record.get("sharding", {}).get("shards")
+        plays = run_play(record["fleet_run"], attempt, experiment, resume is not None, run_dir / "incoming", poll_s, max_wait_s, shards)
         outcomes = engine.run(plays, todo, options.forks)
         for host, result in outcomes.items():
             record["hosts"][host] = _run_entry(host, hosts[host], result, record, setup.get(host, {}), attempt, options.results, run_dir)
+    _merge_shards(record, options.results)
     record["updated_at_utc"] = _utc()
     write_json_atomic(run_dir / "fleet.json", record)
     return _report(record, run_dir, options.stream)
+
+
+def _merge_shards(record: dict[str, Any], results: Path) -> None:
+    """Merge each group whose shards all finished (again when a shard was gathered anew since)."""
+    from harness.fleet.shard import merge
+
+    sharding = record.get("sharding")
+    for group in sharding["groups"] if sharding else []:
+        entries = [record["hosts"].get(h, {}) for h in group["hosts"]]
+        if not all(e.get("state") == DONE for e in entries):
+            group["merged"] = None
+            continue
+        parts = {h: Path(record["hosts"][h]["local_run_dir"]) for h in group["hosts"]}
+        if group.get("merged") and group.get("merged_from") == {h: str(p) for h, p in parts.items()}:
+            continue
+        merged = merge(parts, group["reference"], sharding["calibration"], sharding["matrix"], results, record["fleet_run"])
+        manifest = json.loads((merged / "manifest.json").read_text(encoding="utf-8"))
+        group["merged"], group["merged_from"] = str(merged), {h: str(p) for h, p in parts.items()}
+        group["calibration"] = {h: v["verdict"] for h, v in manifest["fleet"]["calibration"]["hosts"].items()}
 
 
 def _run_entry(
@@ -236,7 +274,18 @@ def _report(record: dict[str, Any], run_dir: Path, stream: TextIO) -> int:
     print(f"fleet run {record['fleet_run']}: {finished} of {len(hosts)} host(s) finished; record {run_dir / 'fleet.json'}", file=stream)
     for host, entry in sorted(hosts.items()):
         print(_line(host, entry))
+    for group in record.get("sharding", {}).get("groups", []):
+        print(_group_line(group, record["sharding"]["calibration"]))
     return 0 if finished == len(hosts) else 1
+
+
+def _group_line(group: dict[str, Any], calibration: str) -> str:
+    """One line per sharded group: where its merged run is, and whether its hosts are equivalent on the calibration."""
+    hosts = "+".join(group["hosts"])
+    if not group.get("merged"):
+        return f"shards {hosts}: not merged until every shard finished (resume the fleet run)"
+    verdicts = ", ".join(f"{h} {v}" for h, v in group["calibration"].items())
+    return f"shards {hosts}: merged into {group['merged']}; on {calibration} against {group['reference']}: {verdicts}"
 
 
 def fleet_status(results: Path, fleet_run: Path | None) -> int:

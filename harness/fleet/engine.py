@@ -260,7 +260,7 @@ class Engine:
             result.message, result.task = message, task
             result.detail = _disk_full_line(everything) if result.fault == "disk-full" else ""
             result.detail = result.detail or _last_line(str(res_why.get("stderr") or "")) or _first_line(message)
-            result.results[task] = res
+            result.results[f"{task} (failed)"] = res  # the task's last good result (a poll's) stays under its name
             self.progress(host, f"{task}: {result.line()}")
 
 

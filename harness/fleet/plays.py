@@ -70,6 +70,11 @@ def setup_play(bundle: Bundle) -> list[dict[str, Any]]:
     ]
     if bundle.apt_packages:
         packages = list(bundle.apt_packages)
+        missing = [  # only where one is missing, and only as root (a login that is not root gets no apt, and a note in the docs)
+            "arbench_apt | default(true) | bool",
+            "ansible_user_uid == 0",
+            f"apt_check.rc != 0 or (apt_check.stdout_lines | select('equalto', 'installed') | list | length) < {len(packages)}",
+        ]
         tasks += [
             _command(
                 "apt check",
@@ -78,15 +83,12 @@ def setup_play(bundle: Bundle) -> list[dict[str, Any]]:
                 changed_when=False,
                 failed_when=False,
             ),
+            _command("apt update", ["apt-get", "update", "-qq"], when=missing),
             _command(
                 "apt install",
                 ["apt-get", "install", "-y", "-qq", *packages],
                 environment={"DEBIAN_FRONTEND": "noninteractive"},
-                when=[
-                    "arbench_apt | default(true) | bool",
-                    "ansible_user_uid == 0",
-                    f"apt_check.rc != 0 or (apt_check.stdout_lines | select('equalto', 'installed') | list | length) < {len(packages)}",
-                ],
+                when=missing,
             ),
         ]
     tasks += [
@@ -152,13 +154,24 @@ def _install_tasks(bundle: Bundle, source: str) -> list[Task]:
 
 
 def run_play(
-    token: str, attempt: int, experiment: Path, resume: bool, control_dir: Path, poll_s: float, max_wait_s: float, device_arg: str = "auto"
+    token: str,
+    attempt: int,
+    experiment: Path,
+    resume: bool,
+    control_dir: Path,
+    poll_s: float,
+    max_wait_s: float,
+    shards: dict[str, list[str]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Start one benchmark per host (detached), poll its status file until it ends, then pack and fetch its run."""
+    """Start one benchmark per host (detached), poll its status file until it ends, then pack and fetch its run.
+
+    ``shards``: per host, the configurations it runs (``arbench run --configs``); a host not named runs them all.
+    """
     status = "(poll.content | default('" + _EMPTY_JSON_B64 + "') | b64decode | from_json)"
     bench = [PYTHON, "-m", "harness.fleet.remote", "bench", "--workdir", "{{ wd }}", "--token", token, "--attempt", str(attempt)]
     bench += ["--out", "{{ wd }}/results", *(["--resume"] if resume else [])]
-    bench += ["--", "{{ wd }}/experiments/" + experiment.name, "--device", "{{ arbench_device | default('" + device_arg + "') }}"]
+    bench += ["--", "{{ wd }}/experiments/" + experiment.name, "--device", "{{ arbench_device | default('auto') }}"]
+    bench += ["--configs={{ shards[inventory_hostname] | default('') }}"]
     retries = max(1, int(max_wait_s / poll_s))
     tasks: list[Task] = [
         *clock_tasks(),
@@ -205,4 +218,6 @@ def run_play(
             "when": "bench.run_dir | default('', true) | length > 0",
         },
     ]
-    return [_play("arbench fleet run", tasks, strategy="free")]
+    play = _play("arbench fleet run", tasks, strategy="free")
+    play["vars"]["shards"] = {host: ",".join(configs) for host, configs in (shards or {}).items()}
+    return [play]

@@ -222,7 +222,25 @@ def instruction_set(run: Run) -> str:
 
 
 def _device(run: Run) -> str:
-    return str(run.manifest.get("device", {}).get("name") or run.path.parent.name)
+    """The run's device profile; for a fleet run, with the host(s) that measured it, so two hosts of one profile stay apart."""
+    name = str(run.manifest.get("device", {}).get("name") or run.path.parent.name)
+    fleet = run.manifest.get("fleet") or {}
+    hosts = fleet.get("host") or "+".join(fleet.get("shards", {}))
+    return f"{name} ({hosts})" if hosts else name
+
+
+def environment_line(run: Run) -> str:
+    """The device's own environment in a few words: CPU model and cores, instruction set, OS, Python."""
+    environment = run.manifest.get("environment") or {}
+    cpu = environment.get("cpu") or {}
+    cores = cpu.get("logical_cores")
+    parts = [
+        f"{cpu.get('model', 'unknown CPU')}" + (f" ×{cores}" if cores else ""),
+        str(cpu.get("isa") or "ISA unknown"),
+        str((environment.get("os") or {}).get("pretty_name") or "OS unknown"),
+        f"Python {(environment.get('python') or {}).get('version', '?')}",
+    ]
+    return ", ".join(parts)
 
 
 def _run_prefixes(runs: Sequence[Run]) -> dict[int, str]:

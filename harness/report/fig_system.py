@@ -9,6 +9,7 @@ import numpy as np
 from matplotlib.ticker import FuncFormatter
 
 from harness.report.columns import (
+    ACCURACY_METRICS,
     ENERGY_REASON,
     ENERGY_STATUS,
     GROSS,
@@ -19,11 +20,12 @@ from harness.report.columns import (
     is_missing,
     placement_of,
 )
-from harness.report.dataset import Dataset, Series, short_labels
+from harness.report.dataset import Dataset, Series, environment_line, short_labels
 from harness.report.energy import frame_energy_j, has_energy, stage_energy_j
 from harness.report.export import Table, fmt, fmt_ci
 from harness.report.fig_latency import STAGE_COLORS, stage_parts
 from harness.report.figures import Drawn, Skip
+from harness.report.stats import has_metric, metric_value
 from harness.report.style import DOUBLE_IN, MARKERS, SINGLE_IN, ci_bars, color, figure_legend, new_figure
 
 __all__ = ["devices", "energy_by_stage", "offload"]
@@ -259,7 +261,7 @@ def devices(data: Dataset) -> Drawn:
     table = Table(
         "Median end-to-end latency per device (ms, with summary.csv's 95% CI: order statistics, or a bootstrap over frames "
         "with rounds) and energy per frame (J).",
-        ["configuration", "device", "p50 ms", "95% CI", "p90 ms", "energy J"],
+        ["configuration", "device", "p50 ms", "95% CI", "p90 ms", "energy J", "accuracy"],
         label_columns=2,
     )
     series_shown = []
@@ -274,8 +276,18 @@ def devices(data: Dataset) -> Drawn:
                     fmt_ci(row.get("p50_ci_low_ms"), row.get("p50_ci_high_ms")),
                     fmt(row.get("p90_ms")),
                     fmt(frame_energy_j(one)[0], 3),
+                    _accuracy_text(one),
                 ]
             )
             series_shown.append(one.label)
     notes = [f"on one device only: {one.label}" for one in data.series if one.label not in series_shown]
+    runs = {one.device: one.run for one in data.series}
+    notes += [f"{device}: {environment_line(run)}" for device, run in runs.items()]
     return Drawn("", "", figure, table, series_shown, notes)
+
+
+def _accuracy_text(one: Series) -> str:
+    """The accuracy figures a configuration measured, e.g. "chrF 52.1, e2e hmean 0.81" ("-" where none)."""
+    frames = one.accuracy()
+    shown = [f"{m.short} {fmt(metric_value(frames, m), 3)}" for m in ACCURACY_METRICS if has_metric(frames, m)]
+    return ", ".join(shown) or "-"

@@ -9,6 +9,7 @@ benchmark.
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,9 +116,28 @@ def latest_run(results_root: Path) -> Path:
     return runs[-1]
 
 
+def fleet_runs(fleet_dir: Path) -> list[Path]:
+    """The runs a fleet run gathered (``arbench fleet run``'s results/fleet/<id>): one per device, merged shards as one."""
+    record = json.loads((fleet_dir / "fleet.json").read_text(encoding="utf-8"))
+    groups = (record.get("sharding") or {}).get("groups", [])
+    sharded = {host for group in groups for host in group["hosts"]}
+    runs = [Path(group["merged"]) for group in groups if group.get("merged")]
+    runs += [Path(e["local_run_dir"]) for h, e in sorted(record["hosts"].items()) if h not in sharded and e.get("local_run_dir")]
+    if not runs:
+        raise DataMissing(f"fleet run {fleet_dir} gathered no run yet (see `arbench fleet status {fleet_dir}`)")
+    return runs
+
+
 def figures_command(run_dirs: Sequence[Path], out: Path | None, results_root: Path) -> list[str]:
-    """What `arbench figures` does: draw every figure for the runs (default: the latest) into ``out``."""
+    """What `arbench figures` does: draw every figure for the runs (default: the latest) into ``out``.
+
+    A fleet run folder (results/fleet/<id>) stands for the runs it gathered; their figures go to its figures/.
+    """
     paths = list(run_dirs) or [latest_run(results_root)]
+    fleets = [p for p in paths if (p / "fleet.json").is_file()]
+    if fleets and out is None and len(paths) == 1:
+        out = fleets[0] / "figures"
+    paths = [run for p in paths for run in (fleet_runs(p) if p in fleets else [p])]
     if len(paths) > 1 and out is None:
         raise UserError("several runs given: say where their figures go with --out DIR")
     runs = [load_run(p) for p in paths]
