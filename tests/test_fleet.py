@@ -121,14 +121,15 @@ def _wait_for(predicate: Callable[[], bool], timeout_s: float, what: str) -> Non
 
 
 def _frames_measured(host: SshHost) -> bool:
+    """Whether the host's benchmark is running and has written a frame (the run is cut off mid-way then)."""
     for status_file in host.workdir.glob("fleet-status-*.json"):
         try:
             status = json.loads(status_file.read_text())
         except ValueError:
             continue
-        run_dir = status.get("run_dir")
-        if status.get("state") == "running" and run_dir and (Path(run_dir) / "frames.jsonl").is_file():
-            return (Path(run_dir) / "frames.jsonl").stat().st_size > 0
+        run_dir = Path(status.get("run_dir") or "/nonexistent")
+        if status.get("state") == "running" and (run_dir / "frames.jsonl").is_file():
+            return (run_dir / "frames.jsonl").stat().st_size > 0
     return False
 
 

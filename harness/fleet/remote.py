@@ -17,10 +17,12 @@ import fcntl
 import json
 import os
 import platform
+import queue
 import shutil
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -157,21 +159,37 @@ def bench(workdir: Path, token: str, attempt: int, out: Path, run_args: list[str
     started_s = time.time()
     log = (workdir / "fleet-bench.log").open("a", encoding="utf-8")
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
-    last = ""
-    assert child.stdout is not None
-    for raw in child.stdout:
-        line = raw.rstrip("\n")
-        log.write(line + "\n")
-        log.flush()
-        last = line or last
-        if status.document["run_dir"] is None:
+    lines: queue.Queue[str | None] = queue.Queue()
+    threading.Thread(target=_pump, args=(child.stdout, lines), daemon=True).start()
+    last, ended = "", False
+    while not ended:
+        try:
+            line = lines.get(timeout=_WRITE_EVERY_S)
+        except queue.Empty:
+            line = ""
+        if line is None:
+            ended = True
+        elif line:
+            log.write(line + "\n")
+            log.flush()
+            last = line
+        if status.document["run_dir"] is None:  # as soon as the run creates it, so a resumed bench finds it
             found = _new_run_dir(out, started_s, known)
             status.document["run_dir"] = str(found) if found else None
+            if found is not None:
+                status.update(force=True)
         status.update(line=last[-300:])
     rc = child.wait()
     run_dir = status.document["run_dir"] or (last if Path(last).is_dir() else None)
     status.update(force=True, state="finished" if rc in (0, 1) and run_dir else "failed", rc=rc, run_dir=run_dir)
     return rc
+
+
+def _pump(stream: Any, lines: queue.Queue[str | None]) -> None:
+    """Forward a child's output lines to ``lines``, then None at its end."""
+    for raw in stream:
+        lines.put(raw.rstrip("\n"))
+    lines.put(None)
 
 
 def pack(run_dir: Path, archive: Path) -> dict[str, Any]:
