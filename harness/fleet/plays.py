@@ -125,7 +125,7 @@ def _model_tasks(bundle: Bundle, source: str) -> list[Task]:
             "loop": "{{ (model_check.stdout | from_json).differ }}",
             "vars": {"local": local},
         },
-        _command("model links", [*helper, "--link"]),
+        _command("model links", [*helper, "--link"], register="model_links", changed_when="(model_links.stdout | from_json).linked > 0"),
     ]
 
 

@@ -214,12 +214,17 @@ def models(workdir: Path, source: Path, wanted: dict[str, str], link: bool) -> d
     if link:
         if differ:
             raise SystemExit(f"arbench fleet: model files differ from the control host's after copying: {', '.join(differ)}")
+        linked = 0
         for path in wanted:
             target = source / path
+            if target.is_symlink() and target.readlink() == store / path:
+                continue
             target.parent.mkdir(parents=True, exist_ok=True)
             if target.is_symlink() or target.exists():
                 target.unlink()
             target.symlink_to(store / path)
+            linked += 1
+        return {"differ": differ, "linked": linked}
     return {"differ": differ}
 
 
