@@ -68,6 +68,9 @@ def make_bundle(cache: Path, wheelhouse: Path | None, apt: bool = True) -> tuple
         if cached_sha256(path) != sha:
             raise UserError(f"{name} differs from commit {commit[:12]}: fleet setup ships commits; commit it or `git checkout -- {name}`")
     wheels_tar, wheels_sha = (None, None) if wheelhouse is None else _wheelhouse_tar(wheelhouse, cache)
+    for stale in [*cache.glob("source-*.tar"), *cache.glob("wheelhouse-*.tar")]:  # archives of other commits: seconds to remake
+        if stale not in (source, wheels_tar):
+            stale.unlink()
     bundle = Bundle(commit, source, tuple(models), wheels_tar, wheels_sha, apt_packages() if apt else ())
     return bundle, dirty
 

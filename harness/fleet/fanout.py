@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from harness.fleet.remote import cpu_model
 from harness.paths import project_root
 from harness.testing.ssh_hosts import ClientKey, SshHost, sshd_available, write_inventory
 
@@ -106,8 +107,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     sizes = [int(n) for n in args.hosts.split(",")]
     document: dict[str, Any] = {
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "python": platform.python_version()},
+        "machine": {"cpu": cpu_model(), "machine": platform.machine(), "cores": os.cpu_count(), "python": platform.python_version()},
         "started_at_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "commit": subprocess.run(
+            ["git", "-C", str(project_root()), "rev-parse", "HEAD"], capture_output=True, text=True, check=False
+        ).stdout.strip(),
         "experiment": args.experiment,
         "sizes": [],
     }

@@ -32,7 +32,7 @@ from harness.run.resume import RESUMABLE
 from harness.store.writer import write_json_atomic
 from harness.system.fingerprint import sha256_file
 
-__all__ = ["BUSY_EXIT", "main", "status_name"]
+__all__ = ["BUSY_EXIT", "cpu_model", "main", "status_name"]
 
 BUSY_EXIT = 3
 _WRITE_EVERY_S = 1.0
@@ -60,13 +60,13 @@ def probe(workdir: Path) -> dict[str, Any]:
         "source_commit": _source_commit(),
         "python": platform.python_version(),
         "machine": platform.machine(),
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "workdir_free_bytes": usage.free,
     }
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
     try:
         text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
     except OSError:
