@@ -67,6 +67,7 @@ def probe(workdir: Path) -> dict[str, Any]:
 
 
 def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (x86 "model name", Arm boards' "Hardware" or "Model")."""
     try:
         text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
     except OSError:
