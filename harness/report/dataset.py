@@ -229,8 +229,8 @@ def _device(run: Run) -> str:
     return f"{name} ({hosts})" if hosts else name
 
 
-def environment_line(run: Run) -> str:
-    """The device's own environment in a few words: CPU model and cores, instruction set, OS, Python."""
+def environment_line(run: Run, short: bool = False) -> str:
+    """The device's own environment in a few words: CPU model and cores, instruction set (``short``: no more), OS, Python."""
     environment = run.manifest.get("environment") or {}
     cpu = environment.get("cpu") or {}
     cores = cpu.get("logical_cores")
@@ -240,7 +240,7 @@ def environment_line(run: Run) -> str:
         str((environment.get("os") or {}).get("pretty_name") or "OS unknown"),
         f"Python {(environment.get('python') or {}).get('version', '?')}",
     ]
-    return ", ".join(parts)
+    return ", ".join(parts[:2] if short else parts)
 
 
 def _run_prefixes(runs: Sequence[Run]) -> dict[int, str]:

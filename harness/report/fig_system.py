@@ -260,9 +260,9 @@ def devices(data: Dataset) -> Drawn:
     figure_legend(figure, *panels[0].get_legend_handles_labels(), DOUBLE_IN if with_energy else SINGLE_IN)
     table = Table(
         "Median end-to-end latency per device (ms, with summary.csv's 95% CI: order statistics, or a bootstrap over frames "
-        "with rounds) and energy per frame (J).",
-        ["configuration", "device", "p50 ms", "95% CI", "p90 ms", "energy J", "accuracy"],
-        label_columns=2,
+        "with rounds), energy per frame (J) and the accuracy each measured, with each device's CPU, cores and instruction set.",
+        ["configuration", "device", "environment", "p50 ms", "95% CI", "p90 ms", "energy J", "accuracy"],
+        label_columns=3,
     )
     series_shown = []
     for label, members in zip(labels, shared.values(), strict=True):
@@ -272,6 +272,7 @@ def devices(data: Dataset) -> Drawn:
                 [
                     label,
                     device,
+                    environment_line(one.run, short=True),
                     fmt(row.get("p50_ms")),
                     fmt_ci(row.get("p50_ci_low_ms"), row.get("p50_ci_high_ms")),
                     fmt(row.get("p90_ms")),
