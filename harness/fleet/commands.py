@@ -10,6 +10,7 @@ run that did not finish, continuing an unfinished run on a host with ``arbench r
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -148,28 +149,13 @@ def fleet_run(
 
     ``shard``: identical hosts split the configurations (``harness.fleet.shard``), merged into one run at the end.
     """
-    if resume is not None:
-        run_dir = resume
-        record = read_json(run_dir / "fleet.json")
-        if not record:
-            raise UserError(f"{resume} is not a fleet run (no fleet.json): give a folder printed by `arbench fleet run`")
-        experiment = run_dir / record["experiment_name"]
-    else:
-        if experiment is None or not experiment.is_file():
-            raise UserError(f"experiment {experiment} not found: give an experiment TOML file, e.g. experiments/smoke.toml")
-        fleet_id = new_run_id()
-        run_dir = _fleet_dir(options.results) / fleet_id
-        run_dir.mkdir(parents=True)
-        (run_dir / experiment.name).write_bytes(experiment.read_bytes())  # the file every host ran, kept beside the record
-        record = {
-            "fleet_run": fleet_id,
-            "experiment": str(experiment),
-            "experiment_name": experiment.name,
-            "started_at_utc": _utc(),
-            "hosts": {},
-        }
-        experiment = run_dir / experiment.name
-    engine, hosts = _engine(options, run_dir / "ansible")
+    run_dir, record, experiment = _open_record(options.results, experiment, resume)
+    try:
+        engine, hosts = _engine(options, run_dir / "ansible")
+    except UserError:
+        if resume is None:  # a bad inventory or --limit: leave no empty fleet run behind
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     setup = read_json(_fleet_dir(options.results) / "hosts.json")
     todo = [h for h in hosts if record["hosts"].get(h, {}).get("state") != DONE]
     not_ready = [h for h in todo if setup.get(h, {}).get("state") != "ready"]
@@ -196,6 +182,29 @@ def fleet_run(
     record["updated_at_utc"] = _utc()
     write_json_atomic(run_dir / "fleet.json", record)
     return _report(record, run_dir, options.stream)
+
+
+def _open_record(results: Path, experiment: Path | None, resume: Path | None) -> tuple[Path, dict[str, Any], Path]:
+    """The fleet run's folder, its record and the experiment file kept in it: a new one, or the one being resumed."""
+    if resume is not None:
+        record = read_json(resume / "fleet.json")
+        if not record:
+            raise UserError(f"{resume} is not a fleet run (no fleet.json): give a folder printed by `arbench fleet run`")
+        return resume, record, resume / record["experiment_name"]
+    if experiment is None or not experiment.is_file():
+        raise UserError(f"experiment {experiment} not found: give an experiment TOML file, e.g. experiments/smoke.toml")
+    fleet_id = new_run_id()
+    run_dir = _fleet_dir(results) / fleet_id
+    run_dir.mkdir(parents=True)
+    (run_dir / experiment.name).write_bytes(experiment.read_bytes())  # the file every host ran, kept beside the record
+    record = {
+        "fleet_run": fleet_id,
+        "experiment": str(experiment),
+        "experiment_name": experiment.name,
+        "started_at_utc": _utc(),
+        "hosts": {},
+    }
+    return run_dir, record, run_dir / experiment.name
 
 
 def _merge_shards(record: dict[str, Any], results: Path) -> None:
