@@ -23,13 +23,14 @@ from harness.paths import project_root
 from harness.testing.ssh_hosts import ClientKey, SshHost, sshd_available, write_inventory
 
 pytest.importorskip("ansible_runner")
+SMOKE = project_root() / "experiments" / "smoke.toml"
 WHY_NOT = sshd_available()
 needs_sshd = pytest.mark.skipif(bool(WHY_NOT), reason=f"namespaced sshd hosts: {WHY_NOT}")
 
 
-def _arbench(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+def _arbench(*args: str, timeout: float = 900, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "harness.cli", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=project_root(), check=False)
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=cwd or project_root(), check=False)
 
 
 def _host_lines(stdout: str) -> dict[str, str]:
@@ -82,22 +83,23 @@ def test_clock_offset_keeps_the_shortest_round_trip() -> None:
         "clock 3": read("2026-05-28T20:26:42.000000", "2026-05-28T20:26:42.100000", base + 2.05 + 4.9),
     }
     offset = clock_offset(result)
-    assert offset == {"offset_ms": pytest.approx(5002.0, abs=0.01), "uncertainty_ms": pytest.approx(10.0, abs=0.01)}
+    assert offset == {"offset_s": pytest.approx(5.002, abs=1e-5), "uncertainty_s": pytest.approx(0.010, abs=1e-5)}
 
 
 def test_identical_hosts_split_the_matrix_and_all_run_the_calibration() -> None:
     from harness.fleet.shard import assign
 
     probe = {"machine": "aarch64", "cpu": "Cortex-A76", "cores": 4, "python": "3.11.2"}
-    setup = {h: {"device": "rpi5", "probe": probe} for h in ("p1", "p2", "p3")}
-    setup["orin"] = {"device": "jetson", "probe": probe | {"cpu": "Cortex-A78AE", "cores": 6}}
+    setup = {h: {"device": "rpi5", "commit": "abc", "probe": probe} for h in ("p1", "p2", "p3", "p4")}
+    setup["orin"] = {"device": "jetson", "commit": "abc", "probe": probe | {"cpu": "Cortex-A78AE", "cores": 6}}
+    setup["p4"]["commit"] = "def"  # set up at another commit: not identical
     configs = [f"c{i}" for i in range(6)]
     plan = assign(list(setup), setup, configs, calibration="c2")
     assert plan["shards"] == {"p1": ["c0", "c2", "c4"], "p2": ["c1", "c2", "c5"], "p3": ["c2", "c3"]}
     assert plan["groups"] == [
-        {"hosts": ["p1", "p2", "p3"], "reference": "p1", "fingerprint": ["rpi5", "aarch64", "Cortex-A76", "4", "3.11.2"]}
+        {"hosts": ["p1", "p2", "p3"], "reference": "p1", "fingerprint": ["rpi5", "abc", "aarch64", "Cortex-A76", "4", "3.11.2"]}
     ]
-    assert "orin" not in plan["shards"]  # no twin: it runs the whole matrix
+    assert "orin" not in plan["shards"] and "p4" not in plan["shards"]  # no twin: each runs the whole matrix
 
 
 def test_bench_refuses_a_second_benchmark_on_a_busy_device(tmp_path: Path) -> None:
@@ -144,24 +146,16 @@ def test_fleet_runs_smoke_on_three_hosts_with_a_slow_link_a_dropped_host_and_a_c
         slow, drops, rekeyed = hosts
         known_hosts = tmp_path / "known_hosts"
         known_hosts.write_text("".join(h.known_hosts_line() for h in hosts))
-        inventory = write_inventory(tmp_path / "inventory.ini", hosts, key)
-        common = ("--inventory", str(inventory), "--known-hosts", str(known_hosts), "--results", str(tmp_path / "results"))
+        write_inventory(tmp_path / "inventory.ini", hosts, key)
+        common = ("--inventory", "inventory.ini", "--known-hosts", "known_hosts", "--results", "results")  # relative, as users type them
 
-        setup = _arbench("fleet", "setup", *common, "--wheelhouse", str(wheelhouse))
-        assert setup.returncode == 0, setup.stdout + setup.stderr
-        ready = _host_lines(setup.stdout)
-        assert all(ready[h.name].startswith("ready") for h in hosts), setup.stdout
-        setup_record = json.loads((tmp_path / "results" / "fleet" / "hosts.json").read_text())
-        head = ["git", "-C", str(project_root()), "rev-parse", "HEAD"]
-        commit = subprocess.run(head, capture_output=True, text=True, check=True).stdout.strip()
-        assert {entry["probe"]["source_commit"] for entry in setup_record.values()} == {commit}
-        assert all(abs(entry["clock"]["offset_ms"]) <= entry["clock"]["uncertainty_ms"] + 1 for entry in setup_record.values())
+        _set_up(hosts, common, wheelhouse, tmp_path)
 
         slow.testbed.shape(profile("devtools-fast-4g"))
         rekeyed.rekey()
         run = subprocess.Popen(
-            [sys.executable, "-m", "harness.cli", "fleet", "run", "experiments/smoke.toml", *common, "--poll-s", "1"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=project_root(),
+            [sys.executable, "-m", "harness.cli", "fleet", "run", str(SMOKE), *common, "--poll-s", "1"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
         )  # fmt: skip
         _wait_for(lambda: _frames_measured(drops), 300, "a frame measured on the host that drops")
         drops.kill()
@@ -180,25 +174,47 @@ def test_fleet_runs_smoke_on_three_hosts_with_a_slow_link_a_dropped_host_and_a_c
         assert gathered.parent.parent == tmp_path / "results"
 
         drops.start()
-        resumed = _arbench("fleet", "run", *common, "--resume", str(fleet_run), "--poll-s", "1")
-        assert resumed.returncode == 1, resumed.stdout + resumed.stderr  # the rekeyed host is still refused
-        lines = _host_lines(resumed.stdout)
-        assert lines["drops"].startswith("finished") and lines["slow"].startswith("finished"), resumed.stdout
-        assert lines["rekeyed"].startswith("refused"), resumed.stdout
-        record = json.loads((fleet_run / "fleet.json").read_text())
-        manifest = json.loads((Path(record["hosts"]["drops"]["local_run_dir"]) / "manifest.json").read_text())
-        assert manifest["status"] == "complete" and len(manifest["invocations"]) == 2  # the killed run, resumed
-        assert manifest["fleet"]["attempt"] == 2
+        _resume_the_dropped_host(fleet_run, common, tmp_path)
 
-        _shard_figures_and_compare(common, tmp_path / "results")
+        status = _arbench("fleet", "status", "--results", "results", cwd=tmp_path)
+        assert status.returncode == 0 and "rekeyed" in status.stdout and "finished" in status.stdout, status.stdout + status.stderr
+        _shard_figures_and_compare(common, tmp_path)
     finally:
         for host in hosts:
             host.close()
 
 
-def _shard_figures_and_compare(common: tuple[str, ...], results: Path) -> None:
+def _set_up(hosts: list[SshHost], common: tuple[str, ...], wheelhouse: Path, here: Path) -> None:
+    """Set the hosts up from the wheelhouse: all ready, at this commit, clocks within their uncertainty (one machine)."""
+    setup = _arbench("fleet", "setup", *common, "--wheelhouse", str(wheelhouse), cwd=here)
+    assert setup.returncode == 0, setup.stdout + setup.stderr
+    ready = _host_lines(setup.stdout)
+    assert all(ready[h.name].startswith("ready") for h in hosts), setup.stdout
+    setup_record = json.loads((here / "results" / "fleet" / "hosts.json").read_text())
+    head = ["git", "-C", str(project_root()), "rev-parse", "HEAD"]
+    commit = subprocess.run(head, capture_output=True, text=True, check=True).stdout.strip()
+    assert {entry["probe"]["source_commit"] for entry in setup_record.values()} == {commit}
+    assert all(abs(entry["clock"]["offset_s"]) <= entry["clock"]["uncertainty_s"] + 0.001 for entry in setup_record.values())
+
+
+def _resume_the_dropped_host(fleet_run: Path, common: tuple[str, ...], here: Path) -> None:
+    """The host that dropped is back: its cut-off run is continued and gathered; the rekeyed host is still refused."""
+    resumed = _arbench("fleet", "run", *common, "--resume", str(fleet_run.relative_to(here)), "--poll-s", "1", cwd=here)
+    assert resumed.returncode == 1, resumed.stdout + resumed.stderr
+    lines = _host_lines(resumed.stdout)
+    assert lines["drops"].startswith("finished") and lines["slow"].startswith("finished"), resumed.stdout
+    assert lines["rekeyed"].startswith("refused"), resumed.stdout
+    record = json.loads((fleet_run / "fleet.json").read_text())
+    manifest = json.loads((Path(record["hosts"]["drops"]["local_run_dir"]) / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and len(manifest["invocations"]) == 2  # the killed run, resumed
+    assert manifest["fleet"]["attempt"] == 2
+
+
+def _shard_figures_and_compare(common: tuple[str, ...], here: Path) -> None:
     """Two identical hosts shard fleet-null (three configurations), merged into one run; figures and compare over it."""
-    sharded = _arbench("fleet", "run", "experiments/fleet-null.toml", *common, "--limit", "slow,drops", "--shard", "--poll-s", "1")
+    results = here / "results"
+    null = str(project_root() / "experiments" / "fleet-null.toml")
+    sharded = _arbench("fleet", "run", null, *common, "--limit", "slow,drops", "--shard", "--poll-s", "1", cwd=here)
     assert sharded.returncode == 0, sharded.stdout + sharded.stderr
     fleet_run = max((results / "fleet").glob("*/fleet.json")).parent
     record = json.loads((fleet_run / "fleet.json").read_text())

@@ -1,8 +1,9 @@
 """What ``arbench fleet setup`` ships: one commit's source, its model files apart, and a wheelhouse.
 
 The source is ``git archive`` of HEAD without the large files under models/ (over ``MODEL_MIN_BYTES``): those
-travel on their own and are copied only to hosts whose copy has another sha256, so a new commit moves a few
-hundred kilobytes, not the models again. A host unpacks the archive beside the ones it has and records the
+travel on their own, with the model files that ``make models`` built or ``arbench models fetch`` brought here and
+models/manifest.toml pins (where they match their pins), and are copied only to hosts whose copy has another
+sha256, so a new commit moves a few megabytes, not the models again. A host unpacks the archive beside the ones it has and records the
 commit in ``.arbench-source.json`` (``harness.system.software.SOURCE_STAMP``), so its runs name their commit.
 Uncommitted changes are not shipped: setup says so.
 
@@ -52,10 +53,12 @@ def make_bundle(cache: Path, wheelhouse: Path | None, apt: bool = True) -> tuple
     dirty = bool(_git("status", "--porcelain", "--untracked-files=no").strip())
     root = project_root()
     models = []
-    for name in _git("ls-files", "-z", "--", "models").split("\0"):
+    tracked = set(_git("ls-files", "-z").split("\0"))
+    for name in sorted(n for n in tracked if n.startswith("models/")):
         path = root / name
-        if name and path.is_file() and path.stat().st_size > MODEL_MIN_BYTES:
+        if path.is_file() and path.stat().st_size > MODEL_MIN_BYTES:
             models.append((name, path, _blob_sha256(commit, name)))
+    models += _built_models(tracked)
     cache.mkdir(parents=True, exist_ok=True)
     source = cache / f"source-{commit}.tar"
     if not source.is_file():
@@ -73,6 +76,25 @@ def make_bundle(cache: Path, wheelhouse: Path | None, apt: bool = True) -> tuple
             stale.unlink()
     bundle = Bundle(commit, source, tuple(models), wheels_tar, wheels_sha, apt_packages() if apt else ())
     return bundle, dirty
+
+
+def _built_models(tracked: set[str]) -> list[tuple[str, Path, str]]:
+    """Files models/manifest.toml pins in the tree that recipes or fetches made here (not in git), where they match their pins.
+
+    A host gets them as they are here, so an experiment finds on the device what it found on this machine.
+    """
+    from harness.models.manifest import load_manifest
+
+    root = project_root()
+    built = []
+    for entry in load_manifest():
+        for name, sha in zip(entry.files, entry.sha256, strict=False):
+            path = root / name
+            if "{" in name or name in tracked or name in {b[0] for b in built} or not path.is_file():
+                continue  # a package's file, one in the source archive already, or one not made here
+            if cached_sha256(path) == sha:
+                built.append((name, path, sha))
+    return built
 
 
 def _add_stamp(archive: Path, commit: str) -> None:

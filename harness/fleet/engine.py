@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ Progress = Callable[[str, str], None]  # (host, message)
 _HOST_KEY_CHANGED = "REMOTE HOST IDENTIFICATION HAS CHANGED"
 _HOST_KEY_FAILED = "Host key verification failed"
 _DISK_FULL = ("No space left on device", "Disk quota exceeded")
+_KEPT_EVENTS = ("runner_on_failed", "runner_on_unreachable", "runner_item_on_failed", "playbook_on_stats")  # in the run's artifacts
 
 
 def require_ansible() -> Path:
@@ -128,12 +128,15 @@ def _last_line(text: str) -> str:
 
 @dataclass(frozen=True)
 class SshSettings:
-    """How Ansible's SSH connects: strict host keys, a known_hosts file, short timeouts, shared connections."""
+    """How Ansible's SSH connects: strict host keys, a known_hosts file, short timeouts, shared connections.
+
+    The shared connections' sockets stay where Ansible keeps them (``~/.ansible/cp``, the user's own), never in a
+    folder of /tmp that another user could have made first.
+    """
 
     known_hosts: Path | None = None  # None: ssh's own (~/.ssh/known_hosts)
     accept_new_host_keys: bool = False
     connect_timeout_s: int = 10
-    control_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / f"arbench-ssh-{os.getuid()}")
 
     def args(self) -> str:
         """``ANSIBLE_SSH_ARGS``: replaces Ansible's defaults, so it sets connection sharing itself."""
@@ -165,12 +168,10 @@ class Engine:
 
     def envvars(self) -> dict[str, str]:
         """The environment of ``ansible-playbook``: strict keys, no retries, quiet, our control sockets."""
-        self.ssh.control_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         return {
             "PATH": f"{self.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
             "ANSIBLE_HOST_KEY_CHECKING": "True",
             "ANSIBLE_SSH_ARGS": self.ssh.args(),
-            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(self.ssh.control_dir),
             "ANSIBLE_SSH_RETRIES": "0",
             "ANSIBLE_PIPELINING": "True",  # modules go through the SSH session: no temp files, fewer round trips
             "ANSIBLE_TIMEOUT": str(self.ssh.connect_timeout_s),
@@ -211,7 +212,7 @@ class Engine:
 
         def on_event(event: dict[str, Any]) -> bool:
             self._on_event(event, results)
-            return True
+            return event.get("event") in _KEPT_EVENTS  # a poll a second would write thousands of event files
 
         self.work.mkdir(parents=True, exist_ok=True)
         runner = ansible_runner.run(

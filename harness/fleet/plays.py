@@ -19,10 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CLOCK_TASKS", "Bundle", "run_play", "setup_play"]
+from harness.errors import UserError
+from harness.fleet.remote import BENCH_FAILED, BENCH_FINISHED, status_name
+from harness.system.software import SOURCE_STAMP
+
+__all__ = ["CLOCK_TASKS", "Bundle", "RunSpec", "run_play", "setup_play"]
 
 Task = dict[str, Any]
-WORKDIR = "{{ arbench_workdir | default(ansible_user_dir ~ '/arbench') }}"
+WORKDIR = "{{ arbench_workdir | default(ansible_facts.user_dir ~ '/arbench') }}"
 PYTHON = "{{ wd }}/venv/bin/python"
 CLOCK_TASKS = ("clock 1", "clock 2", "clock 3")
 _EMPTY_JSON_B64 = "e30="  # base64 of "{}": a status file not written yet
@@ -72,7 +76,7 @@ def setup_play(bundle: Bundle) -> list[dict[str, Any]]:
         packages = list(bundle.apt_packages)
         missing = [  # only where one is missing, and only as root (a login that is not root gets no apt, and a note in the docs)
             "arbench_apt | default(true) | bool",
-            "ansible_user_uid == 0",
+            "ansible_facts.user_uid == 0",
             f"apt_check.rc != 0 or (apt_check.stdout_lines | select('equalto', 'installed') | list | length) < {len(packages)}",
         ]
         tasks += [
@@ -95,7 +99,7 @@ def setup_play(bundle: Bundle) -> list[dict[str, Any]]:
         {"name": "source folder", "ansible.builtin.file": {"path": source, "state": "directory", "mode": "0755"}},
         {
             "name": "source",
-            "ansible.builtin.unarchive": {"src": str(bundle.source_tar), "dest": source, "creates": f"{source}/pyproject.toml"},
+            "ansible.builtin.unarchive": {"src": str(bundle.source_tar), "dest": source, "creates": f"{source}/{SOURCE_STAMP}"},
         },
         _command(
             "venv",
@@ -153,70 +157,77 @@ def _install_tasks(bundle: Bundle, source: str) -> list[Task]:
     return tasks
 
 
-def run_play(
-    token: str,
-    attempt: int,
-    experiment: Path,
-    resume: bool,
-    control_dir: Path,
-    poll_s: float,
-    max_wait_s: float,
-    shards: dict[str, list[str]] | None = None,
-) -> list[dict[str, Any]]:
-    """Start one benchmark per host (detached), poll its status file until it ends, then pack and fetch its run.
+@dataclass(frozen=True)
+class RunSpec:
+    """One attempt of a fleet run: its id (the token on the hosts), the attempt, the experiment, where runs come back."""
+
+    token: str
+    attempt: int
+    experiment: Path
+    resume: bool
+    control_dir: Path  # fetched archives land in CONTROL_DIR/<host>/
+    poll_s: float
+    max_wait_s: float
+
+
+def _literal(text: str) -> str:
+    """A path of this host that goes into a play as it is: refused if it holds template syntax."""
+    if "{" in text or "}" in text:
+        raise UserError(f"{text}: a path with braces cannot go into an Ansible play; use another folder")
+    return text
+
+
+def run_play(spec: RunSpec, shards: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+    """Start one benchmark per host (detached), poll its status file until it ends, then pack, fetch and tidy its run.
 
     ``shards``: per host, the configurations it runs (``arbench run --configs``); a host not named runs them all.
     """
     status = "(poll.content | default('" + _EMPTY_JSON_B64 + "') | b64decode | from_json)"
-    bench = [PYTHON, "-m", "harness.fleet.remote", "bench", "--workdir", "{{ wd }}", "--token", token, "--attempt", str(attempt)]
-    bench += ["--out", "{{ wd }}/results", *(["--resume"] if resume else [])]
-    bench += ["--", "{{ wd }}/experiments/" + experiment.name, "--device", "{{ arbench_device | default('auto') }}"]
-    bench += ["--configs={{ shards[inventory_hostname] | default('') }}"]
-    retries = max(1, int(max_wait_s / poll_s))
+    ended = f"[{BENCH_FINISHED!r}, {BENCH_FAILED!r}]"
+    experiment = "{{ wd }}/experiments/" + _literal(spec.experiment.name)
+    bench = [PYTHON, "-m", "harness.fleet.remote", "bench", "--workdir", "{{ wd }}", "--token", _literal(spec.token)]
+    bench += ["--attempt", str(spec.attempt), "--out", "{{ wd }}/results", *(["--resume"] if spec.resume else [])]
+    bench += [
+        "--",
+        experiment,
+        "--device",
+        "{{ arbench_device | default('auto') }}",
+        "--configs={{ shards[inventory_hostname] | default('') }}",
+    ]
+    archive = "{{ wd }}/outbox/{{ bench.run_dir | basename }}.tar.gz"
+    finished = f"bench.state | default('') == {BENCH_FINISHED!r}"
     tasks: list[Task] = [
         *clock_tasks(),
         {"name": "experiment folder", "ansible.builtin.file": {"path": "{{ wd }}/experiments", "state": "directory", "mode": "0755"}},
-        {"name": "experiment", "ansible.builtin.copy": {"src": str(experiment), "dest": "{{ wd }}/experiments/" + experiment.name}},
+        {"name": "experiment", "ansible.builtin.copy": {"src": _literal(str(spec.experiment)), "dest": experiment}},
         _command("device free", ["flock", "-n", "{{ wd }}/bench.lock", "true"], changed_when=False),
         {
             **_command("start", bench, args={"chdir": "{{ wd }}/current"}),
             "environment": "{{ {'ARBENCH_DATA_ROOT': arbench_data_root} if arbench_data_root is defined else {} }}",
-            "async": int(max_wait_s) + 3600,
+            "async": int(spec.max_wait_s) + 3600,
             "poll": 0,
         },
         {
             "name": "progress",
-            "ansible.builtin.slurp": {"src": "{{ wd }}/fleet-status-" + token + ".json"},
+            "ansible.builtin.slurp": {"src": "{{ wd }}/" + status_name(spec.token)},
             "register": "poll",
-            "until": f"{status}.attempt | default(-1) == {attempt} and {status}.state | default('') in ['finished', 'failed']",
-            "retries": retries,
-            "delay": poll_s,
+            "until": f"{status}.attempt | default(-1) == {spec.attempt} and {status}.state | default('') in {ended}",
+            "retries": max(1, int(spec.max_wait_s / spec.poll_s)),
+            "delay": spec.poll_s,
         },
         {"name": "result", "ansible.builtin.set_fact": {"bench": f"{{{{ {status} }}}}"}},
         _command(
             "pack",
-            [
-                PYTHON,
-                "-m",
-                "harness.fleet.remote",
-                "pack",
-                "--run",
-                "{{ bench.run_dir }}",
-                "--archive",
-                "{{ wd }}/outbox/{{ bench.run_dir | basename }}.tar.gz",
-            ],
-            when="bench.run_dir | default('', true) | length > 0",
+            [PYTHON, "-m", "harness.fleet.remote", "pack", "--run", "{{ bench.run_dir }}", "--archive", archive],
+            when=finished,
             register="packed",
         ),
         {
             "name": "fetch",
-            "ansible.builtin.fetch": {
-                "src": "{{ (packed.stdout | from_json).archive }}",
-                "dest": f"{control_dir}/{{{{ inventory_hostname }}}}/",
-                "flat": True,
-            },
-            "when": "bench.run_dir | default('', true) | length > 0",
+            "ansible.builtin.fetch": {"src": archive, "dest": _literal(str(spec.control_dir)) + "/{{ inventory_hostname }}/", "flat": True},
+            "when": finished,
         },
+        {"name": "tidy", "ansible.builtin.file": {"path": archive, "state": "absent"}, "when": finished},
     ]
     play = _play("arbench fleet run", tasks, strategy="free")
     play["vars"]["shards"] = {host: ",".join(configs) for host, configs in (shards or {}).items()}

@@ -1,9 +1,10 @@
 """The fleet's records on the control host, and gathering runs into the local store.
 
 ``results/fleet/hosts.json``: per host, what the last setup found (commit, probe, clock offset).
-``results/fleet/<fleet-run-id>/fleet.json``: one fleet run: the experiment, the commit, and per host its
-state (``finished``, ``dropped``, ``refused``, ``failed``, ``mismatch``), attempts, remote and local run
-directories, clock offset, and the one line the report prints. Both are rewritten atomically.
+``results/fleet/<fleet-run-id>/fleet.json``: one fleet run: the experiment, each attempt (``polls``), the
+sharding if any, and per host its state (``finished``, ``dropped``, ``unreachable``, ``refused``, ``busy``,
+``timed-out``, ``failed``, ``not-set-up``), attempts, remote and local run directories, clock offset, and the
+one line the report prints. Both are rewritten atomically.
 A gathered run is unpacked into ``results/<device>/<run-id>`` with ``fleet`` added to its manifest: the
 inventory host, its address, the fleet run id and the host's clock offset to this control host.
 """
@@ -11,6 +12,7 @@ inventory host, its address, the fleet run id and the host's clock offset to thi
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tarfile
 import time
@@ -22,6 +24,8 @@ from harness.fleet.engine import HostResult, iso_s
 from harness.fleet.plays import CLOCK_TASKS
 from harness.store.writer import write_json_atomic
 from harness.system.fingerprint import sha256_file
+
+_SAFE = re.compile(r"(?!\.\.?$)[\w.-]+")  # a folder name, not "." or "..": what a device names cannot leave results/
 
 __all__ = ["clock_offset", "gather", "latest_fleet_run", "read_json", "write_json_atomic"]
 
@@ -37,7 +41,7 @@ def read_json(path: Path) -> dict[str, Any]:
 
 
 def clock_offset(result: HostResult) -> dict[str, float] | None:
-    """Host clock minus control clock (ms) from the clock reads, the one with the shortest round trip; ± half of it."""
+    """Host clock minus control clock (s) from the clock reads, the one with the shortest round trip; ± half of it."""
     best: tuple[float, float] | None = None
     for task in CLOCK_TASKS:
         res = result.results.get(task)
@@ -53,7 +57,7 @@ def clock_offset(result: HostResult) -> dict[str, float] | None:
             best = (remote_s - (start + half), half)
     if best is None:
         return None
-    return {"offset_ms": round(best[0] * 1000, 3), "uncertainty_ms": round(best[1] * 1000, 3)}
+    return {"offset_s": round(best[0], 6), "uncertainty_s": round(best[1], 6)}
 
 
 def latest_fleet_run(results: Path) -> Path:
@@ -72,12 +76,15 @@ def gather(archive: Path, expected_sha256: str | None, results: Path, fleet: dic
     shutil.rmtree(staging, ignore_errors=True)
     with tarfile.open(archive, "r:gz") as tar:
         tar.extractall(staging, filter="data")
-    (run,) = list(staging.iterdir())
+    unpacked = list(staging.iterdir())
+    if len(unpacked) != 1 or not _SAFE.fullmatch(unpacked[0].name) or not _SAFE.fullmatch(str(fleet["device_folder"])):
+        raise UserError(f"{archive} is not one run folder of a device folder with a plain name; not gathered")
+    run = unpacked[0]
     manifest_path = run / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     manifest["fleet"] = fleet | {"gathered_at_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     write_json_atomic(manifest_path, manifest)
-    destination = results / fleet["device_folder"] / run.name
+    destination = results / fleet["device_folder"] / run.name  # plain names (checked above): inside results/, whatever the device says
     destination.parent.mkdir(parents=True, exist_ok=True)
     if destination.exists():  # gathered before (a resumed host's run, now longer): the newer copy replaces it
         shutil.rmtree(destination)

@@ -32,9 +32,11 @@ from harness.run.resume import RESUMABLE
 from harness.store.writer import write_json_atomic
 from harness.system.fingerprint import sha256_file
 
-__all__ = ["BUSY_EXIT", "cpu_model", "main", "status_name"]
+__all__ = ["BENCH_FAILED", "BENCH_FINISHED", "BUSY_EXIT", "cpu_model", "main", "status_name"]
 
 BUSY_EXIT = 3
+BENCH_FINISHED = "finished"  # the run is complete (its manifest says so), whatever its configurations' fate
+BENCH_FAILED = "failed"  # it crashed, was refused, or the device was busy
 _WRITE_EVERY_S = 1.0
 
 
@@ -97,7 +99,7 @@ def _new_run_dir(out: Path, started_s: float, known: set[Path]) -> Path | None:
 
 
 class _Status:
-    """``fleet-status.json``: written atomically, at most once a second unless the state changes."""
+    """``fleet-status-<token>.json``: written atomically, at most once a second unless forced (a new state, the run directory)."""
 
     def __init__(self, path: Path, token: str, attempt: int) -> None:
         self.path = path
@@ -120,17 +122,26 @@ class _Status:
             self.written = now
 
 
-def _previous_run(status_path: Path, token: str) -> tuple[Path, str] | None:
-    """The run the last bench of this fleet run (same token) started here, with its manifest's status, if any."""
+def _previous_run(status_path: Path, token: str) -> tuple[Path, dict[str, Any]] | None:
+    """The run the last bench of this fleet run (same token) started here, with its manifest, if any."""
     try:
         previous = json.loads(status_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        run_dir = Path(previous["run_dir"]) if previous.get("token") == token and previous.get("run_dir") else None
+        return (run_dir, json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))) if run_dir else None
+    except (OSError, ValueError, KeyError):
         return None
-    run_dir = previous.get("run_dir")
-    if previous.get("token") != token or not run_dir:
-        return None
-    state = _manifest_state(Path(run_dir))
-    return (Path(run_dir), state) if state is not None else None
+
+
+def _to_resume(found: tuple[Path, dict[str, Any]] | None) -> tuple[Path | None, str]:
+    """The cut-off run to continue (None: start anew), and why, for the status line."""
+    if found is None:
+        return None, ""
+    run_dir, manifest = found
+    if manifest.get("status") not in RESUMABLE:
+        return None, ""
+    if (manifest.get("resume_key") or {}).get("git_commit") != _source_commit():  # set up anew since: a resume would refuse it
+        return None, f"measured anew: the code changed since {run_dir.name} was cut off"
+    return run_dir, f"resuming {run_dir.name}"
 
 
 def bench(workdir: Path, token: str, attempt: int, out: Path, run_args: list[str], resume: bool) -> int:
@@ -139,51 +150,55 @@ def bench(workdir: Path, token: str, attempt: int, out: Path, run_args: list[str
     status_path = workdir / status_name(token)
     found = _previous_run(status_path, token) if resume else None
     status = _Status(status_path, token, attempt)
-    if found is not None and found[1] == "complete":  # it ended; only its gathering was lost: nothing to measure again
-        status.update(force=True, state="finished", rc=0, run_dir=str(found[0]), resumed=False, line="complete before; gathered now")
+    if found is not None and found[1].get("status") == "complete":  # it ended; only its gathering was lost: nothing to measure
+        status.update(force=True, state=BENCH_FINISHED, rc=0, run_dir=str(found[0]), resumed=False, line="complete before; gathered now")
         return 0
-    previous = found[0] if found is not None and found[1] in RESUMABLE else None
+    previous, why = _to_resume(found)
     lock = (workdir / "bench.lock").open("w")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         message = "another benchmark holds this device's lock (one runs at a time)"
-        status.update(force=True, state="failed", rc=BUSY_EXIT, line=message, run_dir=str(previous) if previous else None)
+        status.update(force=True, state=BENCH_FAILED, rc=BUSY_EXIT, line=message)
         print(f"arbench fleet: {message}", file=sys.stderr)
         return BUSY_EXIT
     out.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "harness.cli", "run", *(["--resume", str(previous)] if previous else run_args), "--out", str(out)]
+    status.update(force=True, state="running", run_dir=str(previous) if previous else None, resumed=previous is not None, line=why)
+    rc = _follow(command, out, workdir / "fleet-bench.log", status)
+    run_dir = status.document["run_dir"]
+    complete = run_dir is not None and _manifest_state(Path(run_dir)) == "complete"  # a crash also exits 1: the manifest says which
+    status.update(force=True, state=BENCH_FINISHED if complete else BENCH_FAILED, rc=rc)
+    return rc
+
+
+def _follow(command: list[str], out: Path, log_path: Path, status: _Status) -> int:
+    """Run ``command``, logging its output and keeping the status current: its last line, its run directory once made."""
     known = {m.parent for m in out.glob("*/*/manifest.json")}
-    command = [sys.executable, "-m", "harness.cli", "run"]
-    command += ["--resume", str(previous)] if previous is not None else run_args
-    command += ["--out", str(out)]
-    status.update(force=True, state="running", run_dir=str(previous) if previous else None, resumed=previous is not None)
     started_s = time.time()
-    log = (workdir / "fleet-bench.log").open("a", encoding="utf-8")
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
     lines: queue.Queue[str | None] = queue.Queue()
     threading.Thread(target=_pump, args=(child.stdout, lines), daemon=True).start()
-    last, ended = "", False
-    while not ended:
-        try:
-            line = lines.get(timeout=_WRITE_EVERY_S)
-        except queue.Empty:
-            line = ""
-        if line is None:
-            ended = True
-        elif line:
-            log.write(line + "\n")
-            log.flush()
-            last = line
-        if status.document["run_dir"] is None:  # as soon as the run creates it, so a resumed bench finds it
-            found = _new_run_dir(out, started_s, known)
-            status.document["run_dir"] = str(found) if found else None
-            if found is not None:
-                status.update(force=True)
-        status.update(line=last[-300:])
-    rc = child.wait()
-    run_dir = status.document["run_dir"] or (last if Path(last).is_dir() else None)
-    status.update(force=True, state="finished" if rc in (0, 1) and run_dir else "failed", rc=rc, run_dir=run_dir)
-    return rc
+    last = ""
+    with log_path.open("a", encoding="utf-8") as log:
+        while (line := _next_line(lines)) is not None:
+            if line:
+                log.write(line + "\n")
+                log.flush()
+                last = line
+            if status.document["run_dir"] is None:  # as soon as the run creates it, so a resumed bench finds it
+                made = _new_run_dir(out, started_s, known)
+                status.update(force=made is not None, run_dir=str(made) if made else None)
+            status.update(line=last[-300:])
+    return child.wait()
+
+
+def _next_line(lines: queue.Queue[str | None]) -> str | None:
+    """The child's next line; "" when a second passed without one; None at its end."""
+    try:
+        return lines.get(timeout=_WRITE_EVERY_S)
+    except queue.Empty:
+        return ""
 
 
 def _pump(stream: Any, lines: queue.Queue[str | None]) -> None:

@@ -1,7 +1,7 @@
 """Sharding one experiment across identical devices, and merging the pieces into one run.
 
-Hosts are identical when their device profile and fingerprint (architecture, CPU model, core count, Python)
-agree, as their setup probes recorded them. A group of identical hosts splits the experiment's configurations
+Hosts are identical when their device profile, the commit set up on them and their fingerprint (architecture,
+CPU model, core count, Python) agree, as their setup probes recorded them. A group of identical hosts splits the experiment's configurations
 round-robin in matrix order; each host runs all rounds of its share (``arbench run --configs``), and every host
 also runs one shared calibration configuration (the matrix's first, unless named).
 
@@ -10,8 +10,9 @@ host measured it (``host``); the calibration configuration's frames are the refe
 name). The manifest's ``fleet.calibration`` says, for every other host, whether it is equivalent to the
 reference on the calibration configuration: the equivalence test of ``arbench check-transfer``
 (``harness.report.transfer``: TOST at the 5% level, the same default margins) per figure, and overall
-``equivalent`` only when every figure is. A merge of hosts that are not shown equivalent still happens and
-says so; figures drawn from it carry that caveat in its manifest.
+``equivalent`` only when every figure is. A merge of hosts that are not shown equivalent still happens, and the
+fleet report's line for the group says so. Statistics leave out the frames of rounds a resumed shard measured
+again, as a run's own do.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UserError
+from harness.store.reader import current_records
 from harness.store.summary import summarize
 from harness.store.writer import new_run_id, write_json_atomic
 
@@ -32,7 +34,7 @@ __all__ = ["assign", "fingerprint", "merge"]
 def fingerprint(entry: dict[str, Any]) -> tuple[str, ...]:
     """What makes two hosts identical for sharding: their profile and what their setup probe found."""
     probe = entry.get("probe", {})
-    return (str(entry.get("device")), *(str(probe.get(k)) for k in ("machine", "cpu", "cores", "python")))
+    return (str(entry.get("device")), str(entry.get("commit")), *(str(probe.get(k)) for k in ("machine", "cpu", "cores", "python")))
 
 
 def assign(hosts: list[str], setup: dict[str, dict[str, Any]], config_ids: list[str], calibration: str | None) -> dict[str, Any]:
@@ -73,13 +75,50 @@ def merge(parts: dict[str, Path], reference: str, calibration: str, matrix: list
     incomplete = [host for host, m in manifests.items() if m.get("status") != "complete"]
     if incomplete:
         raise UserError(f"shards of {', '.join(incomplete)} are not complete; resume the fleet run first")
+    owner = _owners(manifests, reference, calibration)
+    order = [c for c in matrix if c in owner]
+    outcomes, rounds, superseded, records = _collect(parts, manifests, owner, order)
+    base = copy.deepcopy(manifests[reference])
+    run_id = new_run_id()
+    folder = results / str(base.get("stored_under") or base["device"]["name"]) / run_id
+    folder.mkdir(parents=True)
+    with (folder / "frames.jsonl").open("w", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(r) + "\n" for r in records)
+    base |= {"run_id": run_id, "configurations": outcomes, "round_outcomes": rounds, "superseded": superseded}
+    base["experiment"]["only"] = order
+    resolved = {c: d for m in manifests.values() for c, d in m["experiment"]["resolved"]["configurations"].items()}
+    base["experiment"]["resolved"]["configurations"] = {c: resolved[c] for c in order}
+    base["validity"] = _validity(manifests)
+    shards = {
+        h: {"run_dir": str(parts[h]), "configs": manifests[h]["experiment"].get("only"), **manifests[h].get("fleet", {})} for h in parts
+    }
+    base["fleet"] = {
+        "fleet_run": fleet_run,
+        "merged_at_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "shards": dict(sorted(shards.items())),
+        "calibration": calibrate(parts, reference, calibration),
+    }
+    write_json_atomic(folder / "manifest.json", base)
+    summary = summarize(current_records(records, base), outcomes)  # superseded rounds left out, as in a run's own summary
+    summary["host"] = summary["config_id"].map(owner)
+    summary.to_csv(folder / "summary.csv", index=False, float_format="%.6g")
+    return folder
+
+
+def _owners(manifests: dict[str, dict[str, Any]], reference: str, calibration: str) -> dict[str, str]:
+    """Which host's frames stand for each configuration: its shard's; the calibration's, the reference's."""
     owner: dict[str, str] = {}
-    for host in sorted(parts):
+    for host in sorted(manifests):
         for config in manifests[host]["experiment"].get("only") or []:
             if config != calibration or host == reference:
                 owner.setdefault(config, host)
-    base = copy.deepcopy(manifests[reference])
-    order = [c for c in matrix if c in owner]
+    return owner
+
+
+def _collect(
+    parts: dict[str, Path], manifests: dict[str, dict[str, Any]], owner: dict[str, str], order: list[str]
+) -> tuple[list[dict[str, Any]], dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Outcomes, round outcomes, superseded entries and frame records of each configuration from its owner, with ``host``."""
     outcomes, rounds, superseded, records = [], {}, [], []
     for config in order:
         host = owner[config]
@@ -88,36 +127,7 @@ def merge(parts: dict[str, Path], reference: str, calibration: str, matrix: list
         rounds[config] = manifest.get("round_outcomes", {}).get(config, {})
         superseded += [s | {"host": host} for s in manifest.get("superseded") or [] if s.get("config_id") == config]
         records += [r | {"host": host} for r in _records(parts[host]) if r.get("config_id") == config]
-    run_id = new_run_id()
-    folder = results / str(base.get("stored_under") or base["device"]["name"]) / run_id
-    folder.mkdir(parents=True)
-    with (folder / "frames.jsonl").open("w", encoding="utf-8") as handle:
-        handle.writelines(json.dumps(r) + "\n" for r in records)
-    base |= {"run_id": run_id, "configurations": outcomes, "round_outcomes": rounds, "superseded": superseded}
-    base["experiment"]["only"] = order
-    base["experiment"]["resolved"]["configurations"] = {
-        c: next(
-            m["experiment"]["resolved"]["configurations"][c]
-            for m in manifests.values()
-            if c in m["experiment"]["resolved"]["configurations"]
-        )
-        for c in order
-    }
-    base["validity"] = _validity(manifests)
-    base["fleet"] = {
-        "fleet_run": fleet_run,
-        "merged_at_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "shards": {
-            host: {"run_dir": str(parts[host]), "configs": manifests[host]["experiment"].get("only"), **manifests[host].get("fleet", {})}
-            for host in sorted(parts)
-        },
-        "calibration": calibrate(parts, reference, calibration),
-    }
-    write_json_atomic(folder / "manifest.json", base)
-    summary = summarize(records, outcomes)
-    summary["host"] = summary["config_id"].map({c: owner[c] for c in order})
-    summary.to_csv(folder / "summary.csv", index=False, float_format="%.6g")
-    return folder
+    return outcomes, rounds, superseded, records
 
 
 def _validity(manifests: dict[str, dict[str, Any]]) -> dict[str, Any]:

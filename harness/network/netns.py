@@ -119,7 +119,8 @@ class Testbed:
 
     def _netem_args(self) -> tuple[str, ...]:
         p = self.profile
-        assert p is not None
+        if p is None:
+            return ()
         args: tuple[str, ...] = ()
         if p.rtt_ms:
             args += ("delay", f"{p.rtt_ms / 2:g}ms", *((f"{p.jitter_ms / 2:g}ms",) if p.jitter_ms else ()))

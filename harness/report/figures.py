@@ -118,7 +118,12 @@ def latest_run(results_root: Path) -> Path:
 
 def fleet_runs(fleet_dir: Path) -> list[Path]:
     """The runs a fleet run gathered (``arbench fleet run``'s results/fleet/<id>): one per device, merged shards as one."""
-    record = json.loads((fleet_dir / "fleet.json").read_text(encoding="utf-8"))
+    try:
+        record = json.loads((fleet_dir / "fleet.json").read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise DataMissing(
+            f"{fleet_dir / 'fleet.json'} is damaged ({error}); `arbench fleet run --resume {fleet_dir}` writes it again"
+        ) from None
     groups = (record.get("sharding") or {}).get("groups", [])
     sharded = {host for group in groups for host in group["hosts"]}
     runs = [Path(group["merged"]) for group in groups if group.get("merged")]
