@@ -182,8 +182,13 @@ def run_play(spec: RunSpec, shards: dict[str, list[str]] | None = None) -> list[
 
     ``shards``: per host, the configurations it runs (``arbench run --configs``); a host not named runs them all.
     """
-    status = "(poll.content | default('" + _EMPTY_JSON_B64 + "') | b64decode | from_json)"
-    ended = f"[{BENCH_FINISHED!r}, {BENCH_FAILED!r}]"
+    play = _play("arbench fleet run", [*clock_tasks(), *_start_tasks(spec), *_poll_tasks(spec), *_gather_tasks(spec)], strategy="free")
+    play["vars"]["shards"] = {host: ",".join(configs) for host, configs in (shards or {}).items()}
+    return [play]
+
+
+def _start_tasks(spec: RunSpec) -> list[Task]:
+    """Copy the experiment, check the device is free, start the bench detached (Ansible's async: it outlives SSH)."""
     experiment = "{{ wd }}/experiments/" + _literal(spec.experiment.name)
     bench = [PYTHON, "-m", "harness.fleet.remote", "bench", "--workdir", "{{ wd }}", "--token", _literal(spec.token)]
     bench += ["--attempt", str(spec.attempt), "--out", "{{ wd }}/results", *(["--resume"] if spec.resume else [])]
@@ -194,10 +199,7 @@ def run_play(spec: RunSpec, shards: dict[str, list[str]] | None = None) -> list[
         "{{ arbench_device | default('auto') }}",
         "--configs={{ shards[inventory_hostname] | default('') }}",
     ]
-    archive = "{{ wd }}/outbox/{{ bench.run_dir | basename }}.tar.gz"
-    finished = f"bench.state | default('') == {BENCH_FINISHED!r}"
-    tasks: list[Task] = [
-        *clock_tasks(),
+    return [
         {"name": "experiment folder", "ansible.builtin.file": {"path": "{{ wd }}/experiments", "state": "directory", "mode": "0755"}},
         {"name": "experiment", "ansible.builtin.copy": {"src": _literal(str(spec.experiment)), "dest": experiment}},
         _command("device free", ["flock", "-n", "{{ wd }}/bench.lock", "true"], changed_when=False),
@@ -207,6 +209,14 @@ def run_play(spec: RunSpec, shards: dict[str, list[str]] | None = None) -> list[
             "async": int(spec.max_wait_s) + 3600,
             "poll": 0,
         },
+    ]
+
+
+def _poll_tasks(spec: RunSpec) -> list[Task]:
+    """Read the bench's status file every ``poll_s`` until this attempt's bench says it ended; keep what it said."""
+    status = "(poll.content | default('" + _EMPTY_JSON_B64 + "') | b64decode | from_json)"
+    ended = f"[{BENCH_FINISHED!r}, {BENCH_FAILED!r}]"
+    return [
         {
             "name": "progress",
             "ansible.builtin.slurp": {"src": "{{ wd }}/" + status_name(spec.token)},
@@ -216,12 +226,16 @@ def run_play(spec: RunSpec, shards: dict[str, list[str]] | None = None) -> list[
             "delay": spec.poll_s,
         },
         {"name": "result", "ansible.builtin.set_fact": {"bench": f"{{{{ {status} }}}}"}},
-        _command(
-            "pack",
-            [PYTHON, "-m", "harness.fleet.remote", "pack", "--run", "{{ bench.run_dir }}", "--archive", archive],
-            when=finished,
-            register="packed",
-        ),
+    ]
+
+
+def _gather_tasks(spec: RunSpec) -> list[Task]:
+    """Pack a finished run on the host, fetch it here (checksum verified by fetch), and remove the host's archive."""
+    archive = "{{ wd }}/outbox/{{ bench.run_dir | basename }}.tar.gz"
+    finished = f"bench.state | default('') == {BENCH_FINISHED!r}"
+    pack = [PYTHON, "-m", "harness.fleet.remote", "pack", "--run", "{{ bench.run_dir }}", "--archive", archive]
+    return [
+        _command("pack", pack, when=finished, register="packed"),
         {
             "name": "fetch",
             "ansible.builtin.fetch": {"src": archive, "dest": _literal(str(spec.control_dir)) + "/{{ inventory_hostname }}/", "flat": True},
@@ -229,6 +243,3 @@ def run_play(spec: RunSpec, shards: dict[str, list[str]] | None = None) -> list[
         },
         {"name": "tidy", "ansible.builtin.file": {"path": archive, "state": "absent"}, "when": finished},
     ]
-    play = _play("arbench fleet run", tasks, strategy="free")
-    play["vars"]["shards"] = {host: ",".join(configs) for host, configs in (shards or {}).items()}
-    return [play]
