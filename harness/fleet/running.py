@@ -73,8 +73,9 @@ def fleet_run(options: FleetOptions, run: RunOptions) -> int:
     if todo:
         spec = RunSpec(record["fleet_run"], attempt, experiment, run.resume is not None, run_dir / "incoming", run.poll_s, run.max_wait_s)
         outcomes = engine.run(run_play(spec, record.get("sharding", {}).get("shards")), todo, options.forks)
+        this = _Attempt(record, attempt, options.results, run_dir)
         for host, result in outcomes.items():
-            record["hosts"][host] = _host_entry(host, hosts[host], result, record, setup.get(host, {}), attempt, options.results, run_dir)
+            record["hosts"][host] = _host_entry(host, hosts[host], result, setup.get(host, {}), this)
     record["updated_at_utc"] = utc()
     write_json_atomic(run_dir / "fleet.json", record)  # the hosts' outcomes are safe before any merge
     _merge_shards(record, options.results)
@@ -112,45 +113,38 @@ def _open_record(results: Path, run: RunOptions) -> tuple[Path, dict[str, Any], 
     return run_dir, record, run_dir / experiment.name
 
 
-def _host_entry(
-    host: str,
-    variables: dict[str, Any],
-    result: HostResult,
-    record: dict[str, Any],
-    setup: dict[str, Any],
-    attempt: int,
-    results: Path,
-    run_dir: Path,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Attempt:
+    """An attempt of a fleet run: its record, its number, and where runs are gathered to."""
+
+    record: dict[str, Any]
+    number: int
+    results: Path
+    run_dir: Path
+
+
+def _host_entry(host: str, variables: dict[str, Any], result: HostResult, setup: dict[str, Any], attempt: _Attempt) -> dict[str, Any]:
     """One host's outcome of this attempt; a run that cannot be gathered is this host's failure, no other's."""
-    before = dict(record["hosts"].get(host, {}))
-    entry = before | {"attempts": attempt, "address": variables.get("ansible_host", host), "device": setup.get("device")}
+    before = dict(attempt.record["hosts"].get(host, {}))
+    entry = before | {"attempts": attempt.number, "address": variables.get("ansible_host", host), "device": setup.get("device")}
     entry["clock"] = clock_offset(result) or before.get("clock")
     bench = _status(result)
     if bench.get("run_dir"):
         entry["remote_run_dir"] = bench["run_dir"]
+    resume = f"arbench fleet run --resume {attempt.run_dir}"
     if result.fault is not None:
-        return entry | _fault(result, run_dir)
+        return entry | _fault(result, resume)
     if bench.get("state") != BENCH_FINISHED or not bench.get("run_dir"):
         why = "another benchmark holds the device" if bench.get("rc") == BUSY_EXIT else f"arbench run ended {bench.get('rc')}"
-        return entry | {
-            "state": "failed",
-            "detail": f"{why} on the host: {bench.get('line', '')}; then: arbench fleet run --resume {run_dir}",
-        }
+        return entry | {"state": "failed", "detail": f"{why} on the host: {bench.get('line', '')}; then: {resume}"}
     try:
-        return entry | _gather(
-            host, entry, bench, json_or_empty(result.results.get("pack", {}).get("stdout", "")), record, attempt, results, run_dir
-        )
+        return entry | _gather(host, entry, bench, json_or_empty(result.results.get("pack", {}).get("stdout", "")), attempt)
     except (UserError, OSError, ValueError, KeyError) as error:
-        return entry | {
-            "state": "failed",
-            "detail": f"its run could not be gathered ({error}); arbench fleet run --resume {run_dir} fetches it again",
-        }
+        return entry | {"state": "failed", "detail": f"its run could not be gathered ({error}); {resume} fetches it again"}
 
 
-def _fault(result: HostResult, run_dir: Path) -> dict[str, str]:
-    """The state and line of a host the play stopped on."""
-    resume = f"arbench fleet run --resume {run_dir}"
+def _fault(result: HostResult, resume: str) -> dict[str, str]:
+    """The state and line of a host the play stopped on; ``resume`` is the command that takes it up again."""
     if result.task == "device free":
         return {"state": "busy", "detail": f"a benchmark still runs there (one at a time); when it has ended: {resume}"}
     if result.task == "progress" and result.fault == "failed":
@@ -162,28 +156,20 @@ def _fault(result: HostResult, run_dir: Path) -> dict[str, str]:
     return {"state": state, "detail": result.line() + hint}
 
 
-def _gather(
-    host: str,
-    entry: dict[str, Any],
-    bench: dict[str, Any],
-    packed: dict[str, Any],
-    record: dict[str, Any],
-    attempt: int,
-    results: Path,
-    run_dir: Path,
-) -> dict[str, Any]:
-    archive = run_dir / "incoming" / host / Path(packed["archive"]).name
+def _gather(host: str, entry: dict[str, Any], bench: dict[str, Any], packed: dict[str, Any], attempt: _Attempt) -> dict[str, Any]:
+    """Unpack the host's fetched run into the store, with its fleet section in the manifest; then drop the archive."""
+    archive = attempt.run_dir / "incoming" / host / Path(packed["archive"]).name
     fleet = {
-        "fleet_run": record["fleet_run"],
+        "fleet_run": attempt.record["fleet_run"],
         "host": host,
         "address": entry["address"],
-        "attempt": attempt,
+        "attempt": attempt.number,
         "clock": entry["clock"],
         "remote_run_dir": bench["run_dir"],
         "device_folder": packed["device_folder"],
         "archive_bytes": packed["bytes"],
     }
-    local = gather(archive, packed["sha256"], results, fleet)
+    local = gather(archive, packed["sha256"], attempt.results, fleet)
     archive.unlink()  # unpacked and checked: the run is in the store now
     note = " (every configuration failed: see its report)" if bench.get("rc") == 1 else ""
     return {
