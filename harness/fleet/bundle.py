@@ -28,7 +28,7 @@ from harness.paths import project_root
 from harness.system.fingerprint import cached_sha256
 from harness.system.software import SOURCE_STAMP
 
-__all__ = ["MODEL_MIN_BYTES", "apt_packages", "build_wheelhouse", "make_bundle"]
+__all__ = ["MODEL_MIN_BYTES", "apt_packages", "build_wheelhouse", "head_commit", "make_bundle"]
 
 MODEL_MIN_BYTES = 256 * 1024
 
@@ -38,6 +38,14 @@ def _git(*args: str) -> str:
     if done.returncode != 0:
         raise UserError(f"fleet setup ships a commit of arbench's git checkout: `git {' '.join(args)}` failed: {done.stderr.strip()}")
     return done.stdout
+
+
+def head_commit() -> str | None:
+    """HEAD of arbench's checkout here; None where it is no git checkout."""
+    try:
+        return _git("rev-parse", "--verify", "HEAD").strip()
+    except UserError:
+        return None
 
 
 def apt_packages() -> tuple[str, ...]:

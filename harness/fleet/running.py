@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from harness.errors import UserError
+from harness.fleet.bundle import head_commit
 from harness.fleet.commands import DONE, FleetOptions, fault_state, fleet_dir, host_line, json_or_empty, make_engine, utc
 from harness.fleet.engine import HostResult
 from harness.fleet.plays import RunSpec, run_play
@@ -60,6 +61,7 @@ def fleet_run(options: FleetOptions, run: RunOptions) -> int:
             "detail": "not set up (or its setup failed): run `arbench fleet setup` first",
         }
     todo = [h for h in todo if setup.get(h, {}).get("state") == "ready"]
+    _warn_old_commits(todo, setup, options.stream)
     if run.shard:
         from harness.fleet.shard import assign
         from harness.run.experiment import load_experiment
@@ -81,6 +83,18 @@ def fleet_run(options: FleetOptions, run: RunOptions) -> int:
     _merge_shards(record, options.results)
     write_json_atomic(run_dir / "fleet.json", record)
     return _report(record, run_dir, options.stream)
+
+
+def _warn_old_commits(hosts: list[str], setup: dict[str, Any], stream: TextIO) -> None:
+    """Say which hosts run a commit other than this checkout's HEAD (their runs record the one they ran)."""
+    head = head_commit()
+    for host in hosts:
+        commit = str(setup[host].get("commit"))
+        if head and commit != head:
+            print(
+                f"arbench fleet: warning: {host} runs commit {commit[:12]}, not HEAD {head[:12]}: `arbench fleet setup` updates it",
+                file=stream,
+            )
 
 
 def _open_record(results: Path, run: RunOptions) -> tuple[Path, dict[str, Any], Path]:
