@@ -18,7 +18,7 @@ from harness.errors import UserError
 from harness.fleet.bundle import make_bundle
 from harness.fleet.engine import Engine, HostResult, SshSettings
 from harness.fleet.plays import setup_play
-from harness.fleet.record import clock_offset, latest_fleet_run, read_json, write_json_atomic
+from harness.fleet.record import clock_offset, latest_fleet_run, read_json, utc, write_json_atomic
 from harness.paths import project_root
 
 __all__ = [
@@ -135,11 +135,6 @@ def json_or_empty(text: str) -> dict[str, Any]:
         return dict(json.loads(text))
     except (ValueError, TypeError):
         return {}
-
-
-def utc() -> str:
-    """Now, UTC, to the second (ISO 8601)."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def host_line(host: str, entry: dict[str, Any]) -> str:

@@ -27,7 +27,12 @@ from harness.system.fingerprint import sha256_file
 
 _SAFE = re.compile(r"(?!\.\.?$)[\w.-]+")  # a folder name, not "." or "..": what a device names cannot leave results/
 
-__all__ = ["clock_offset", "gather", "latest_fleet_run", "read_json", "write_json_atomic"]
+__all__ = ["clock_offset", "gather", "latest_fleet_run", "read_json", "utc", "write_json_atomic"]
+
+
+def utc() -> str:
+    """Now, UTC, to the second (ISO 8601), as run manifests write their times."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -82,7 +87,7 @@ def gather(archive: Path, expected_sha256: str | None, results: Path, fleet: dic
     run = unpacked[0]
     manifest_path = run / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    manifest["fleet"] = fleet | {"gathered_at_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    manifest["fleet"] = fleet | {"gathered_at_utc": utc()}
     write_json_atomic(manifest_path, manifest)
     destination = results / fleet["device_folder"] / run.name  # plain names (checked above): inside results/, whatever the device says
     destination.parent.mkdir(parents=True, exist_ok=True)

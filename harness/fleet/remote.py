@@ -69,17 +69,15 @@ def probe(workdir: Path) -> dict[str, Any]:
 
 
 def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (x86 "model name", Arm boards' "Hardware" or "Model")."""
+    """The CPU name of the machine, as runs record it (``harness.system.cpu.cpu_model``: Arm core names, x86 model names)."""
+    from harness.system.cpu import cpu_model as named
+    from harness.system.cpu import parse_cpuinfo
+
     try:
         text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
     except OSError:
         text = ""
-    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
-    fields = {key.strip().lower(): value.strip() for key, value in fields.items()}
-    for key in ("model name", "hardware", "model"):  # x86, then the Arm boards' names (Pi: "Model")
-        if fields.get(key):
-            return fields[key]
-    return platform.processor() or "unknown"
+    return named(parse_cpuinfo(text)) or "unknown"
 
 
 def _manifest_state(run_dir: Path) -> str | None:

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 from harness.errors import UserError
-from harness.store.reader import current_records
+from harness.fleet.record import utc
+from harness.store.reader import current_records, read_frames
+from harness.store.schema import FRAMES
 from harness.store.summary import summarize
 from harness.store.writer import new_run_id, write_json_atomic
 
@@ -58,17 +59,6 @@ def assign(hosts: list[str], setup: dict[str, dict[str, Any]], config_ids: list[
     return {"calibration": calibration, "matrix": config_ids, "shards": shards, "groups": group_list}
 
 
-def _records(run_dir: Path) -> list[dict[str, Any]]:
-    records = []
-    with (run_dir / "frames.jsonl").open(encoding="utf-8") as handle:
-        for line in handle:
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                continue  # a torn last line of a killed run: its reader skips it too
-    return records
-
-
 def merge(parts: dict[str, Path], reference: str, calibration: str, matrix: list[str], results: Path, fleet_run: str) -> Path:
     """One run from the shards in ``parts`` (host -> its gathered run), in ``matrix`` order; returns the merged run's folder."""
     manifests = {host: json.loads((run / "manifest.json").read_text(encoding="utf-8")) for host, run in parts.items()}
@@ -94,7 +84,7 @@ def merge(parts: dict[str, Path], reference: str, calibration: str, matrix: list
     }
     base["fleet"] = {
         "fleet_run": fleet_run,
-        "merged_at_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "merged_at_utc": utc(),
         "shards": dict(sorted(shards.items())),
         "calibration": calibrate(parts, reference, calibration),
     }
@@ -126,7 +116,7 @@ def _collect(
         outcomes += [o | {"host": host} for o in manifest["configurations"] if o["config_id"] == config]
         rounds[config] = manifest.get("round_outcomes", {}).get(config, {})
         superseded += [s | {"host": host} for s in manifest.get("superseded") or [] if s.get("config_id") == config]
-        records += [r | {"host": host} for r in _records(parts[host]) if r.get("config_id") == config]
+        records += [r | {"host": host} for r in read_frames(parts[host] / FRAMES)[0] if r.get("config_id") == config]
     return outcomes, rounds, superseded, records
 
 
