@@ -81,12 +81,13 @@ $(CONVERT_VENV)/bin/onnx2tf: pyproject.toml
 
 # Retrain the shipped en->es NMT model from Debian's gettext catalogs and Apertium's distilled translations
 # (root for apt-get; training is capped at 2.5 hours on 2 cores and resumes after an interruption); writes
-# models/nmt-en-es and its card. `--from STEP` restarts at collect, distill, train, evaluate or card.
-# NMT_TRAIN_S=9800 trains for that many training-loop seconds instead (the budget of the shipped model: its card).
+# models/nmt-en-es and its card. Training has two stages (train, then adapt: docs/mt.md).
+# NMT_TRAIN_S and NMT_ADAPT_S train the stages for that many training-loop seconds instead of the recipe's
+# (the budgets of the shipped model are in its card).
 train-nmt: $(BIN)/arbench
 	@command -v lt-print >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get install -y -qq lttoolbox-dev >/dev/null; }
 	$(BIN)/pip install --quiet -e '.[nmt]'
-	$(BIN)/python -m harness.models.recipes.nmt.reproduce $(if $(NMT_TRAIN_S),--max-train-s $(NMT_TRAIN_S))
+	$(BIN)/python -m harness.models.recipes.nmt.reproduce $(if $(NMT_TRAIN_S),--max-train-s $(NMT_TRAIN_S)) $(if $(NMT_ADAPT_S),--adapt-train-s $(NMT_ADAPT_S))
 
 # The GPU device check (docs/accelerators.md): its inputs here, then PP-OCRv4 and the NMT model on PyTorch at
 # fp32/fp16/bf16 on CUDA (where torch has it) and the CPU, with NVML energy; results in $(OUT)/device-check.

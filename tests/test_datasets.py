@@ -245,3 +245,17 @@ def test_text_set_line_count_mismatch_names_both_files(tmp_path: Path) -> None:
     write_pair(tmp_path, ["one", "two"], ["uno"])
     with pytest.raises(DataMissing, match=re.escape(f"{tmp_path / 'eng.devtest'} has 2 lines but {tmp_path / 'spa.devtest'} has 1")):
         load_text_pairs(TextSetOptions("flores101", root=str(tmp_path)))
+
+
+def test_the_phrasebook_is_a_text_set_of_signs() -> None:
+    from harness.sources.phrasebook import load_phrasebook
+
+    entries = load_phrasebook()
+    to_spanish = load_text_pairs(TextSetOptions("phrasebook", "eng", "spa"))
+    assert to_spanish == [(e.en, e.es) for e in entries if e.es] and len(to_spanish) > 300
+    assert load_text_pairs(TextSetOptions("phrasebook", "spa", "eng", limit=5)) == [(b, a) for a, b in to_spanish[:5]]
+    to_german = load_text_pairs(TextSetOptions("phrasebook", "eng", "deu"))
+    assert to_german == [(e.en, e.de) for e in entries if e.de]  # entries without German are left out
+    assert all(len(source.split()) <= 8 for source, _ in to_spanish)  # sign-length
+    with pytest.raises(ConfigError, match="no eng->fra pair"):
+        TextSetOptions("phrasebook", "eng", "fra")

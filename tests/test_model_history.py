@@ -8,11 +8,13 @@ import pytest
 
 from harness.errors import BackendUnavailable
 from harness.models.manifest import load_manifest
-from harness.models.recipes.history import NMT_V1, git_blob
+from harness.models.recipes.history import COMMITS, git_blob
 from harness.models.verify import verify_model
 from tests.conftest import REPO
 
-in_clone = subprocess.run(["git", "cat-file", "-e", f"{NMT_V1}^{{commit}}"], cwd=REPO, capture_output=True, check=False).returncode == 0
+
+def in_clone(commit: str) -> bool:
+    return subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=REPO, capture_output=True, check=False).returncode == 0
 
 
 def test_a_commit_this_clone_lacks_is_a_reason_not_a_crash() -> None:
@@ -20,17 +22,19 @@ def test_a_commit_this_clone_lacks_is_a_reason_not_a_crash() -> None:
         git_blob("0" * 40, "models/nmt-en-es/hf/config.json")
 
 
-@pytest.mark.skipif(not in_clone, reason=f"commit {NMT_V1[:10]} is not in this clone (shallow)")
-def test_the_first_nmt_model_is_rebuilt_byte_for_byte_and_translates() -> None:
+@pytest.mark.parametrize("version", sorted(COMMITS))
+def test_earlier_nmt_models_are_rebuilt_byte_for_byte_and_translate(version: str) -> None:
+    if not in_clone(COMMITS[version]):
+        pytest.skip(f"commit {COMMITS[version][:10]} is not in this clone (shallow)")
     pytest.importorskip("ctranslate2")
     from harness.context import BackendContext
     from harness.mt.ctranslate2 import CTranslate2Options
     from harness.testing.backends import open_backend
 
     entries = {entry.id: entry for entry in load_manifest()}
-    for model_id in ("nmt-en-es-v1-hf", "nmt-en-es-v1-ct2"):
+    for model_id in (f"nmt-en-es-{version}-hf", f"nmt-en-es-{version}-ct2"):
         verify_model(entries[model_id])  # make models (make test runs it) wrote them from history; pins hold
-    mt = open_backend("mt", "ctranslate2", CTranslate2Options(model="nmt-en-es-v1-ct2"), BackendContext(threads=1))
+    mt = open_backend("mt", "ctranslate2", CTranslate2Options(model=f"nmt-en-es-{version}-ct2"), BackendContext(threads=1))
     try:
         [target] = mt.translate(["Open the file"])
     finally:

@@ -143,3 +143,47 @@ def test_a_run_stopped_by_its_time_budget_goes_on_under_a_longer_one(tmp_path: P
     assert longer.resume()
     longer.fit()
     assert longer.step > 4 and not longer.stop_reason.startswith("time budget")
+
+
+def test_source_weights_keep_a_share_or_repeat_a_source(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from harness.models.recipes.nmt.train import TrainOptions, training_pairs, weighted
+
+    pairs = [(f"en {i}", f"es {i}") for i in range(2000)]
+    half = weighted(pairs, 0.5, "ui")
+    assert 900 < len(half) < 1100 and set(half) <= set(pairs) and half == weighted(list(pairs), 0.5, "ui")
+    assert weighted(pairs, 0.5, "other salt") != half  # the share is chosen per source
+    twice = weighted(pairs, 2.25, "ui")
+    assert twice[:4000] == pairs * 2 and set(twice[4000:]) == set(weighted(pairs, 0.25, "ui"))
+    (tmp_path / "train.tsv").write_text("".join(f"{en}\t{es}\n" for en, es in pairs[:100]))
+    sources = ["ui" if i % 2 else "wordnet" for i in range(100)]
+    rows = zip(pairs[:100], sources, strict=True)
+    (tmp_path / "distilled.tsv").write_text("".join(f"d{en}\td{es}\t{source}\n" for (en, es), source in rows))
+    plain, counts = training_pairs(tmp_path, TrainOptions(distilled_sources=("ui", "wordnet")))
+    assert len(plain) == 200 and counts == {"human": 100, "ui": 50, "wordnet": 50}
+    mix = TrainOptions(distilled_sources=("ui", "wordnet"), source_weights={"human": 0.0, "wordnet": 3.0})
+    weighted_mix, counts = training_pairs(tmp_path, mix)
+    assert len(weighted_mix) == 50 + 150 and not any(en.startswith("en") for en, _ in weighted_mix)
+    assert counts == {"human": 0, "ui": 50, "wordnet": 150}
+    with pytest.raises(SystemExit, match="no pairs of source 'quotes'"):
+        training_pairs(tmp_path, TrainOptions(distilled_sources=("ui", "quotes")))
+
+
+def test_a_run_is_keyed_by_options_data_and_start_but_not_by_its_budget(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from harness.models.recipes.nmt.train import TrainOptions, init_tokenizer, run_key
+
+    train = [([5, 6, 0], [7, 0]), ([8, 0], [9, 9, 0])]
+    key = run_key(TrainOptions(), train, "")
+    assert run_key(TrainOptions(max_train_s=9e9), train, "") == key  # a longer budget continues the same run
+    assert run_key(TrainOptions(lr=0.001), train, "") != key
+    assert run_key(TrainOptions(source_weights={"ui": 0.5}), train, "") != key
+    assert run_key(TrainOptions(), train[:1], "") != key
+    assert run_key(TrainOptions(), train, "sha of a first stage") != key
+    (tmp_path / "first").mkdir()
+    (tmp_path / "first" / "spm.model").write_bytes(b"spm")
+    with pytest.raises(SystemExit, match=r"has no best\.pt"):
+        init_tokenizer(tmp_path / "first", tmp_path)
+    (tmp_path / "first" / "best.pt").write_bytes(b"weights")
+    (tmp_path / "second").mkdir()
+    assert init_tokenizer(tmp_path / "first", tmp_path / "second").read_bytes() == b"spm"  # the first stage's vocabulary

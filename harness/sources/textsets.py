@@ -1,9 +1,11 @@
-"""Sentence sets for MT-only runs (FLORES-101 devtest, Tatoeba, WMT newstest2013), read in place as a text source.
+"""Sentence sets for MT-only runs (FLORES-101 devtest, Tatoeba, WMT newstest2013, the sign phrasebook) as a text source.
 
 Each set is plain UTF-8, one sentence per line, with line N of one language's file the translation of line N
 of the other's. FLORES-101 and newstest2013 are multi-parallel over eng/spa/deu/fra, so any two of them make
 a pair; Tatoeba ships separate line-aligned pairs (eng-spa, deu-eng, eng-fra), usable in either direction.
-Frames carry the source sentence in ``Frame.text`` and no image.
+``phrasebook`` is the project's own sign phrasebook (harness/data/phrasebook.tsv, English with Spanish and
+German): sign-length texts, one per frame, for per-sign MT latency. Frames carry the source sentence in
+``Frame.text`` and no image.
 """
 
 from __future__ import annotations
@@ -39,7 +41,9 @@ TEXT_SETS: dict[str, TextSet] = {
     "flores101": TextSet("flores101_devtest", "{lang}.devtest", (("eng", "spa", "deu", "fra"),)),
     "tatoeba": TextSet("tatoeba_test_v2021-08-07", "{group}.{lang}", (("eng", "spa"), ("deu", "eng"), ("eng", "fra"))),
     "newstest2013": TextSet("wmt_newstest2013", "newstest2013.{lang}", (("eng", "spa", "deu", "fra"),)),
+    "phrasebook": TextSet("", "", (("eng", "spa", "deu"),)),  # shipped with the package, not under the data root
 }
+PHRASEBOOK_COLUMNS = {"eng": "en", "spa": "es", "deu": "de"}
 
 
 def directions(dataset: str) -> list[str]:
@@ -51,8 +55,9 @@ def directions(dataset: str) -> list[str]:
 class TextSetOptions:
     """Options for a sentence-set source.
 
-    ``dataset``: "flores101", "tatoeba" or "newstest2013"; ``src``/``tgt``: ISO 639-3 codes (eng, spa, deu,
-    fra) that the set pairs; ``root``: the set's folder (default: its folder under the data root);
+    ``dataset``: "flores101", "tatoeba", "newstest2013" or "phrasebook"; ``src``/``tgt``: ISO 639-3 codes (eng,
+    spa, deu, fra) that the set pairs; ``root``: the set's folder (default: its folder under the data root; for
+    the phrasebook, a phrasebook TSV instead of the shipped one);
     ``limit``: first N lines (0: all); ``loop``: start again after the last line.
     """
 
@@ -97,8 +102,23 @@ def _read_lines(path: Path) -> list[str]:
     return lines[:-1] if lines and lines[-1] == "" else lines
 
 
+def _phrasebook_pairs(options: TextSetOptions) -> list[tuple[str, str]]:
+    """(source, reference) of every phrasebook entry that has both languages, in file order."""
+    from harness.sources.phrasebook import load_phrasebook
+
+    entries = load_phrasebook(Path(options.root) if options.root else None)
+    pairs = []
+    for entry in entries:
+        source, target = (entry.en if lang == "eng" else entry.translation(PHRASEBOOK_COLUMNS[lang]) for lang in (options.src, options.tgt))
+        if source and target:
+            pairs.append((source, target))
+    return pairs
+
+
 def load_text_pairs(options: TextSetOptions) -> list[tuple[str, str]]:
     """(source sentence, reference translation) pairs in file order, at most ``options.limit`` (0: all)."""
+    if options.dataset == "phrasebook":
+        return _phrasebook_pairs(options)[: options.limit or None]
     root = _root(options)
     if not root.is_dir():
         raise DataMissing(f"{options.dataset} folder not found: {root}; set `root` or ARBENCH_DATA_ROOT")

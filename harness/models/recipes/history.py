@@ -8,11 +8,14 @@ without that commit (a shallow one) skips the recipe with the reason; nothing el
 - ``nmt-en-es-v1-hf``: the first NMT model (4.0M parameters, Debian UI strings only), shipped in d3c1344.
 - ``nmt-en-es-v1-ct2``: its CTranslate2 float32 conversion, made here from those weights as ``ct2`` makes
   the current one.
+- ``nmt-en-es-v2-hf`` and ``nmt-en-es-v2-ct2``: the second (7.4M parameters, one training stage on Debian's
+  catalogs and Apertium-distilled pairs), shipped in a7d01f2.
 """
 
 from __future__ import annotations
 
 import subprocess
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +23,18 @@ from harness.errors import BackendUnavailable
 from harness.models.recipes import ct2
 from harness.paths import project_root
 
-__all__ = ["NMT_V1", "build_nmt_v1_ct2", "build_nmt_v1_hf", "git_blob", "nmt_v1_ct2_key", "nmt_v1_hf_key"]
+__all__ = [
+    "NMT_V1", "NMT_V2", "build_nmt_v1_ct2", "build_nmt_v1_hf", "build_nmt_v2_ct2", "build_nmt_v2_hf", "git_blob",
+    "nmt_v1_ct2_key", "nmt_v1_hf_key", "nmt_v2_ct2_key", "nmt_v2_hf_key",
+]  # fmt: skip
 
 RECIPE_VERSION = 1
 NMT_V1 = "d3c1344e9e2c10d2fda8621308e08a36bc32d560"  # the commit that shipped nmt-en-es v1
-NMT_V1_FILES = (
+NMT_V2 = "a7d01f2da21cdfae200af91ab0d730ec034b0116"  # the commit that shipped nmt-en-es v2
+COMMITS = {"v1": NMT_V1, "v2": NMT_V2}
+NMT_FILES = (
     "model.safetensors", "config.json", "generation_config.json", "source.spm", "target.spm", "tokenizer_config.json", "vocab.json",
 )  # fmt: skip
-NMT_V1_HF = Path("build") / "models" / "nmt-en-es-v1" / "hf"
 
 
 def git_blob(commit: str, path: str) -> bytes:
@@ -41,31 +48,42 @@ def git_blob(commit: str, path: str) -> bytes:
     return done.stdout
 
 
-def build_nmt_v1_hf(out_dir: Path) -> dict[str, Path]:
-    """Write the v1 Transformers files from git history into ``out_dir``."""
+def _hf_dir(version: str) -> Path:
+    return Path("build") / "models" / f"nmt-en-es-{version}" / "hf"
+
+
+def build_nmt_hf(version: str, out_dir: Path) -> dict[str, Path]:
+    """Write an earlier version's Transformers files from git history into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name in NMT_V1_FILES:
-        (out_dir / name).write_bytes(git_blob(NMT_V1, f"models/nmt-en-es/hf/{name}"))
-    return {name: out_dir / name for name in NMT_V1_FILES}
+    for name in NMT_FILES:
+        (out_dir / name).write_bytes(git_blob(COMMITS[version], f"models/nmt-en-es/hf/{name}"))
+    return {name: out_dir / name for name in NMT_FILES}
 
 
-def nmt_v1_hf_key() -> dict[str, Any]:
-    """What the v1 files depend on: the commit and the file names."""
-    return {"recipe_version": RECIPE_VERSION, "commit": NMT_V1, "files": list(NMT_V1_FILES)}
+def nmt_hf_key(version: str) -> dict[str, Any]:
+    """What an earlier version's files depend on: the commit and the file names."""
+    return {"recipe_version": RECIPE_VERSION, "commit": COMMITS[version], "files": list(NMT_FILES)}
 
 
-def _v1_weights() -> Path:
-    source = project_root() / NMT_V1_HF
+def _weights(version: str) -> Path:
+    source = project_root() / _hf_dir(version)
     if not (source / "model.safetensors").is_file():
-        raise BackendUnavailable(f"{source} is missing: the nmt-v1-hf recipe builds it first (arbench models build)")
+        raise BackendUnavailable(f"{source} is missing: the nmt-{version}-hf recipe builds it first (arbench models build)")
     return source
 
 
-def build_nmt_v1_ct2(out_dir: Path) -> dict[str, Path]:
-    """Convert the v1 weights (build/models/nmt-en-es-v1/hf, from ``build_nmt_v1_hf``) as ``ct2`` converts the current ones."""
-    return ct2.convert(_v1_weights(), out_dir)
+def build_nmt_ct2(version: str, out_dir: Path) -> dict[str, Path]:
+    """Convert an earlier version's weights (build/models/nmt-en-es-VERSION/hf) as ``ct2`` converts the current ones."""
+    return ct2.convert(_weights(version), out_dir)
 
 
-def nmt_v1_ct2_key() -> dict[str, Any]:
-    """What the v1 conversion depends on (``ct2.key``: the v1 files' sha256 and the converter's versions)."""
-    return ct2.key(_v1_weights())
+def nmt_ct2_key(version: str) -> dict[str, Any]:
+    """What an earlier version's conversion depends on (``ct2.key``: its files' sha256 and the converter's versions)."""
+    return ct2.key(_weights(version))
+
+
+# The recipes' entry points (harness.models.recipes.build names them "module:function").
+build_nmt_v1_hf, nmt_v1_hf_key = partial(build_nmt_hf, "v1"), partial(nmt_hf_key, "v1")
+build_nmt_v1_ct2, nmt_v1_ct2_key = partial(build_nmt_ct2, "v1"), partial(nmt_ct2_key, "v1")
+build_nmt_v2_hf, nmt_v2_hf_key = partial(build_nmt_hf, "v2"), partial(nmt_hf_key, "v2")
+build_nmt_v2_ct2, nmt_v2_ct2_key = partial(build_nmt_ct2, "v2"), partial(nmt_ct2_key, "v2")

@@ -5,7 +5,8 @@
 Reads ``<data>/manifest.json`` (collect.py; copied beside the model as ``data_manifest.json``),
 ``<data>/distill_manifest.json`` (distill.py; copied as ``distill_manifest.json``),
 ``<model>/train_figures.json`` (train.py), ``<model>/eval.json`` (evaluate.py) and, where the shipped model
-trained past the recipe's budget, ``<model>/recipe_cap.json`` (the checkpoint at that budget, evaluated). No figure is typed in
+trained past the recipe's budget, ``<model>/recipe_cap.json`` (the checkpoint at that budget, evaluated), and
+``<model>/levers.json`` (checkpoints compared by checkpoints.py). No figure is typed in
 by hand except the published OPUS-MT scores below, each with its source.
 """
 
@@ -89,26 +90,52 @@ def _overlap(counts: dict) -> int:
     return sum(v for k, v in counts.items() if k.startswith("eval_overlap"))
 
 
-def distill_section(distilled: dict, human_pairs: int) -> str:
-    """The distilled sources: where each comes from, its licence, inputs, pairs and drops; the human share."""
+def distill_section(distilled: dict, human_pairs: int, figures: dict | None = None) -> str:
+    """The distilled sources: where each comes from, its licence, inputs, pairs and drops, the stages that use them; the human share."""
     sources = distilled["sources"]
     rows = [f"| {name} | {r['from']} | {r['licence']} | {r['inputs']:,} | {r['pairs']:,} | "
-            f"{', '.join(f'{k} {v:,}' for k, v in r['drops'].items()) or '–'} |" for name, r in sources.items()]
+            f"{', '.join(f'{k} {v:,}' for k, v in r['drops'].items()) or '–'} | {_stages(name, figures or {})} |"
+            for name, r in sources.items()]
     total = distilled["pairs"]
-    share = total / (total + human_pairs)
     return f"""Teacher: {distilled['teacher']} (apertium {distilled['apertium']}), run through arbench's own
 Apertium backend, so the student learns exactly what it is compared with. Inputs are English text that is
 not evaluation data (and, for back-translation, the human Spanish of the catalogs translated spa→eng);
 sign-length inputs (up to four words) also go in UPPER CASE and Title Case. Every input and output passes
 the same decontamination as the human pairs; collect.py's validation strings never reach training.
 
-| source | from | licence | inputs | pairs kept | dropped |
-|---|---|---|---:|---:|---|
+| source | from | licence | inputs | pairs kept | dropped | trained on in |
+|---|---|---|---:|---:|---|---|
 """ + "\n".join(rows) + f"""
 
-**{total:,} distilled pairs and {human_pairs:,} human pairs: {100 * share:.0f}% of the training pairs are
-distilled.** Held-out inputs of each source (collect.py's hash rule) with Apertium's output are the
+{total:,} distilled pairs and {human_pairs:,} human pairs in all. {_shares(figures or {}, sources, human_pairs)}
+Held-out inputs of each source (collect.py's hash rule) with Apertium's output are the
 `distilled-valid` set: validation only, never trained on."""
+
+
+def _shares(figures: dict, sources: dict, human_pairs: int) -> str:
+    """The share of distilled pairs in each training stage's data (after its source weights)."""
+    first = (figures.get("init") or {}).get("figures")
+    parts = []
+    for name, f in (("stage 1", first), ("stage 2" if first else "training", figures)):
+        if not f:
+            continue
+        counts = f.get("train_pairs_by_source") or {
+            "human": human_pairs, **{k: sources[k]["pairs"] for k in f["options"]["distilled_sources"] if k in sources}}
+        pairs = sum(counts.values())
+        parts.append(f"{name}: {pairs - counts['human']:,} distilled and {counts['human']:,} human pairs "
+                     f"({100 * (pairs - counts['human']) / pairs:.0f}% distilled)")
+    return "**" + "; ".join(parts) + ".**" if parts else ""
+
+
+def _stages(source: str, figures: dict) -> str:
+    """Which training stage used a source, and at what weight (``source_weights``: share kept or repeats)."""
+    stages = []
+    first = ((figures.get("init") or {}).get("figures") or {}).get("options", {})
+    for name, options in (("stage 1", first), ("stage 2" if first else "training", figures.get("options", {}))):
+        if source in options.get("distilled_sources", ()):
+            weight = options.get("source_weights", {}).get(source, 1)
+            stages.append(name + (f" (×{weight:g})" if weight != 1 else ""))
+    return ", ".join(stages) or "–"
 
 
 def eval_section(evaluation: dict) -> str:
@@ -192,6 +219,31 @@ Marian loader drops it and starts the decoder from a zero embedding (the recipe 
 during training so both runtimes agree)."""
 
 
+def stages_section(figures: dict) -> str:
+    """The two training stages side by side, when this model was trained on from a first stage (``--init``)."""
+    init = figures.get("init")
+    if not init or not init.get("figures"):
+        return ""
+    first = init["figures"]
+    rows = []
+    stages = (("stage 1: every first-stage source (options.toml)", first), ("stage 2: everyday-weighted mix (options-adapt.toml)", figures))
+    for label, f in stages:
+        o = f["options"]
+        rows.append(f"| {label} | {f['train_pairs']:,} | {o['lr']} / {o['warmup_steps']} | {f['steps']:,} | {f['best_step']:,} | "
+                    f"{f['best_valid_nll']} on {f['valid_pairs']:,} | {f['train_loop_wall_s']:,.0f} | {f['stop_reason']} |")
+    weights = ", ".join(f"{k} ×{v:g}" for k, v in figures["options"].get("source_weights", {}).items()) or "none"
+    return f"""Training ran in two stages. The second started from the first stage's best checkpoint (step
+{first['best_step']:,}, `best.pt` sha256 `{init['best_pt_sha256'][:16]}…`) and its SentencePiece model, with a fresh
+optimizer and schedule, on a mix that adds distill.py's everyday sources (`wordnet`, `everyday`, `quotes`) to a
+share of the first stage's data (source weights: {weights}; a weight below 1 keeps that share of the source's
+pairs, chosen by hash). The validation NLL of each stage is over its own validation pairs (the second's include
+held-out inputs of the everyday sources), so the two are not comparable with each other.
+
+| stage | training pairs | peak lr / warm-up steps | steps | best step | best valid NLL (nats/token) | training loop s | stop |
+|---|---:|---|---:|---:|---|---:|---|
+""" + "\n".join(rows) + "\n"
+
+
 def training_section(figures: dict) -> str:
     """Optimisation settings, stop, wall and CPU time."""
     o = figures["options"]
@@ -255,10 +307,35 @@ validation NLL {cap['valid_nll']} nats/token) was translated once on every set, 
 """ + "\n".join(rows) + "\n"
 
 
+def levers_section(levers: list[dict] | None) -> str:
+    """Checkpoints scored the same way (``levers.json``, written by checkpoints.py): what each lever bought."""
+    if not levers:
+        return ""
+    rows = []
+    for lever in levers:
+        results = lever["eval"]["results"]["float32"]
+        cells = [f"{results[k]['chrf']:.1f}" if k in results else "–" for k in SET_NAMES]
+        rows.append(f"| {lever['label']} | {lever['step']:,} | {lever['valid_nll']} | {' | '.join(cells)} |")
+    return f"""### What each lever bought
+
+Checkpoints scored the same way (`harness/models/recipes/nmt/checkpoints.py`: float32, the decoding below,
+every set), chrF. Training seconds and steps count from the start of each checkpoint's own stage; validation
+NLL is over that stage's validation pairs.
+
+| checkpoint | step | valid NLL | {' | '.join(label for label, _ in SET_NAMES.values())} |
+|---|---:|---:|{'---:|' * len(SET_NAMES)}
+""" + "\n".join(rows) + "\n"
+
+
 def history_table(figures: dict) -> str:
-    """Validation NLL at each evaluation, and whether it was still falling when training stopped."""
+    """Validation NLL at each evaluation (of both stages), and whether it was still falling when training stopped."""
+    first = (figures.get("init") or {}).get("figures")
     rows = [f"| {h['step']:,} | {h['epoch']} | {h['elapsed_s']:,.0f} | {h['train_loss']:.3f} | {h['valid_nll']:.3f} |"
             for h in figures["history"]]
+    if first:
+        rows = ["| **stage 1** | | | | |"] + [
+            f"| {h['step']:,} | {h['epoch']} | {h['elapsed_s']:,.0f} | {h['train_loss']:.3f} | {h['valid_nll']:.3f} |"
+            for h in first["history"]] + ["| **stage 2** | | | | |"] + rows
     still = figures["best_step"] == figures["steps"]
     note = ("The best checkpoint is the last one: validation NLL was still falling fast when the time budget "
             "ended the run, so the model is under-trained; a larger `max_train_s` (or a machine without "
@@ -267,15 +344,19 @@ def history_table(figures: dict) -> str:
                       *rows]) + "\n\n" + note
 
 
-def render(manifest: dict, distilled: dict, figures: dict, evaluation: dict, cap: dict | None = None) -> str:
+def render(manifest: dict, distilled: dict, figures: dict, evaluation: dict, cap: dict | None = None,
+           levers: list[dict] | None = None) -> str:
     """The whole README.md text."""
+    first = (figures.get("init") or {}).get("figures") or {}
+    hours = (figures["train_loop_wall_s"] + first.get("train_loop_wall_s", 0)) / 3600
     return f"""# nmt-en-es — a small English→Spanish transformer from Debian's translations and Apertium's
 
 A {figures['parameters'] / 1e6:.1f}M-parameter Marian-style transformer, trained from scratch in
-{figures['train_loop_wall_s'] / 3600:.1f} hours on 2 CPU cores from English→Spanish pairs: the human translations in the
+{hours:.1f} hours{' (two stages)' if first else ''} on 2 CPU cores from English→Spanish pairs: the human translations in the
 gettext catalogs of Debian packages, and Apertium's translations of English text that is not evaluation
 data (sequence-level distillation: dictionary words and phrases, UI strings, package descriptions,
-fortunes; and back-translated Spanish). The weights ship once, as float16 in Transformers format (`hf/`);
+fortunes and quotations, WordNet's example sentences and glosses, everyday sentences composed from
+WordNet's words; and back-translated Spanish). The weights ship once, as float16 in Transformers format (`hf/`);
 `make models` converts them into a float32 CTranslate2 model (`ct2/`, byte for byte the files pinned in
 models/manifest.toml; quantize at load time with `compute_type="int8"`). It is the project's own,
 reproducible MT model; the numbers below put it beside its teacher, Apertium, on the same lines.
@@ -321,7 +402,7 @@ translator-credit entries dropped; for English of 20+ characters a Spanish/Engli
 
 ### Distilled pairs: Apertium as the teacher
 
-{distill_section(distilled, manifest['counts']['train'])}
+{distill_section(distilled, manifest['counts']['train'], figures)}
 
 ### Licences
 
@@ -340,6 +421,7 @@ dictionary) and of the GPL-family catalogs if you redistribute them.
 
 ## Training
 
+{stages_section(figures)}
 {training_section(figures)}
 
 {history_table(figures)}
@@ -349,6 +431,7 @@ dictionary) and of the GPL-family catalogs if you redistribute them.
 {eval_section(evaluation)}
 
 {cap_section(cap)}
+{levers_section(levers)}
 
 Each checkpoint here was translated once on the test sets, after every setting (data, model size, training,
 decoding: chosen per checkpoint on the two validation sets) had been chosen on the validation sets and on
@@ -360,15 +443,16 @@ throughput trials; nothing was tuned on a test set.
 apt-get update                                   # Debian 12; root (apt-get download, dpkg -x; nothing is installed)
 .venv/bin/pip install torch==2.13.0 transformers==5.24.0 sentencepiece==0.2.3 ctranslate2==4.8.5
 apt-get install lttoolbox-dev                    # lt-print, to read Apertium's bilingual dictionary
-.venv/bin/python -m harness.models.recipes.nmt.reproduce  # collect → distill → train → evaluate → this card
+.venv/bin/python -m harness.models.recipes.nmt.reproduce  # collect → distill → train → adapt → evaluate → this card
 ```
 
 (`make train-nmt` runs the last two lines; `--device cuda` trains on a GPU with the same recipe; an
-interrupted run continues with `--from train`.)
+interrupted run continues with `--from train`, or `--from adapt` once the first stage is done.)
 
 Steps, each its own process (`harness/models/recipes/nmt/`): `collect.py` (`packages.txt` → `build/nmt/data/`),
 `distill.py` (Apertium's translations → `build/nmt/data/distilled.tsv`, its cache in `build/nmt/distill/`),
-`train.py` (`options.toml`; SentencePiece, training, export, CTranslate2 conversion → this folder),
+`train.py` (`options.toml`; SentencePiece, training, export, CTranslate2 conversion → `build/nmt/stage1/`),
+`train.py` again as the `adapt` step (`options-adapt.toml`, `--init build/nmt/run` → this folder),
 `evaluate.py` (→ `eval.json`; hypotheses in `build/nmt/eval/`), `card.py` (→ this README). Scratch data
 stays in `build/nmt/` (gitignored); no evaluation text is written into the repository. Package versions
 are not pinned by `apt-get download` (Debian security updates replace old versions); the versions and
@@ -390,7 +474,9 @@ def main() -> None:
     evaluation = json.loads((args.model / "eval.json").read_text())
     cap_file = args.model / "recipe_cap.json"  # written when the shipped model trained past the recipe's budget
     cap = json.loads(cap_file.read_text()) if cap_file.is_file() else None
-    (args.model / "README.md").write_text(render(manifest, distilled, figures, evaluation, cap))
+    levers_file = args.model / "levers.json"  # checkpoints.py's records
+    levers = json.loads(levers_file.read_text()) if levers_file.is_file() else None
+    (args.model / "README.md").write_text(render(manifest, distilled, figures, evaluation, cap, levers))
 
 
 if __name__ == "__main__":

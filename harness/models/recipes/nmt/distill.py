@@ -16,6 +16,12 @@ strings (a deterministic sample by hash):
 - ``fortunes``: sentences of Debian's ``fortunes-min`` (downloaded with ``apt-get download``, not installed).
 - ``backtranslated``: the human Spanish msgstrs of collect.py's pairs with Apertium's spa-eng English as
   the source (back-translation: human targets, synthetic sources).
+- ``wordnet``: WordNet 3.0's example sentences and (up to ``GLOSSES``) glosses (``everyday.wordnet_inputs``).
+- ``everyday``: ``EVERYDAY`` sentences composed from WordNet's frequent words (``everyday.everyday_inputs``).
+- ``quotes``: sentences of Debian's full ``fortunes`` databases (fortunes-min is a small part of them).
+
+The first six sources train the model's first stage, the last three join them in its second
+(options-adapt.toml): everyday sentences, the kind Tatoeba and signs hold.
 
 Sign-length inputs (at most ``SIGN_WORDS`` words) also go in UPPER CASE and Title Case, each translated on
 its own (signs and OCR text are often capitalised). Every input and output is checked against the
@@ -47,6 +53,7 @@ from typing import Any
 
 from harness.models.recipes.nmt.collect import download, is_valid_split, licence_of, unpack
 from harness.models.recipes.nmt.decontam import Decontaminator, evaluation_files
+from harness.models.recipes.nmt.everyday import everyday_inputs, wordnet_inputs
 from harness.models.recipes.nmt.mocatalog import normalize_for_match
 from harness.paths import project_root
 
@@ -57,8 +64,10 @@ SIGN_WORDS = 4
 MIN_WORDS, MAX_WORDS = 3, 40  # sentences kept from prose sources
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])")
 BAD_CHARS = re.compile(r"[<>{}\[\]\\|_=@#$%^*~`]|https?:|www\.|\.\w{2,4}/")
-SOURCES = ("dictionary", "phrases", "ui", "descriptions", "fortunes", "backtranslated")
+SOURCES = ("dictionary", "phrases", "ui", "descriptions", "fortunes", "backtranslated", "wordnet", "everyday", "quotes")
 PHRASES = 60_000
+EVERYDAY = 100_000
+GLOSSES = 50_000
 VALID_PER_SOURCE = 500  # held-out inputs per source (collect.py's hash rule), translated for validation only
 DICT_POS = {"<n>", "<adj>", "<vblex>", "<adv>", "<np>", "<ij>", "<vbmod>", "<cnjadv>", "<pr>", "<prn>", "<num>"}
 
@@ -218,10 +227,17 @@ def description_inputs() -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def fortune_inputs(work: Path) -> tuple[list[str], dict[str, str]]:
-    """Sentences of the fortunes-min databases, and the package's record (version, licence)."""
-    deb = download(["fortunes-min"], work / "debs")["fortunes-min"]
+def package_tree(work: Path, package: str) -> tuple[Path, dict[str, str]]:
+    """A Debian package downloaded (not installed) and unpacked under ``work``, and its record (.deb, licence)."""
+    deb = download([package], work / "debs")[package]
     tree = unpack(deb, work / "unpacked")
+    licence, _ = licence_of(tree, package, {package: tree})
+    return tree, {"package": package, "deb": deb.name, "licence": licence}
+
+
+def fortune_inputs(work: Path, package: str = "fortunes-min") -> tuple[list[str], dict[str, str]]:
+    """Sentences of a fortune package's databases, and the package's record (version, licence)."""
+    tree, record = package_tree(work, package)
     out: list[str] = []
     for path in sorted((tree / "usr/share/games/fortunes").glob("*")):
         if path.suffix or not path.is_file():  # the .dat indexes and .u8 links
@@ -229,8 +245,7 @@ def fortune_inputs(work: Path) -> tuple[list[str], dict[str, str]]:
         for fortune in path.read_text(errors="replace").split("\n%\n"):
             if "\t" not in fortune and not re.search(r"^\s*--", fortune, flags=re.M):
                 out += sentences(fortune)
-    licence, _ = licence_of(tree, "fortunes-min", {"fortunes-min": tree})
-    return list(dict.fromkeys(out)), {"package": "fortunes-min", "deb": deb.name, "licence": licence}
+    return list(dict.fromkeys(out)), record
 
 
 def case_variants(texts: Iterable[str]) -> list[str]:
@@ -310,6 +325,19 @@ def source_inputs(source: str, work: Path, human: list[tuple[str, str]]) -> tupl
         return description_inputs(), {"from": "apt-cache dumpavail (Debian 12 Packages indexes)", "licence": "each package's licence"}
     if source == "fortunes":
         inputs, package = fortune_inputs(work)
+        return inputs, {"from": package["deb"], "licence": package["licence"]}
+    if source in ("wordnet", "everyday"):
+        tree, package = package_tree(work, "wordnet-base")
+        wordnet = tree / "usr/share/wordnet"
+        if source == "everyday":
+            known = {lemma for lemma, _ in bidix_entries()}
+            origin = f"{EVERYDAY} sentences composed from the frequent words of {package['deb']} (everyday_inputs)"
+            return everyday_inputs(wordnet, known, EVERYDAY), {"from": origin, "licence": package["licence"]}
+        examples, glosses = wordnet_inputs(wordnet)
+        origin = f"{package['deb']}: {len(examples)} example sentences, {min(GLOSSES, len(glosses))} glosses"
+        return examples + sample(glosses, GLOSSES, "glosses"), {"from": origin, "licence": package["licence"]}
+    if source == "quotes":
+        inputs, package = fortune_inputs(work, "fortunes")
         return inputs, {"from": package["deb"], "licence": package["licence"]}
     if source == "backtranslated":
         spanish = list(dict.fromkeys(es for _, es in human))

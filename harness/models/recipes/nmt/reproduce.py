@@ -1,4 +1,4 @@
-"""One command for the whole en→es NMT recipe: collect → distill → train → evaluate → model card.
+"""One command for the whole en→es NMT recipe: collect → distill → train → adapt → evaluate → model card.
 
     python -m harness.models.recipes.nmt.reproduce [--from train] [--limit 200]
 
@@ -6,10 +6,13 @@ Each step runs in its own process (so training's threads, memory and rusage stay
 Python; a failed step stops the chain with its exit code. Needs Debian's apt-get and dpkg (after
 ``apt-get update``) for the collect step, Apertium eng-spa and lttoolbox's ``lt-print`` (lttoolbox-dev)
 for the distill step, and the packages torch, transformers, sentencepiece, ctranslate2 and sacrebleu.
-Training resumes from its last checkpoint when it was interrupted (``build/nmt/run/state.pt``);
+Training has two stages: ``train`` (options.toml, every source but the everyday ones, into build/nmt/run)
+and ``adapt`` (options-adapt.toml: starts from the first stage's best checkpoint and vocabulary, with the
+everyday sources of distill.py leading the mix, into build/nmt/adapt); the second stage's model ships.
+Each resumes from its last checkpoint when it was interrupted (``state.pt`` in its folder);
 ``--device cuda`` trains on a GPU with the same recipe. ``--from`` restarts at a later step, reusing what the earlier ones left in
-build/nmt/; ``--limit`` passes to evaluate.py for a quick smoke run; ``--max-train-s`` to train.py (a longer
-budget than the recipe's 2.5 hours continues the same run).
+build/nmt/; ``--limit`` passes to evaluate.py for a quick smoke run; ``--max-train-s`` and ``--adapt-train-s``
+to train.py (a longer budget than a stage's own continues the same run).
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ import sys
 import time
 from pathlib import Path
 
+from harness.models.recipes.nmt.checkpoints import DECODING
 from harness.paths import project_root
 
 HERE = Path(__file__).resolve().parent  # the recipe's data files ship beside it
 PROJECT = project_root()
-STEPS = ("collect", "distill", "train", "evaluate", "card")
+STEPS = ("collect", "distill", "train", "adapt", "evaluate", "card")
 
 
 def command(step: str, args: argparse.Namespace) -> list[str]:
@@ -33,13 +37,17 @@ def command(step: str, args: argparse.Namespace) -> list[str]:
     extra = {
         "collect": ["--work", str(args.work), "--out", data],
         "distill": ["--work", str(args.work), "--data", data],
-        "train": ["--data", data, "--work", str(args.work / "run"), "--out", model, "--device", args.device,
+        "train": ["--data", data, "--work", str(args.work / "run"), "--out", str(args.work / "stage1"), "--device", args.device,
                   *(["--max-train-s", str(args.max_train_s)] if args.max_train_s else [])],
-        "evaluate": ["--model", model, "--hyp-dir", str(args.work / "eval"),
+        "adapt": ["--data", data, "--options", str(HERE / "options-adapt.toml"), "--init", str(args.work / "run"),
+                  "--work", str(args.work / "adapt"), "--out", model, "--device", args.device,
+                  *(["--max-train-s", str(args.adapt_train_s)] if args.adapt_train_s else [])],
+        "evaluate": ["--model", model, "--hyp-dir", str(args.work / "eval"), *DECODING,
                      *(["--limit", str(args.limit)] if args.limit else [])],
         "card": ["--data", data, "--model", model],
     }[step]
-    return [sys.executable, "-m", f"harness.models.recipes.nmt.{step}", *extra]
+    module = "train" if step == "adapt" else step
+    return [sys.executable, "-m", f"harness.models.recipes.nmt.{module}", *extra]
 
 
 def main() -> None:
@@ -50,7 +58,8 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=PROJECT / "models/nmt-en-es")
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="where training runs: cpu or cuda")
-    parser.add_argument("--max-train-s", type=float, default=0.0, help="training-loop seconds instead of the recipe's (train.py)")
+    parser.add_argument("--max-train-s", type=float, default=0.0, help="first stage's training-loop seconds instead of options.toml's")
+    parser.add_argument("--adapt-train-s", type=float, default=0.0, help="second stage's training-loop seconds instead of its options'")
     args = parser.parse_args()
     for step in STEPS[STEPS.index(args.start):]:
         started = time.perf_counter()

@@ -2,6 +2,10 @@
 
     python -m harness.models.recipes.nmt.train --data build/nmt/data --out models/nmt-en-es
     python -m harness.models.recipes.nmt.train --trial-steps 30      # time a few steps, ship nothing
+    python -m harness.models.recipes.nmt.train --options options-adapt.toml --init build/nmt/run --work build/nmt/adapt
+
+``--init RUN`` starts from another run's best checkpoint and SentencePiece model (a second stage with
+other data: fresh optimizer and schedule, the same vocabulary) instead of from random weights.
 
 Steps: a shared SentencePiece unigram model on the training pairs; a Marian transformer (``options.toml``)
 trained with Adam, inverse-sqrt schedule and label smoothing in one process, validation loss every
@@ -25,7 +29,7 @@ import resource
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +73,7 @@ class TrainOptions:
     distilled_sources: tuple[str, ...] = ()
     human_repeats: int = 1
     checkpoint_every_s: float = 600.0
+    source_weights: dict[str, float] = field(default_factory=dict)  # source ("human" too) → share kept (<1) or repeats
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "distilled_sources", tuple(self.distilled_sources))
@@ -94,15 +99,37 @@ def read_pairs(path: Path, sources: tuple[str, ...] | None = None) -> list[tuple
     return [(row[0], row[1]) for row in rows if len(row) > 2 and row[2] in sources]
 
 
-def training_pairs(data: Path, opts: TrainOptions) -> list[tuple[str, str]]:
-    """collect.py's human pairs (``human_repeats`` times) and distill.py's pairs from ``distilled_sources``."""
-    pairs = read_pairs(data / "train.tsv") * opts.human_repeats
+def weighted(pairs: list[tuple[str, str]], weight: float, salt: str) -> list[tuple[str, str]]:
+    """``pairs`` repeated ``int(weight)`` times plus the share ``weight % 1`` of them, chosen by a hash of each pair."""
+    whole, share = int(weight), weight % 1
+    kept = [p for p in pairs if int.from_bytes(hashlib.sha1(f"{salt}\0{p[0]}\0{p[1]}".encode()).digest()[:4], "big") < share * 2**32]
+    return pairs * whole + kept
+
+
+def training_pairs(data: Path, opts: TrainOptions) -> tuple[list[tuple[str, str]], dict[str, int]]:
+    """collect.py's human pairs (``human_repeats`` times) and distill.py's pairs from ``distilled_sources``; pairs per source.
+
+    A source named in ``source_weights`` (collect.py's pairs are "human") is kept at that weight instead.
+    """
+    human = read_pairs(data / "train.tsv")
+    pairs = weighted(human, opts.source_weights["human"], "human") if "human" in opts.source_weights else human * opts.human_repeats
+    counts = {"human": len(pairs)}
     if opts.distilled_sources:
         distilled = data / "distilled.tsv"
         if not distilled.is_file():
             raise SystemExit(f"train: {distilled} missing; run python -m harness.models.recipes.nmt.distill first")
-        pairs += read_pairs(distilled, opts.distilled_sources)
-    return pairs
+        by_source: dict[str, list[tuple[str, str]]] = {source: [] for source in opts.distilled_sources}
+        for line in distilled.read_text(encoding="utf-8").splitlines():
+            row = line.split("\t")
+            if len(row) > 2 and row[2] in by_source:
+                by_source[row[2]].append((row[0], row[1]))
+        for source, rows in by_source.items():  # in options' order (distill.py writes its sources in the same order)
+            if not rows:
+                raise SystemExit(f"train: {distilled} has no pairs of source {source!r}; rerun distill.py with it")
+            kept = weighted(rows, opts.source_weights.get(source, 1.0), source)
+            pairs += kept
+            counts[source] = len(kept)
+    return pairs, counts
 
 
 def train_spm(pairs: list[tuple[str, str]], work: Path, opts: TrainOptions) -> Path:
@@ -383,6 +410,39 @@ def export(model, tok, out: Path) -> dict[str, int]:
             and p.parent.name in ("hf", "ct2")}
 
 
+def init_tokenizer(init: Path, work: Path) -> Path:
+    """A later stage keeps the first stage's vocabulary: ``init``'s spm.model copied into ``work``."""
+    for name in ("best.pt", "spm.model"):
+        if not (init / name).is_file():
+            raise SystemExit(f"train: --init {init} has no {name}; train the first stage there first")
+    shutil.copyfile(init / "spm.model", work / "spm.model")
+    return work / "spm.model"
+
+
+def init_weights(model, init: Path, device: str) -> str:
+    """Load ``init``'s best checkpoint into ``model``; its sha256 (part of the run's key)."""
+    model.load_state_dict(torch.load(init / "best.pt", map_location=device))
+    return hashlib.sha256((init / "best.pt").read_bytes()).hexdigest()
+
+
+def run_key(opts: TrainOptions, train: list[Example], init_sha: str) -> str:
+    """What makes two runs the same run.
+
+    The options but the time budget (a longer budget continues the run), the data (its size and every
+    thousandth example) and the checkpoint it started from.
+    """
+    keyed = {k: v for k, v in asdict(opts).items() if k != "max_train_s"}
+    return hashlib.sha256(json.dumps([keyed, len(train), train[:: max(1, len(train) // 1000)], init_sha]).encode()).hexdigest()
+
+
+def _init_record(init: Path | None, sha: str) -> dict | None:
+    """Where a later stage started: the first stage's folder, checkpoint sha256 and its figures (train_figures.json)."""
+    if init is None:
+        return None
+    figures = init / "train_figures.json"
+    return {"run": str(init), "best_pt_sha256": sha, "figures": json.loads(figures.read_text()) if figures.is_file() else None}
+
+
 def seed_everything(seed: int, threads: int) -> None:
     """Seed Python, NumPy and PyTorch; set PyTorch's thread count."""
     random.seed(seed)
@@ -404,23 +464,25 @@ def main() -> None:
     parser.add_argument("--max-train-s", type=float, default=0.0,
                         help="training-loop seconds over all sessions instead of options.toml's (the recipe's cap); "
                              "a longer run continues the same schedule from state.pt")
+    parser.add_argument("--init", type=Path, help="a finished run's folder: start from its best.pt and spm.model")
     args = parser.parse_args()
     wall0, cpu0 = time.perf_counter(), cpu_s()
     opts = TrainOptions.from_toml(args.options)
     seed_everything(opts.seed, opts.threads)
     args.work.mkdir(parents=True, exist_ok=True)
-    train_pairs, valid_pairs = training_pairs(args.data, opts), read_pairs(args.data / "valid.tsv")
+    (train_pairs, pairs_by_source), valid_pairs = training_pairs(args.data, opts), read_pairs(args.data / "valid.tsv")
     if opts.distilled_sources and (args.data / "valid_distilled.tsv").is_file():  # held-out inputs of the distilled kinds too
         valid_pairs += read_pairs(args.data / "valid_distilled.tsv", opts.distilled_sources)
-    spm_model = train_spm(train_pairs, args.work, opts)
+    spm_model = init_tokenizer(args.init, args.work) if args.init else train_spm(train_pairs, args.work, opts)
     tok = write_tokenizer(spm_model, args.work / "tokenizer")
     sp = spm.SentencePieceProcessor(model_file=str(spm_model))
     train, valid = encode(train_pairs, sp, opts.max_tokens), encode(valid_pairs, sp, opts.max_tokens)
     model = build_model(opts, sp.get_piece_size() + 1).to(args.device)
+    init_sha = init_weights(model, args.init, args.device) if args.init else ""
     zero_pad_row(model, model.config.pad_token_id)
     params = sum(p.numel() for p in model.parameters())
     print(f"pairs train={len(train)} valid={len(valid)} params={params}", flush=True)
-    key = hashlib.sha256(json.dumps([asdict(opts), len(train), train[:: max(1, len(train) // 1000)]]).encode()).hexdigest()
+    key = run_key(opts, train, init_sha)
     budget = replace(opts, max_train_s=args.max_train_s) if args.max_train_s else opts  # not in the key: the same run, longer
     trainer = Trainer(model, budget, train, valid, args.work, args.device, key)
     if not args.trial_steps and not args.fresh:
@@ -436,17 +498,19 @@ def main() -> None:
     sizes = export(model, tok, args.out)
     figures = {
         "figures_version": FIGURES_VERSION, "options": asdict(budget), "recipe_max_train_s": opts.max_train_s, "parameters": params,
-        "train_pairs": len(train), "valid_pairs": len(valid), "steps": trainer.step, "epochs": trainer.epoch,
+        "train_pairs": len(train), "train_pairs_by_source": pairs_by_source, "valid_pairs": len(valid),
+        "steps": trainer.step, "epochs": trainer.epoch,
         "best_step": trainer.best_step, "best_valid_nll": round(trainer.best, 4), "stop_reason": trainer.stop_reason,
         "train_loop_wall_s": round(trainer.trained_s + fit_s, 1), "resumed_at_step": trainer.resumed_from,
         "device": args.device, "wall_s_last_session": round(time.perf_counter() - wall0, 1),
         "cpu_s_last_session": round(cpu_s() - cpu0, 1), "tokens_per_s": round(tokens_per_s, 1),
         "energy_j": None, "energy_note": "unavailable: no energy sensor on the training machine",
-        "file_sizes_bytes": sizes, "history": trainer.history,
+        "file_sizes_bytes": sizes, "history": trainer.history, "init": _init_record(args.init, init_sha),
         "machine": {"cpu_count": __import__("os").cpu_count(), "processor": platform.processor(),
                     "python": platform.python_version(), "torch": torch.__version__},
     }
-    (args.out / "train_figures.json").write_text(json.dumps(figures, indent=1) + "\n")
+    for folder in (args.out, args.work):  # the run's copy is what a later stage's --init reads
+        (folder / "train_figures.json").write_text(json.dumps(figures, indent=1) + "\n")
     print(json.dumps({k: v for k, v in figures.items() if k not in ("history", "options")}, indent=1))
 
 
