@@ -2,7 +2,8 @@
 
     python -m harness.models.recipes.nmt.checkpoints --run build/nmt/run --label "first stage only" --out models/nmt-en-es/levers.json
 
-Reads ``<run>/state.pt`` (step, training seconds, validation NLL of its best checkpoint) and ``<run>/best.pt``
+Reads ``<run>/state.pt`` (step, training seconds, validation NLL of its best checkpoint; or the run's
+``train_figures.json`` where state.pt is gone) and ``<run>/best.pt``
 (or ``--weights``), exports the weights as train.py does into a scratch model folder under ``build/nmt/``,
 runs evaluate.py on it with the recipe's decoding settings, and appends a record (label, run, step,
 training-loop seconds, validation NLL, the weights' sha256, the evaluation) to the JSON list ``--out``.
@@ -28,14 +29,22 @@ DECODING = ["--max-length-ratio", "3", "--repetition-penalty", "1.2", "--no-repe
 
 
 def checkpoint_record(run: Path, weights: Path) -> dict:
-    """Step, training seconds and validation NLL of a run's best checkpoint, from its ``state.pt``."""
+    """Step, training seconds and validation NLL of a run's best checkpoint.
+
+    From its ``state.pt``, or, for a finished run kept without it, its ``train_figures.json``.
+    """
     import torch
 
+    record = {"run": str(run), "weights": str(weights), "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest()}
+    if not (run / "state.pt").is_file():
+        figures = json.loads((run / "train_figures.json").read_text())
+        best = next((h for h in figures["history"] if h["step"] == figures["best_step"]), {})
+        return record | {"step": figures["best_step"], "train_loop_s": best.get("elapsed_s"), "valid_nll": figures["best_valid_nll"],
+                         "last_step": figures["steps"], "trained_s": figures["train_loop_wall_s"]}
     state = torch.load(run / "state.pt", weights_only=False, map_location="cpu")
     best = next((h for h in state["history"] if h["step"] == state["best_step"]), {})
-    return {"run": str(run), "weights": str(weights), "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
-            "step": state["best_step"], "train_loop_s": best.get("elapsed_s"), "valid_nll": round(state["best"], 4),
-            "last_step": state["step"], "trained_s": round(state["trained_s"], 1)}
+    return record | {"step": state["best_step"], "train_loop_s": best.get("elapsed_s"), "valid_nll": round(state["best"], 4),
+                     "last_step": state["step"], "trained_s": round(state["trained_s"], 1)}
 
 
 def export_checkpoint(run: Path, weights: Path, options: Path, out: Path) -> None:
@@ -64,9 +73,11 @@ def main() -> None:
     parser.add_argument("--compute-types", nargs="+", default=["float32"], help="evaluate.py's (float32, int8, apertium)")
     args = parser.parse_args()
     weights = args.weights or args.run / "best.pt"
-    for needed in (args.run / "state.pt", args.run / "spm.model", weights):
+    for needed in (args.run / "spm.model", weights):
         if not needed.is_file():
             sys.exit(f"checkpoints: {needed} missing; --run must be a train.py --work folder")
+    if not (args.run / "state.pt").is_file() and not (args.run / "train_figures.json").is_file():
+        sys.exit(f"checkpoints: {args.run} has neither state.pt nor train_figures.json; --run must be a train.py --work folder")
     record = {"label": args.label, **checkpoint_record(args.run, weights)}
     (PROJECT / "build/nmt").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=PROJECT / "build/nmt") as scratch:
