@@ -340,7 +340,7 @@ def levers_section(levers: list[dict] | None) -> str:
     return f"""### What each lever bought
 
 Checkpoints scored the same way (`harness/models/recipes/nmt/checkpoints.py`: float32, the decoding below,
-every set), chrF. Training seconds and steps count from the start of each checkpoint's own stage; validation
+every set), chrF. Steps count from the start of each checkpoint's own stage; validation
 NLL is over that stage's validation pairs.
 
 | checkpoint | step | valid NLL | {' | '.join(label for label, _ in SET_NAMES.values())} |
