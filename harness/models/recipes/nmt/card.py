@@ -434,7 +434,11 @@ a GPL program is not itself covered by the GPL in general, but Apertium's transl
 entries reproduce the GPL-licensed bilingual dictionary entry by entry, and the `dictionary` and
 `phrases` sources are built from that dictionary's words. Whether trained weights are a derivative work of
 their training text is not settled; treat the weights as carrying the obligations of GPL-2.0 (the
-dictionary) and of the GPL-family catalogs if you redistribute them.
+dictionary) and of the GPL-family catalogs if you redistribute them. The English of the `wordnet` and
+`everyday` sources comes from Princeton's WordNet 3.0 (`WordNet3.0` in the package's copyright file: use,
+copying and redistribution are permitted with Princeton's copyright notice) and
+that of `fortunes` and `quotes` from Debian's fortune databases (BSD); their Spanish is Apertium's output, as
+above.
 
 ## Model
 
