@@ -197,7 +197,7 @@ def everyday_inputs(wordnet: Path, known: set[str], count: int, seed: int = 0) -
     def subject() -> str:
         return rng.choice(PRONOUNS) if rng.random() < 0.6 else rng.choice(NAMES)
 
-    def wants(who: str, third: bool) -> str:
+    def wants(third: bool) -> str:
         want = rng.choice(("want", "need", "have", "like", "would like"))
         return morph.third(want) if third and want != "would like" else want
 
@@ -219,7 +219,7 @@ def everyday_inputs(wordnet: Path, known: set[str], count: int, seed: int = 0) -
         lambda who, third, verb, rest: f"Did {who} {verb} {rest}?",
         lambda who, third, verb, rest: f"{rng.choice(('Can', 'Should', 'Will'))} {who} {verb} {rest}?",
         lambda who, third, verb, rest: f"{who} {be(who, 0)} {morph.gerund(verb)} {rest}.",
-        lambda who, third, verb, rest: f"{who} {wants(who, third)} to {verb} {rest}.",
+        lambda who, third, verb, rest: f"{who} {wants(third)} to {verb} {rest}.",
         lambda who, third, verb, rest: f"{rng.choice(IMPERATIVE)} {verb} {rest}.",
         lambda who, third, verb, rest: (f"{who} {rng.choice((be(who, 0), be(who, 1), be(who, 0) + ' not', 'will be'))} "
                                         f"{rng.choice(('very ', 'too ', '', ''))}{rng.choice(adjectives)}."),
