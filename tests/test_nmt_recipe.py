@@ -145,6 +145,32 @@ def test_a_run_stopped_by_its_time_budget_goes_on_under_a_longer_one(tmp_path: P
     assert longer.step > 4 and not longer.stop_reason.startswith("time budget")
 
 
+def test_the_last_evaluations_are_kept_and_their_average_ships_where_its_validation_loss_is_lower(tmp_path: Path) -> None:
+    trainer, torch = _tiny_trainer(tmp_path, "run", average_last=3, max_epochs=6)
+    from harness.models.recipes.nmt.train import average_recent, choose_weights, valid_loss
+
+    trainer.fit()
+    evaluated = sorted({h["step"] for h in trainer.history})  # the end of max_epochs evaluates its last step again
+    kept = sorted(trainer.run.glob("recent/step-*.pt"))
+    assert [int(f.stem[5:]) for f in kept] == evaluated[-3:] and len(evaluated) > 3
+    averaged, steps = average_recent(trainer.run / "recent", 3, trainer.step)
+    assert steps == evaluated[-3:]
+    loaded = [torch.load(f) for f in kept]
+    for name, tensor in averaged.items():
+        assert torch.allclose(tensor, sum(w[name] for w in loaded) / 3), name
+    assert average_recent(trainer.run / "recent", 3, evaluated[-2])[1] == evaluated[-3:-1]  # never a later step than asked
+    record = choose_weights(trainer, "cpu")
+    assert record is not None and record["steps"] == steps and record["best_step"] == trainer.best_step
+    shipped = trainer.model.state_dict()
+    if record["shipped"] == "averaged":
+        assert record["valid_nll"] < record["best_valid_nll"]
+        assert all(torch.equal(t, torch.load(trainer.run / "averaged.pt")[n]) for n, t in shipped.items())
+    else:
+        assert record["valid_nll"] >= record["best_valid_nll"] - 1e-4 and not (trainer.run / "averaged.pt").exists()
+        assert all(torch.equal(t, torch.load(trainer.run / "best.pt")[n]) for n, t in shipped.items())
+    assert round(valid_loss(trainer.model, trainer.valid, trainer.pad_id, False), 4) == min(record["valid_nll"], record["best_valid_nll"])
+
+
 def test_source_weights_keep_a_share_or_repeat_a_source(tmp_path: Path) -> None:
     pytest.importorskip("torch")
     from harness.models.recipes.nmt.train import TrainOptions, training_pairs, weighted
@@ -176,6 +202,7 @@ def test_a_run_is_keyed_by_options_data_and_start_but_not_by_its_budget(tmp_path
     train = [([5, 6, 0], [7, 0]), ([8, 0], [9, 9, 0])]
     key = run_key(TrainOptions(), train, "")
     assert run_key(TrainOptions(max_train_s=9e9), train, "") == key  # a longer budget continues the same run
+    assert run_key(TrainOptions(average_last=5), train, "") == key  # what is kept beside the run, not how it trains
     assert run_key(TrainOptions(lr=0.001), train, "") != key
     assert run_key(TrainOptions(source_weights={"ui": 0.5}), train, "") != key
     assert run_key(TrainOptions(), train[:1], "") != key
@@ -187,3 +214,15 @@ def test_a_run_is_keyed_by_options_data_and_start_but_not_by_its_budget(tmp_path
     (tmp_path / "first" / "best.pt").write_bytes(b"weights")
     (tmp_path / "second").mkdir()
     assert init_tokenizer(tmp_path / "first", tmp_path / "second").read_bytes() == b"spm"  # the first stage's vocabulary
+
+
+def test_the_model_card_says_which_weights_ship() -> None:
+    from harness.models.recipes.nmt.card import _shipped
+
+    assert _shipped({}) == "the best checkpoint is shipped."
+    averaged = {"steps": [4000, 4250], "best_step": 4250, "best_valid_nll": 1.61, "valid_nll": 1.6, "shipped": "averaged"}
+    said = _shipped({"averaging": averaged})
+    assert "average of the weights at steps 4,000, 4,250" in said and "NLL, 1.6, is below" in said
+    worse = averaged | {"valid_nll": 1.62, "shipped": "best"}
+    said = _shipped({"averaging": worse})
+    assert said.startswith("the best checkpoint is shipped: the average") and "(validation NLL 1.62)" in said

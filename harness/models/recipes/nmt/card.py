@@ -259,7 +259,7 @@ def training_section(figures: dict) -> str:
 seed {o['seed']}; Adam (β 0.9/0.98), peak learning rate {o['lr']} with {o['warmup_steps']} warm-up steps then
 inverse square root, label smoothing {o['label_smoothing']}, batches of about {o['batch_tokens']:,} padded tokens,
 bfloat16 autocast of the forward pass: {o['bf16']}. Validation NLL every {o['eval_every_steps']} steps on the
-{figures['valid_pairs']:,} validation pairs; the best checkpoint is shipped. Stop: {figures['stop_reason']} after
+{figures['valid_pairs']:,} validation pairs; {_shipped(figures)} Stop: {figures['stop_reason']} after
 {figures['steps']:,} steps ({figures['epochs']} epoch(s) started); best step {figures['best_step']:,}, validation NLL
 {figures['best_valid_nll']} nats/token; {figures['tokens_per_s']:,.0f} (source+target) tokens/s in the last
 session. {sessions}The time budget (`max_train_s` {o['max_train_s']:,.0f} s) counts training-loop seconds
@@ -277,6 +277,20 @@ NMT_TRAIN_S=... NMT_ADAPT_S=...` for the two stages) continues the same run on t
 The stop is time-budgeted, so a rerun on a faster or idler machine trains longer and will not give
 bit-identical weights; with the same budget in steps the run is deterministic up to floating-point
 reduction order."""
+
+
+def _shipped(figures: dict) -> str:
+    """Which weights ship: the best checkpoint, or the average of the last evaluations' (``average_last``)."""
+    avg = figures.get("averaging")
+    if not avg:
+        return "the best checkpoint is shipped."
+    steps = ", ".join(f"{step:,}" for step in avg["steps"])
+    if avg["shipped"] == "averaged":
+        return (f"the average of the weights at steps {steps} (checkpoint averaging) is shipped: its validation NLL,"
+                f" {avg['valid_nll']}, is below the best single checkpoint's ({avg['best_valid_nll']}, step {avg['best_step']:,}).")
+    measured = f" (validation NLL {avg['valid_nll']})" if "valid_nll" in avg else ""
+    return (f"the best checkpoint is shipped: the average of the weights at steps {steps}{measured} was not better"
+            f" than it ({avg['best_valid_nll']}).")
 
 
 def _cap_note(figures: dict) -> str:

@@ -10,7 +10,9 @@ other data: fresh optimizer and schedule, the same vocabulary) instead of from r
 Steps: a shared SentencePiece unigram model on the training pairs; a Marian transformer (``options.toml``)
 trained with Adam, inverse-sqrt schedule and label smoothing in one process, validation loss every
 ``eval_every_steps`` steps, the best checkpoint kept (``build/nmt/run/best.pt``), early stopping after
-``patience_evals`` evaluations without improvement or at ``max_train_s``; then export to ``<out>/hf``
+``patience_evals`` evaluations without improvement or at ``max_train_s``. With ``average_last = N`` the
+weights of the last N evaluations are kept too (``<run>/recent/``), and their average ships instead of the
+best checkpoint where its validation loss is lower (checkpoint averaging). Then export to ``<out>/hf``
 (safetensors, config, MarianTokenizer files) and conversion to ``<out>/ct2`` (float32) with the
 SentencePiece model beside it as source.spm and target.spm (the same file). Figures for the model card go
 to ``<out>/train_figures.json``: parameter count, file sizes, wall and CPU seconds (this process and its
@@ -74,6 +76,7 @@ class TrainOptions:
     human_repeats: int = 1
     checkpoint_every_s: float = 600.0
     source_weights: dict[str, float] = field(default_factory=dict)  # source ("human" too) → share kept (<1) or repeats
+    average_last: int = 0  # keep the last N evaluations' weights; ship their average where its validation loss is lower
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "distilled_sources", tuple(self.distilled_sources))
@@ -348,6 +351,8 @@ class Trainer:
         if loss < self.best - 1e-4:
             self.best, self.best_step, self.bad_evals = loss, self.step, 0
             torch.save(self.model.state_dict(), self.run / "best.pt")
+        if self.opts.average_last:
+            keep_recent(self.model.state_dict(), self.run / "recent", self.step, self.opts.average_last)
         else:
             self.bad_evals += 1
         if self.bad_evals >= self.opts.patience_evals:
@@ -391,6 +396,50 @@ class Trainer:
         return time.perf_counter() - started
 
 
+def keep_recent(weights: dict[str, torch.Tensor], folder: Path, step: int, keep: int) -> None:
+    """Save ``weights`` as ``folder/step-NNNNNN.pt`` and delete all but the ``keep`` latest steps."""
+    folder.mkdir(exist_ok=True)
+    torch.save(weights, folder / f"step-{step:06d}.pt")
+    for old in sorted(folder.glob("step-*.pt"))[:-keep]:
+        old.unlink()
+
+
+def average_recent(folder: Path, keep: int, last_step: int) -> tuple[dict[str, torch.Tensor], list[int]]:
+    """The element-wise mean of the ``keep`` latest checkpoints in ``folder`` up to ``last_step``; their steps."""
+    files = [f for f in sorted(folder.glob("step-*.pt")) if int(f.stem.split("-")[1]) <= last_step][-keep:]
+    if not files:
+        return {}, []
+    total: dict[str, torch.Tensor] = {}
+    for f in files:
+        for name, tensor in torch.load(f, map_location="cpu").items():
+            total[name] = total[name] + tensor.float() if name in total else tensor.float().clone()
+    return {name: tensor / len(files) for name, tensor in total.items()}, [int(f.stem.split("-")[1]) for f in files]
+
+
+def choose_weights(trainer: Trainer, device: str) -> dict | None:
+    """Load the weights to ship into ``trainer.model``; the comparison for train_figures.json (None without averaging).
+
+    The best checkpoint, or the average of the last ``average_last`` evaluations' weights where its validation
+    loss is lower (then also saved as ``<run>/averaged.pt``).
+    """
+    best = torch.load(trainer.run / "best.pt", map_location=device)
+    if trainer.opts.average_last < 2:
+        trainer.model.load_state_dict(best)
+        return None
+    averaged, steps = average_recent(trainer.run / "recent", trainer.opts.average_last, trainer.step)
+    record: dict = {"steps": steps, "best_step": trainer.best_step, "best_valid_nll": round(trainer.best, 4), "shipped": "best"}
+    if len(steps) >= 2:
+        trainer.model.load_state_dict(averaged)
+        zero_pad_row(trainer.model, trainer.pad_id)
+        record["valid_nll"] = round(valid_loss(trainer.model, trainer.valid, trainer.pad_id, trainer.opts.bf16, device), 4)
+        if record["valid_nll"] < trainer.best - 1e-4:
+            torch.save(trainer.model.state_dict(), trainer.run / "averaged.pt")
+            record["shipped"] = "averaged"
+            return record
+    trainer.model.load_state_dict(best)
+    return record
+
+
 def export(model, tok, out: Path) -> dict[str, int]:
     """Save the Transformers model (weights as float16) and the float32 CTranslate2 conversion; file sizes in bytes.
 
@@ -428,10 +477,11 @@ def init_weights(model, init: Path, device: str) -> str:
 def run_key(opts: TrainOptions, train: list[Example], init_sha: str) -> str:
     """What makes two runs the same run.
 
-    The options but the time budget (a longer budget continues the run), the data (its size and every
-    thousandth example) and the checkpoint it started from.
+    The options but the time budget (a longer budget continues the run) and ``average_last`` (what is
+    kept beside the run, not how it trains), the data (its size and every thousandth example) and the
+    checkpoint it started from.
     """
-    keyed = {k: v for k, v in asdict(opts).items() if k != "max_train_s"}
+    keyed = {k: v for k, v in asdict(opts).items() if k not in ("max_train_s", "average_last")}
     return hashlib.sha256(json.dumps([keyed, len(train), train[:: max(1, len(train) // 1000)], init_sha]).encode()).hexdigest()
 
 
@@ -485,22 +535,23 @@ def main() -> None:
     key = run_key(opts, train, init_sha)
     budget = replace(opts, max_train_s=args.max_train_s) if args.max_train_s else opts  # not in the key: the same run, longer
     trainer = Trainer(model, budget, train, valid, args.work, args.device, key)
-    if not args.trial_steps and not args.fresh:
-        trainer.resume()
+    if args.trial_steps or args.fresh or not trainer.resume():
+        shutil.rmtree(args.work / "recent", ignore_errors=True)  # another run's weights are never averaged in
     tokens_before = trainer.tokens_seen
     fit_s = trainer.fit(max_steps=args.trial_steps or None)
     tokens_per_s = (trainer.tokens_seen - tokens_before) / fit_s if fit_s else 0.0
     print(f"{trainer.stop_reason}: {trainer.step} steps, {tokens_per_s:.0f} tokens/s", flush=True)
     if args.trial_steps:
         return
-    model.load_state_dict(torch.load(args.work / "best.pt", map_location=args.device))
+    averaging = choose_weights(trainer, args.device)
     model.to("cpu")
     sizes = export(model, tok, args.out)
     figures = {
         "figures_version": FIGURES_VERSION, "options": asdict(budget), "recipe_max_train_s": opts.max_train_s, "parameters": params,
         "train_pairs": len(train), "train_pairs_by_source": pairs_by_source, "valid_pairs": len(valid),
         "steps": trainer.step, "epochs": trainer.epoch,
-        "best_step": trainer.best_step, "best_valid_nll": round(trainer.best, 4), "stop_reason": trainer.stop_reason,
+        "best_step": trainer.best_step, "best_valid_nll": round(trainer.best, 4), "averaging": averaging,
+        "stop_reason": trainer.stop_reason,
         "train_loop_wall_s": round(trainer.trained_s + fit_s, 1), "resumed_at_step": trainer.resumed_from,
         "device": args.device, "wall_s_last_session": round(time.perf_counter() - wall0, 1),
         "cpu_s_last_session": round(cpu_s() - cpu0, 1), "tokens_per_s": round(tokens_per_s, 1),
