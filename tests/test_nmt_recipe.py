@@ -226,3 +226,19 @@ def test_the_model_card_says_which_weights_ship() -> None:
     worse = averaged | {"valid_nll": 1.62, "shipped": "best"}
     said = _shipped({"averaging": worse})
     assert said.startswith("the best checkpoint is shipped: the average") and "(validation NLL 1.62)" in said
+
+
+def test_a_checkpoint_average_is_recorded_with_the_steps_it_averages(tmp_path: Path) -> None:
+    from harness.models.recipes.nmt.card import levers_section
+    from harness.models.recipes.nmt.checkpoints import checkpoint_record
+
+    history = [{"step": s, "elapsed_s": 10.0 * s} for s in (250, 500, 750)]
+    figures = {"averaging": {"steps": [500, 750], "valid_nll": 1.5, "shipped": "averaged"}, "steps": 750,
+               "train_loop_wall_s": 7500.0, "history": history}
+    (tmp_path / "train_figures.json").write_text(__import__("json").dumps(figures))
+    (tmp_path / "averaged.pt").write_bytes(b"weights")
+    record = checkpoint_record(tmp_path, tmp_path / "averaged.pt")
+    assert (record["step"], record["averaged_steps"], record["valid_nll"], record["train_loop_s"]) == (750, [500, 750], 1.5, 7500.0)
+    results = {"float32": {"tatoeba-v2021-08-07": {"chrf": 40.0}}}
+    table = levers_section([{"label": "averaged", **record, "eval": {"results": results}}])
+    assert "| averaged | mean of 500–750 (2) | 1.5 | 40.0 |" in table

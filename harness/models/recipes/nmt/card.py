@@ -350,7 +350,9 @@ def levers_section(levers: list[dict] | None) -> str:
     for lever in levers:
         results = lever["eval"]["results"]["float32"]
         cells = [f"{results[k]['chrf']:.1f}" if k in results else "–" for k in SET_NAMES]
-        rows.append(f"| {lever['label']} | {lever['step']:,} | {lever['valid_nll']} | {' | '.join(cells)} |")
+        avg = lever.get("averaged_steps")
+        step = f"mean of {avg[0]:,}–{avg[-1]:,} ({len(avg)})" if avg else f"{lever['step']:,}"
+        rows.append(f"| {lever['label']} | {step} | {lever['valid_nll']} | {' | '.join(cells)} |")
     return f"""### What each lever bought
 
 Checkpoints scored the same way (`harness/models/recipes/nmt/checkpoints.py`: float32, the decoding below,

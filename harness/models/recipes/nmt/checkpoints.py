@@ -3,8 +3,8 @@
     python -m harness.models.recipes.nmt.checkpoints --run build/nmt/run --label "first stage only" --out models/nmt-en-es/levers.json
 
 Reads ``<run>/state.pt`` (step, training seconds, validation NLL of its best checkpoint; or the run's
-``train_figures.json`` where state.pt is gone) and ``<run>/best.pt``
-(or ``--weights``), exports the weights as train.py does into a scratch model folder under ``build/nmt/``,
+``train_figures.json`` where state.pt is gone, or for ``--weights <run>/averaged.pt``, train.py's checkpoint
+average) and ``<run>/best.pt`` (or ``--weights``), exports the weights as train.py does into a scratch model folder under ``build/nmt/``,
 runs evaluate.py on it with the recipe's decoding settings, and appends a record (label, run, step,
 training-loop seconds, validation NLL, the weights' sha256, the evaluation) to the JSON list ``--out``.
 A record with the same label is replaced. Nothing is written into the model folder but ``--out``.
@@ -36,6 +36,12 @@ def checkpoint_record(run: Path, weights: Path) -> dict:
     import torch
 
     record = {"run": str(run), "weights": str(weights), "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest()}
+    if weights.name == "averaged.pt":  # train.py's average of its last evaluations: its steps and validation NLL
+        figures = json.loads((run / "train_figures.json").read_text())
+        avg = figures["averaging"]
+        return record | {"step": avg["steps"][-1], "averaged_steps": avg["steps"], "valid_nll": avg["valid_nll"],
+                         "last_step": figures["steps"], "trained_s": figures["train_loop_wall_s"],
+                         "train_loop_s": next(h["elapsed_s"] for h in figures["history"] if h["step"] == avg["steps"][-1])}
     if not (run / "state.pt").is_file():
         figures = json.loads((run / "train_figures.json").read_text())
         best = next((h for h in figures["history"] if h["step"] == figures["best_step"]), {})
