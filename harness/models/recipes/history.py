@@ -10,6 +10,8 @@ without that commit (a shallow one) skips the recipe with the reason; nothing el
   the current one.
 - ``nmt-en-es-v2-hf`` and ``nmt-en-es-v2-ct2``: the second (7.4M parameters, one training stage on Debian's
   catalogs and Apertium-distilled pairs), shipped in a7d01f2.
+- ``nmt-en-es-v3-hf`` and ``nmt-en-es-v3-ct2``: the third (v2 trained on in a second stage, 2,000 steps of an
+  everyday-weighted mix), shipped in 8b3dcfd.
 """
 
 from __future__ import annotations
@@ -24,14 +26,16 @@ from harness.models.recipes import ct2
 from harness.paths import project_root
 
 __all__ = [
-    "NMT_V1", "NMT_V2", "build_nmt_v1_ct2", "build_nmt_v1_hf", "build_nmt_v2_ct2", "build_nmt_v2_hf", "git_blob",
-    "nmt_v1_ct2_key", "nmt_v1_hf_key", "nmt_v2_ct2_key", "nmt_v2_hf_key",
+    "NMT_V1", "NMT_V2", "NMT_V3", "build_nmt_v1_ct2", "build_nmt_v1_hf", "build_nmt_v2_ct2", "build_nmt_v2_hf",
+    "build_nmt_v3_ct2", "build_nmt_v3_hf", "git_blob", "nmt_v1_ct2_key", "nmt_v1_hf_key", "nmt_v2_ct2_key", "nmt_v2_hf_key",
+    "nmt_v3_ct2_key", "nmt_v3_hf_key",
 ]  # fmt: skip
 
 RECIPE_VERSION = 1
 NMT_V1 = "d3c1344e9e2c10d2fda8621308e08a36bc32d560"  # the commit that shipped nmt-en-es v1
 NMT_V2 = "a7d01f2da21cdfae200af91ab0d730ec034b0116"  # the commit that shipped nmt-en-es v2
-COMMITS = {"v1": NMT_V1, "v2": NMT_V2}
+NMT_V3 = "8b3dcfd843a5787d6dd9b11851ca3f6bd9d5d387"  # the commit that shipped nmt-en-es v3
+COMMITS = {"v1": NMT_V1, "v2": NMT_V2, "v3": NMT_V3}
 NMT_FILES = (
     "model.safetensors", "config.json", "generation_config.json", "source.spm", "target.spm", "tokenizer_config.json", "vocab.json",
 )  # fmt: skip
@@ -87,3 +91,5 @@ build_nmt_v1_hf, nmt_v1_hf_key = partial(build_nmt_hf, "v1"), partial(nmt_hf_key
 build_nmt_v1_ct2, nmt_v1_ct2_key = partial(build_nmt_ct2, "v1"), partial(nmt_ct2_key, "v1")
 build_nmt_v2_hf, nmt_v2_hf_key = partial(build_nmt_hf, "v2"), partial(nmt_hf_key, "v2")
 build_nmt_v2_ct2, nmt_v2_ct2_key = partial(build_nmt_ct2, "v2"), partial(nmt_ct2_key, "v2")
+build_nmt_v3_hf, nmt_v3_hf_key = partial(build_nmt_hf, "v3"), partial(nmt_hf_key, "v3")
+build_nmt_v3_ct2, nmt_v3_ct2_key = partial(build_nmt_ct2, "v3"), partial(nmt_ct2_key, "v3")
