@@ -171,6 +171,14 @@ def test_the_last_evaluations_are_kept_and_their_average_ships_where_its_validat
     assert round(valid_loss(trainer.model, trainer.valid, trainer.pad_id, False), 4) == min(record["valid_nll"], record["best_valid_nll"])
 
 
+@pytest.mark.parametrize("average_last", [0, 3])
+def test_a_run_that_stops_improving_stops_after_patience_evaluations(tmp_path: Path, average_last: int) -> None:
+    trainer, _ = _tiny_trainer(tmp_path, "run", lr=0.0, patience_evals=2, average_last=average_last)  # the weights never move
+    trainer.fit()
+    assert trainer.stop_reason == "early stop: 2 evaluations without improvement"
+    assert (trainer.best_step, trainer.step) == (4, 12)
+
+
 def test_source_weights_keep_a_share_or_repeat_a_source(tmp_path: Path) -> None:
     pytest.importorskip("torch")
     from harness.models.recipes.nmt.train import TrainOptions, training_pairs, weighted

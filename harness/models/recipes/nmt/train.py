@@ -351,10 +351,10 @@ class Trainer:
         if loss < self.best - 1e-4:
             self.best, self.best_step, self.bad_evals = loss, self.step, 0
             torch.save(self.model.state_dict(), self.run / "best.pt")
-        if self.opts.average_last:
-            keep_recent(self.model.state_dict(), self.run / "recent", self.step, self.opts.average_last)
         else:
             self.bad_evals += 1
+        if self.opts.average_last:
+            keep_recent(self.model.state_dict(), self.run / "recent", self.step, self.opts.average_last)
         if self.bad_evals >= self.opts.patience_evals:
             self.stop_reason = f"early stop: {self.bad_evals} evaluations without improvement"
         elif self.trained_s + elapsed > self.opts.max_train_s:
