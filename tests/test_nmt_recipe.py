@@ -234,6 +234,7 @@ def test_the_model_card_says_which_weights_ship() -> None:
     worse = averaged | {"valid_nll": 1.62, "shipped": "best"}
     said = _shipped({"averaging": worse})
     assert said.startswith("the best checkpoint is shipped: the average") and "(validation NLL 1.62)" in said
+    assert "too few evaluations" in _shipped({"averaging": {"steps": [250], "best_step": 250, "best_valid_nll": 2.0, "shipped": "best"}})
 
 
 def test_a_checkpoint_average_is_recorded_with_the_steps_it_averages(tmp_path: Path) -> None:

@@ -284,6 +284,8 @@ def _shipped(figures: dict) -> str:
     avg = figures.get("averaging")
     if not avg:
         return "the best checkpoint is shipped."
+    if len(avg["steps"]) < 2:
+        return "the best checkpoint is shipped (too few evaluations kept to average)."
     steps = ", ".join(f"{step:,}" for step in avg["steps"])
     if avg["shipped"] == "averaged":
         return (f"the average of the weights at steps {steps} (checkpoint averaging) is shipped: its validation NLL,"
