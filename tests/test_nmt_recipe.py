@@ -243,11 +243,15 @@ def test_a_checkpoint_average_is_recorded_with_the_steps_it_averages(tmp_path: P
 
     history = [{"step": s, "elapsed_s": 10.0 * s} for s in (250, 500, 750)]
     figures = {"averaging": {"steps": [500, 750], "valid_nll": 1.5, "shipped": "averaged"}, "steps": 750,
-               "train_loop_wall_s": 7500.0, "history": history}
+               "train_loop_wall_s": 7500.0, "history": history, "best_step": 500, "best_valid_nll": 1.6}
     (tmp_path / "train_figures.json").write_text(__import__("json").dumps(figures))
     (tmp_path / "averaged.pt").write_bytes(b"weights")
     record = checkpoint_record(tmp_path, tmp_path / "averaged.pt")
     assert (record["step"], record["averaged_steps"], record["valid_nll"], record["train_loop_s"]) == (750, [500, 750], 1.5, 7500.0)
+    (tmp_path / "best.pt").write_bytes(b"best weights")
+    best = checkpoint_record(tmp_path, tmp_path / "best.pt")  # a finished run kept without state.pt: its best checkpoint
+    assert (best["step"], best["valid_nll"], best["train_loop_s"], best["last_step"]) == (500, 1.6, 5000.0, 750)
+    assert "averaged_steps" not in best
     results = {"float32": {"tatoeba-v2021-08-07": {"chrf": 40.0}}}
     table = levers_section([{"label": "averaged", **record, "eval": {"results": results}}])
     assert "| averaged | mean of 500–750 (2) | 1.5 | 40.0 |" in table

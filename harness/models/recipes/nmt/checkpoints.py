@@ -36,17 +36,17 @@ def checkpoint_record(run: Path, weights: Path) -> dict:
     import torch
 
     record = {"run": str(run), "weights": str(weights), "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest()}
-    if weights.name == "averaged.pt":  # train.py's average of its last evaluations: its steps and validation NLL
+    averaged = weights.name == "averaged.pt"  # train.py's average of its last evaluations
+    if averaged or not (run / "state.pt").is_file():
         figures = json.loads((run / "train_figures.json").read_text())
-        avg = figures["averaging"]
-        return record | {"step": avg["steps"][-1], "averaged_steps": avg["steps"], "valid_nll": avg["valid_nll"],
-                         "last_step": figures["steps"], "trained_s": figures["train_loop_wall_s"],
-                         "train_loop_s": next(h["elapsed_s"] for h in figures["history"] if h["step"] == avg["steps"][-1])}
-    if not (run / "state.pt").is_file():
-        figures = json.loads((run / "train_figures.json").read_text())
-        best = next((h for h in figures["history"] if h["step"] == figures["best_step"]), {})
-        return record | {"step": figures["best_step"], "train_loop_s": best.get("elapsed_s"), "valid_nll": figures["best_valid_nll"],
-                         "last_step": figures["steps"], "trained_s": figures["train_loop_wall_s"]}
+        if averaged:
+            avg = figures["averaging"]
+            step, valid_nll, extra = avg["steps"][-1], avg["valid_nll"], {"averaged_steps": avg["steps"]}
+        else:
+            step, valid_nll, extra = figures["best_step"], figures["best_valid_nll"], {}
+        at_step = next((h for h in figures["history"] if h["step"] == step), {})
+        return record | extra | {"step": step, "train_loop_s": at_step.get("elapsed_s"), "valid_nll": valid_nll,
+                                 "last_step": figures["steps"], "trained_s": figures["train_loop_wall_s"]}
     state = torch.load(run / "state.pt", weights_only=False, map_location="cpu")
     best = next((h for h in state["history"] if h["step"] == state["best_step"]), {})
     return record | {"step": state["best_step"], "train_loop_s": best.get("elapsed_s"), "valid_nll": round(state["best"], 4),

@@ -535,8 +535,8 @@ def main() -> None:
     key = run_key(opts, train, init_sha)
     budget = replace(opts, max_train_s=args.max_train_s) if args.max_train_s else opts  # not in the key: the same run, longer
     trainer = Trainer(model, budget, train, valid, args.work, args.device, key)
-    if args.trial_steps or args.fresh or not trainer.resume():
-        shutil.rmtree(args.work / "recent", ignore_errors=True)  # another run's weights are never averaged in
+    if not args.trial_steps and (args.fresh or not trainer.resume()):
+        shutil.rmtree(args.work / "recent", ignore_errors=True)  # a new run: another run's weights are never averaged in
     tokens_before = trainer.tokens_seen
     fit_s = trainer.fit(max_steps=args.trial_steps or None)
     tokens_per_s = (trainer.tokens_seen - tokens_before) / fit_s if fit_s else 0.0
