@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 import shutil
 import subprocess
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
@@ -212,6 +214,11 @@ def test_a_run_is_keyed_by_options_data_and_start_but_not_by_its_budget(tmp_path
     assert run_key(TrainOptions(max_train_s=9e9), train, "") == key  # a longer budget continues the same run
     assert run_key(TrainOptions(average_last=5), train, "") == key  # what is kept beside the run, not how it trains
     assert run_key(TrainOptions(lr=0.001), train, "") != key
+    assert run_key(TrainOptions(schedule_offset_steps=5250), train, "") != key
+    assert run_key(TrainOptions(continue_schedule=True), train, "") == key  # what it resolves to, the offset, is keyed
+    skip = ("max_train_s", "average_last", "schedule_offset_steps", "continue_schedule")
+    older = {k: v for k, v in asdict(TrainOptions()).items() if k not in skip}
+    assert key == hashlib.sha256(json.dumps([older, 2, train, ""]).encode()).hexdigest()  # runs from before the option keep their key
     assert run_key(TrainOptions(source_weights={"ui": 0.5}), train, "") != key
     assert run_key(TrainOptions(), train[:1], "") != key
     assert run_key(TrainOptions(), train, "sha of a first stage") != key
@@ -222,6 +229,68 @@ def test_a_run_is_keyed_by_options_data_and_start_but_not_by_its_budget(tmp_path
     (tmp_path / "first" / "best.pt").write_bytes(b"weights")
     (tmp_path / "second").mkdir()
     assert init_tokenizer(tmp_path / "first", tmp_path / "second").read_bytes() == b"spm"  # the first stage's vocabulary
+
+
+def test_a_shipped_model_folder_starts_a_run_from_the_weights_that_ship(tmp_path: Path) -> None:
+    trainer, torch = _tiny_trainer(tmp_path, "run")
+    from harness.models.recipes.nmt.train import build_model, init_tokenizer, init_weights
+
+    trainer.fit(max_steps=4)
+    shipped = tmp_path / "model"
+    trained = {name: tensor.clone() for name, tensor in trainer.model.state_dict().items()}
+    trainer.model.to(torch.float16).save_pretrained(shipped / "hf")  # as export() ships the weights
+    for name in ("source.spm", "target.spm"):
+        (shipped / "hf" / name).write_bytes(b"spm")
+    fresh = build_model(trainer.opts, 41)
+    sha = init_weights(fresh, shipped, "cpu")
+    assert sha == hashlib.sha256((shipped / "hf" / "model.safetensors").read_bytes()).hexdigest()
+    for name, tensor in trained.items():  # the float16 values, read back as float32; the sinusoidal positions are computed
+        expected = tensor if "embed_positions" in name else tensor.half().float()
+        assert fresh.state_dict()[name].dtype == torch.float32 and torch.equal(fresh.state_dict()[name], expected), name
+    (tmp_path / "work").mkdir()
+    assert init_tokenizer(shipped, tmp_path / "work").read_bytes() == b"spm"
+    (shipped / "hf" / "target.spm").write_bytes(b"another vocabulary")
+    with pytest.raises(SystemExit, match="one SentencePiece model"):
+        init_tokenizer(shipped, tmp_path / "work")
+    with pytest.raises(SystemExit, match="do not fit the options' architecture"):
+        init_weights(build_model(replace(trainer.opts, d_model=32), 41), shipped, "cpu")
+
+
+def test_a_schedule_offset_continues_the_learning_rate_decay(tmp_path: Path) -> None:
+    plain, _ = _tiny_trainer(tmp_path, "plain")
+    later, _ = _tiny_trainer(tmp_path, "later", schedule_offset_steps=100)
+    assert later.lr_at(1) == plain.lr_at(1)  # the warm-up of a fresh optimizer, up to the decayed rate
+    assert later.lr_at(5) < plain.lr_at(5)
+    for step in (5, 20, 400):
+        assert later.lr_at(step) == pytest.approx(plain.lr_at(step + 100))
+    from harness.models.recipes.nmt.train import schedule_steps
+
+    with pytest.raises(SystemExit, match="continue_schedule needs --init"):
+        schedule_steps(tmp_path)
+    (tmp_path / "train_figures.json").write_text(json.dumps({"steps": 2500, "options": {"schedule_offset_steps": 5250}}))
+    assert schedule_steps(tmp_path) == 7750  # a continued model continues from where its own schedule had got to
+
+
+def test_the_model_card_names_every_run_a_model_was_trained_on_from() -> None:
+    from harness.models.recipes.nmt.card import history_table, stages, stages_section
+
+    def run(steps: int, offset: int = 0, init: dict | None = None) -> dict:
+        options = {"lr": 0.0007, "warmup_steps": 200, "schedule_offset_steps": offset, "source_weights": {"human": 0.3}}
+        history = [{"step": steps, "epoch": 1, "elapsed_s": 10.0, "train_loss": 2.0, "valid_nll": 1.5}]
+        return {"options": options, "train_pairs": 100, "steps": steps, "best_step": steps, "best_valid_nll": 1.5, "valid_pairs": 10,
+                "train_loop_wall_s": 60.0, "stop_reason": "time budget", "history": history,
+                "init": init and {"run": "models/nmt-en-es" if offset else "build/nmt/run", "best_pt_sha256": "ab" * 32, "figures": init}}
+
+    first = run(4500)
+    second = run(5250, init=first)
+    continued = run(2000, offset=5250, init=second)
+    assert [name for name, _ in stages(first)] == ["training"]
+    assert [name for name, _ in stages(second)] == ["stage 1", "stage 2"]
+    assert [(name, f["steps"]) for name, f in stages(continued)] == [("stage 1", 4500), ("stage 2", 5250), ("stage 2, continued", 2000)]
+    assert stages_section(first) == "" and "continued" not in stages_section(second)
+    text = stages_section(continued)
+    assert "Training ran in 3 runs" in text and "as if 5,250 steps had run before" in text and "`models/nmt-en-es`" in text
+    assert history_table(continued).count("| **stage") == 3
 
 
 def test_the_model_card_says_which_weights_ship() -> None:

@@ -13,6 +13,7 @@ by hand except the published OPUS-MT scores below, each with its source.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import shutil
 from pathlib import Path
@@ -90,6 +91,26 @@ def _overlap(counts: dict) -> int:
     return sum(v for k, v in counts.items() if k.startswith("eval_overlap"))
 
 
+def stages(figures: dict) -> list[tuple[str, dict]]:
+    """The training runs behind a model, the first first, each with its name.
+
+    "training" for a single run, else "stage 1", "stage 2", …; a run that trained a shipped model on with its
+    schedule continued (``schedule_offset_steps``) is "stage N, continued" of the stage before it. Each run's
+    ``train_figures.json`` holds the one it started from (``init``).
+    """
+    chain = [figures]
+    while (chain[0].get("init") or {}).get("figures"):
+        chain.insert(0, chain[0]["init"]["figures"])
+    if len(chain) == 1:
+        return [("training", figures)]
+    named: list[tuple[str, dict]] = []
+    for f in chain:
+        continued = named and f["options"].get("schedule_offset_steps", 0) > 0
+        base = named[-1][0].removesuffix(", continued") if named else ""
+        named.append((f"{base}, continued" if continued else f"stage {len(named) + 1}", f))
+    return named
+
+
 def distill_section(distilled: dict, human_pairs: int, figures: dict | None = None) -> str:
     """The distilled sources: where each comes from, its licence, inputs, pairs and drops, the stages that use them; the human share."""
     sources = distilled["sources"]
@@ -114,9 +135,8 @@ Held-out inputs of each source (collect.py's hash rule) with Apertium's output a
 
 def _shares(figures: dict, sources: dict, human_pairs: int) -> str:
     """The share of distilled pairs in each training stage's data (after its source weights)."""
-    first = (figures.get("init") or {}).get("figures")
     parts = []
-    for name, f in (("stage 1", first), ("stage 2" if first else "training", figures)):
+    for name, f in stages(figures):
         if not f:
             continue
         counts = f.get("train_pairs_by_source") or {
@@ -129,13 +149,13 @@ def _shares(figures: dict, sources: dict, human_pairs: int) -> str:
 
 def _stages(source: str, figures: dict) -> str:
     """Which training stage used a source, and at what weight (``source_weights``: share kept or repeats)."""
-    stages = []
-    first = ((figures.get("init") or {}).get("figures") or {}).get("options", {})
-    for name, options in (("stage 1", first), ("stage 2" if first else "training", figures.get("options", {}))):
+    used = []
+    for name, f in stages(figures):
+        options = f.get("options", {})
         if source in options.get("distilled_sources", ()):
             weight = options.get("source_weights", {}).get(source, 1)
-            stages.append(name + (f" (×{weight:g})" if weight != 1 else ""))
-    return ", ".join(stages) or "–"
+            used.append(name + (f" (×{weight:g})" if weight != 1 else ""))
+    return ", ".join(used) or "–"
 
 
 def eval_section(evaluation: dict) -> str:
@@ -219,29 +239,48 @@ Marian loader drops it and starts the decoder from a zero embedding (the recipe 
 during training so both runtimes agree)."""
 
 
+STAGE_OPTIONS = {"stage 1": "every first-stage source (options.toml)", "stage 2": "everyday-weighted mix (options-adapt.toml)",
+                 "stage 2, continued": "the shipped stage 2 trained on (options-continue.toml)"}
+
+
 def stages_section(figures: dict) -> str:
-    """The two training stages side by side, when this model was trained on from a first stage (``--init``)."""
-    init = figures.get("init")
-    if not init or not init.get("figures"):
+    """The training stages side by side, when this model was trained on from an earlier run (``--init``)."""
+    named = stages(figures)
+    if len(named) < 2:
         return ""
-    first = init["figures"]
+    (_, first), (_, second) = named[:2]
+    init = second["init"]
     rows = []
-    stages = (("stage 1: every first-stage source (options.toml)", first), ("stage 2: everyday-weighted mix (options-adapt.toml)", figures))
-    for label, f in stages:
+    for name, f in named:
         o = f["options"]
+        label = f"{name}: {STAGE_OPTIONS[name]}" if name in STAGE_OPTIONS else name
         rows.append(f"| {label} | {f['train_pairs']:,} | {o['lr']} / {o['warmup_steps']} | {f['steps']:,} | {f['best_step']:,} | "
                     f"{f['best_valid_nll']} on {f['valid_pairs']:,} | {f['train_loop_wall_s']:,.0f} | {f['stop_reason']} |")
-    weights = ", ".join(f"{k} ×{v:g}" for k, v in figures["options"].get("source_weights", {}).items()) or "none"
-    return f"""Training ran in two stages. The second started from the first stage's best checkpoint (step
+    weights = ", ".join(f"{k} ×{v:g}" for k, v in second["options"].get("source_weights", {}).items()) or "none"
+    runs = "two stages" if len(named) == 2 else f"{len(named)} runs"
+    return f"""Training ran in {runs}. Stage 2 started from stage 1's best checkpoint (step
 {first['best_step']:,}, `best.pt` sha256 `{init['best_pt_sha256'][:16]}…`) and its SentencePiece model, with a fresh
 optimizer and schedule, on a mix that adds distill.py's everyday sources (`wordnet`, `everyday`, `quotes`) to a
 share of the first stage's data (source weights: {weights}; a weight below 1 keeps that share of the source's
 pairs, chosen by hash). The validation NLL of each stage is over its own validation pairs (the second's include
-held-out inputs of the everyday sources), so the two are not comparable with each other.
+held-out inputs of the everyday sources), so stage 1's is not comparable with the later ones.{_continued(named)}
 
 | stage | training pairs | peak lr / warm-up steps | steps | best step | best valid NLL (nats/token) | training loop s | stop |
 |---|---:|---|---:|---:|---|---:|---|
 """ + "\n".join(rows) + "\n"
+
+
+def _continued(named: list[tuple[str, dict]]) -> str:
+    """What a continued stage started from: the shipped weights of the run before it, with its schedule continued."""
+    notes = []
+    for (before, _), (name, f) in itertools.pairwise(named):
+        if name.endswith(", continued"):
+            o, init = f["options"], f["init"]
+            notes.append(f" \"{name}\" trained the weights that shipped from {before} (`{init['run']}`, `hf/model.safetensors` sha256"
+                         f" `{init['best_pt_sha256'][:16]}…`, float16 read as float32) on, on the same mix, with a fresh optimizer"
+                         f" (its state does not ship) and the learning rate decaying on as if {o['schedule_offset_steps']:,} steps had"
+                         f" run before (`schedule_offset_steps`); its steps count from 0.")
+    return "".join(notes)
 
 
 def training_section(figures: dict) -> str:
@@ -253,7 +292,7 @@ def training_section(figures: dict) -> str:
                 " does, `tests/test_nmt_recipe.py`). ") if resumed else ""
     wall = figures.get("wall_s_last_session", figures.get("wall_s"))
     cpu = figures.get("cpu_s_last_session", figures.get("cpu_s"))
-    last = "The second stage, in detail: " if figures.get("init") else ""
+    last = f"The last run ({stages(figures)[-1][0]}), in detail: " if figures.get("init") else ""
     return f"""{last}One process on {figures['machine']['cpu_count']} cores of `{figures['machine']['processor'] or 'x86_64'}`
 (device `{figures.get('device', 'cpu')}`, `torch.set_num_threads({o['threads']})`), PyTorch {figures['machine']['torch']},
 seed {o['seed']}; Adam (β 0.9/0.98), peak learning rate {o['lr']} with {o['warmup_steps']} warm-up steps then
@@ -299,8 +338,9 @@ def _cap_note(figures: dict) -> str:
     recipe_s = figures.get("recipe_max_train_s")
     if figures.get("init"):
         first = _recipe_budget()
+        trained = " + ".join(f"{f['train_loop_wall_s']:,.0f} s" for _, f in stages(figures))
         return (f" **This model trained longer than the recipe's budgets** ({first:,.0f} s for stage 1, {recipe_s:,.0f} s for"
-                " stage 2); \"Within the 2.5-hour recipe\" below says what is known of the recipe's own result.")
+                f" stage 2; it trained {trained}); \"Within the 2.5-hour recipe\" below says what is known of the recipe's own result.")
     if not recipe_s or recipe_s >= figures["options"]["max_train_s"]:
         return ""
     return (f" **This model trained longer than the recipe's {recipe_s:,.0f} s**; what the recipe reaches within its"
@@ -367,14 +407,13 @@ NLL is over that stage's validation pairs.
 
 
 def history_table(figures: dict) -> str:
-    """Validation NLL at each evaluation (of both stages), and whether it was still falling when training stopped."""
-    first = (figures.get("init") or {}).get("figures")
-    rows = [f"| {h['step']:,} | {h['epoch']} | {h['elapsed_s']:,.0f} | {h['train_loss']:.3f} | {h['valid_nll']:.3f} |"
-            for h in figures["history"]]
-    if first:
-        rows = ["| **stage 1** | | | | |"] + [
-            f"| {h['step']:,} | {h['epoch']} | {h['elapsed_s']:,.0f} | {h['train_loss']:.3f} | {h['valid_nll']:.3f} |"
-            for h in first["history"]] + ["| **stage 2** | | | | |"] + rows
+    """Validation NLL at each evaluation (of every stage), and whether it was still falling when training stopped."""
+    named = stages(figures)
+    rows = []
+    for name, f in named:
+        rows += [f"| **{name}** | | | | |"] if len(named) > 1 else []
+        rows += [f"| {h['step']:,} | {h['epoch']} | {h['elapsed_s']:,.0f} | {h['train_loss']:.3f} | {h['valid_nll']:.3f} |"
+                 for h in f["history"]]
     still = figures["best_step"] == figures["steps"]
     note = ("The best checkpoint is the last one: validation NLL was still falling fast when the time budget "
             "ended the run, so the model is under-trained; a larger `max_train_s` (or a machine without "
@@ -386,12 +425,13 @@ def history_table(figures: dict) -> str:
 def render(manifest: dict, distilled: dict, figures: dict, evaluation: dict, cap: dict | None = None,
            levers: list[dict] | None = None) -> str:
     """The whole README.md text."""
-    first = (figures.get("init") or {}).get("figures") or {}
-    hours = (figures["train_loop_wall_s"] + first.get("train_loop_wall_s", 0)) / 3600
+    named = stages(figures)
+    hours = sum(f["train_loop_wall_s"] for _, f in named) / 3600
+    runs = {1: "", 2: " (two stages)"}.get(len(named), f" ({len(named)} runs: {'; '.join(name for name, _ in named)})")
     return f"""# nmt-en-es — a small English→Spanish transformer from Debian's translations and Apertium's
 
 A {figures['parameters'] / 1e6:.1f}M-parameter Marian-style transformer, trained from scratch in
-{hours:.1f} hours{' (two stages)' if first else ''} on 2 CPU cores from English→Spanish pairs: the human translations in the
+{hours:.1f} hours{runs} on 2 CPU cores from English→Spanish pairs: the human translations in the
 gettext catalogs of Debian packages, and Apertium's translations of English text that is not evaluation
 data (sequence-level distillation: dictionary words and phrases, UI strings, package descriptions,
 fortunes and quotations, WordNet's example sentences and glosses, everyday sentences composed from
@@ -490,7 +530,12 @@ apt-get install lttoolbox-dev                    # lt-print, to read Apertium's 
 ```
 
 (`make train-nmt` runs the last two lines; `--device cuda` trains on a GPU with the same recipe; an
-interrupted run continues with `--from train`, or `--from adapt` once the first stage is done.)
+interrupted run continues with `--from train`, or `--from adapt` once the first stage is done.) The shipped
+weights train on from a clone that has no run folders, once `collect.py` and `distill.py` have written
+`build/nmt/data/` (docs/mt.md): `.venv/bin/python -m harness.models.recipes.nmt.train --options
+harness/models/recipes/nmt/options-continue.toml --init models/nmt-en-es --work build/nmt/continue --out
+build/nmt/model-continue --max-train-s SECONDS` (a fresh optimizer; the learning rate decays on from where the
+shipped run left it).
 
 Steps, each its own process (`harness/models/recipes/nmt/`): `collect.py` (`packages.txt` → `build/nmt/data/`),
 `distill.py` (Apertium's translations → `build/nmt/data/distilled.tsv`, its cache in `build/nmt/distill/`),

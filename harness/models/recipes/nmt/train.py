@@ -5,7 +5,10 @@
     python -m harness.models.recipes.nmt.train --options options-adapt.toml --init build/nmt/run --work build/nmt/adapt
 
 ``--init RUN`` starts from another run's best checkpoint and SentencePiece model (a second stage with
-other data: fresh optimizer and schedule, the same vocabulary) instead of from random weights.
+other data: fresh optimizer and schedule, the same vocabulary) instead of from random weights. ``--init``
+of a shipped model folder (``models/nmt-en-es``: its ``hf/`` weights, float16 read as float32) trains on
+from what ships, on a fresh clone that has no run folders; ``schedule_offset_steps`` then continues the
+learning-rate decay where that model's run left it (``continue_schedule``, options-continue.toml).
 
 Steps: a shared SentencePiece unigram model on the training pairs; a Marian transformer (``options.toml``)
 trained with Adam, inverse-sqrt schedule and label smoothing in one process, validation loss every
@@ -77,6 +80,8 @@ class TrainOptions:
     checkpoint_every_s: float = 600.0
     source_weights: dict[str, float] = field(default_factory=dict)  # source ("human" too) → share kept (<1) or repeats
     average_last: int = 0  # keep the last N evaluations' weights; ship their average where its validation loss is lower
+    schedule_offset_steps: int = 0  # decay the learning rate as if this many steps had run before (continuing a shipped model)
+    continue_schedule: bool = False  # with --init: schedule_offset_steps = how far the init model's schedule had run
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "distilled_sources", tuple(self.distilled_sources))
@@ -290,9 +295,9 @@ class Trainer:
         self.resumed_from = 0
 
     def lr_at(self, step: int) -> float:
-        """Linear warm-up, then inverse square root."""
+        """Linear warm-up, then inverse square root of the steps since the schedule began (``schedule_offset_steps`` earlier)."""
         w = self.opts.warmup_steps
-        return self.opts.lr * min(step / w, math.sqrt(w / step))
+        return self.opts.lr * min(step / w, math.sqrt(w / (step + self.opts.schedule_offset_steps)))
 
     def one_step(self, batch: dict[str, torch.Tensor]) -> float:
         self.step += 1
@@ -459,8 +464,20 @@ def export(model, tok, out: Path) -> dict[str, int]:
             and p.parent.name in ("hf", "ct2")}
 
 
+def shipped_weights(init: Path) -> Path | None:
+    """The Transformers weights of a shipped model folder (``export``'s ``hf/``), where ``init`` is one rather than a run."""
+    weights = init / "hf" / "model.safetensors"
+    return weights if weights.is_file() else None
+
+
 def init_tokenizer(init: Path, work: Path) -> Path:
-    """A later stage keeps the first stage's vocabulary: ``init``'s spm.model copied into ``work``."""
+    """A later stage keeps the first stage's vocabulary: ``init``'s spm.model (a shipped model's source.spm) copied into ``work``."""
+    if shipped_weights(init):
+        source, target = init / "hf" / "source.spm", init / "hf" / "target.spm"
+        if not (source.is_file() and target.is_file() and source.read_bytes() == target.read_bytes()):
+            raise SystemExit(f"train: --init {init}/hf needs one SentencePiece model as source.spm and target.spm, as export writes")
+        shutil.copyfile(source, work / "spm.model")
+        return work / "spm.model"
     for name in ("best.pt", "spm.model"):
         if not (init / name).is_file():
             raise SystemExit(f"train: --init {init} has no {name}; train the first stage there first")
@@ -469,9 +486,18 @@ def init_tokenizer(init: Path, work: Path) -> Path:
 
 
 def init_weights(model, init: Path, device: str) -> str:
-    """Load ``init``'s best checkpoint into ``model``; its sha256 (part of the run's key)."""
-    model.load_state_dict(torch.load(init / "best.pt", map_location=device))
-    return hashlib.sha256((init / "best.pt").read_bytes()).hexdigest()
+    """Load ``init``'s best checkpoint (or a shipped model's float16 weights, as float32) into ``model``; its sha256 (in the run's key)."""
+    weights = shipped_weights(init)
+    if weights:
+        state = type(model).from_pretrained(weights.parent, torch_dtype=torch.float32).state_dict()
+    else:
+        weights = init / "best.pt"
+        state = torch.load(weights, map_location=device)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise SystemExit(f"train: --init {init}'s weights do not fit the options' architecture: {str(exc).splitlines()[0]}") from None
+    return hashlib.sha256(weights.read_bytes()).hexdigest()
 
 
 def run_key(opts: TrainOptions, train: list[Example], init_sha: str) -> str:
@@ -481,8 +507,19 @@ def run_key(opts: TrainOptions, train: list[Example], init_sha: str) -> str:
     kept beside the run, not how it trains), the data (its size and every thousandth example) and the
     checkpoint it started from.
     """
-    keyed = {k: v for k, v in asdict(opts).items() if k not in ("max_train_s", "average_last")}
+    keyed = {k: v for k, v in asdict(opts).items() if k not in ("max_train_s", "average_last", "continue_schedule")}
+    if not keyed["schedule_offset_steps"]:
+        del keyed["schedule_offset_steps"]  # so runs from before the option keep their key
     return hashlib.sha256(json.dumps([keyed, len(train), train[:: max(1, len(train) // 1000)], init_sha]).encode()).hexdigest()
+
+
+def schedule_steps(init: Path) -> int:
+    """How far ``init``'s learning-rate schedule had run: its steps plus the offset it started at (its train_figures.json)."""
+    figures = init / "train_figures.json"
+    if not figures.is_file():
+        raise SystemExit(f"train: continue_schedule needs --init of a run or model with train_figures.json; {init} has none")
+    done = json.loads(figures.read_text())
+    return done["steps"] + done["options"].get("schedule_offset_steps", 0)
 
 
 def _init_record(init: Path | None, sha: str) -> dict | None:
@@ -514,10 +551,15 @@ def main() -> None:
     parser.add_argument("--max-train-s", type=float, default=0.0,
                         help="training-loop seconds over all sessions instead of options.toml's (the recipe's cap); "
                              "a longer run continues the same schedule from state.pt")
-    parser.add_argument("--init", type=Path, help="a finished run's folder: start from its best.pt and spm.model")
+    parser.add_argument("--init", type=Path,
+                        help="a finished run's folder (its best.pt and spm.model) or a shipped model's (its hf/): start from its weights")
     args = parser.parse_args()
     wall0, cpu0 = time.perf_counter(), cpu_s()
     opts = TrainOptions.from_toml(args.options)
+    if opts.continue_schedule:
+        if not args.init:
+            raise SystemExit(f"train: {args.options} continues a schedule (continue_schedule = true): give --init")
+        opts = replace(opts, schedule_offset_steps=schedule_steps(args.init))
     seed_everything(opts.seed, opts.threads)
     args.work.mkdir(parents=True, exist_ok=True)
     (train_pairs, pairs_by_source), valid_pairs = training_pairs(args.data, opts), read_pairs(args.data / "valid.tsv")
