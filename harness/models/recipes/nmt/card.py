@@ -155,7 +155,7 @@ def _stages(source: str, figures: dict) -> str:
         if source in options.get("distilled_sources", ()):
             weight = options.get("source_weights", {}).get(source, 1)
             used.append(name + (f" (×{weight:g})" if weight != 1 else ""))
-    return ", ".join(used) or "–"
+    return "; ".join(used) or "–"
 
 
 def eval_section(evaluation: dict) -> str:
