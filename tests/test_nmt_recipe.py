@@ -291,6 +291,9 @@ def test_the_model_card_names_every_run_a_model_was_trained_on_from() -> None:
     text = stages_section(continued)
     assert "Training ran in 3 runs" in text and "as if 5,250 steps had run before" in text and "`models/nmt-en-es`" in text
     assert history_table(continued).count("| **stage") == 3
+    again = run(500, offset=8000, init=continued)
+    assert [name for name, _ in stages(again)][2:] == ["stage 2, continued", "stage 2, continued 2"]
+    assert "continued 2\" trained the weights that shipped from stage 2, continued (" in stages_section(again)
 
 
 def test_the_model_card_says_which_weights_ship() -> None:

@@ -95,8 +95,8 @@ def stages(figures: dict) -> list[tuple[str, dict]]:
     """The training runs behind a model, the first first, each with its name.
 
     "training" for a single run, else "stage 1", "stage 2", …; a run that trained a shipped model on with its
-    schedule continued (``schedule_offset_steps``) is "stage N, continued" of the stage before it. Each run's
-    ``train_figures.json`` holds the one it started from (``init``).
+    schedule continued (``schedule_offset_steps``) is "stage N, continued" of the stage before it ("stage N,
+    continued 2" for the next such run). Each run's ``train_figures.json`` holds the one it started from (``init``).
     """
     chain = [figures]
     while (chain[0].get("init") or {}).get("figures"):
@@ -104,10 +104,14 @@ def stages(figures: dict) -> list[tuple[str, dict]]:
     if len(chain) == 1:
         return [("training", figures)]
     named: list[tuple[str, dict]] = []
+    stage = 0
     for f in chain:
-        continued = named and f["options"].get("schedule_offset_steps", 0) > 0
-        base = named[-1][0].removesuffix(", continued") if named else ""
-        named.append((f"{base}, continued" if continued else f"stage {len(named) + 1}", f))
+        if named and f["options"].get("schedule_offset_steps", 0) > 0:
+            again = sum(", continued" in name for name, _ in named if name.startswith(f"stage {stage},"))
+            named.append((f"stage {stage}, continued" + (f" {again + 1}" if again else ""), f))
+        else:
+            stage += 1
+            named.append((f"stage {stage}", f))
     return named
 
 
@@ -253,7 +257,8 @@ def stages_section(figures: dict) -> str:
     rows = []
     for name, f in named:
         o = f["options"]
-        label = f"{name}: {STAGE_OPTIONS[name]}" if name in STAGE_OPTIONS else name
+        kind = "stage 2, continued" if name.startswith("stage 2, continued") else name
+        label = f"{name}: {STAGE_OPTIONS[kind]}" if kind in STAGE_OPTIONS else name
         rows.append(f"| {label} | {f['train_pairs']:,} | {o['lr']} / {o['warmup_steps']} | {f['steps']:,} | {f['best_step']:,} | "
                     f"{f['best_valid_nll']} on {f['valid_pairs']:,} | {f['train_loop_wall_s']:,.0f} | {f['stop_reason']} |")
     weights = ", ".join(f"{k} ×{v:g}" for k, v in second["options"].get("source_weights", {}).items()) or "none"
@@ -274,7 +279,7 @@ def _continued(named: list[tuple[str, dict]]) -> str:
     """What a continued stage started from: the shipped weights of the run before it, with its schedule continued."""
     notes = []
     for (before, _), (name, f) in itertools.pairwise(named):
-        if name.endswith(", continued"):
+        if ", continued" in name:
             o, init = f["options"], f["init"]
             notes.append(f" \"{name}\" trained the weights that shipped from {before} (`{init['run']}`, `hf/model.safetensors` sha256"
                          f" `{init['best_pt_sha256'][:16]}…`, float16 read as float32) on, on the same mix, with a fresh optimizer"
