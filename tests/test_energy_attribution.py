@@ -92,8 +92,9 @@ def test_rapl_file_counter_with_two_wraps_through_the_real_sampler(tmp_path: Pat
 
     ocr = next(s for s in tracer.spans if s.name == "ocr")
     assert truth(package, ocr.start_ns, ocr.end_ns) > 2 * 6.0
+    # Against what the files held at the span's edges, not the analytic integral over the span itself: on a busy
+    # machine the replay thread lags (13.9 J held against 17.6 J true once), and no meter can see energy not yet written.
     assert energy["ocr"]["gross_j"] == pytest.approx(truth(package, ocr.start_ns, ocr.end_ns), rel=0.01)
-    assert energy["ocr"]["gross_j"] == pytest.approx(package.between(ocr.start_ns, ocr.end_ns), rel=0.05)
     assert energy["ocr"]["domains"]["rapl:package-0.core"] == pytest.approx(truth(core, ocr.start_ns, ocr.end_ns), rel=0.01)
     first, last = tracer.spans[0], tracer.spans[-1]
     assert energy["e2e"]["gross_j"] == pytest.approx(truth(package, first.start_ns, last.end_ns), rel=0.01)
