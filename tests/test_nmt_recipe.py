@@ -274,8 +274,9 @@ def test_a_schedule_offset_continues_the_learning_rate_decay(tmp_path: Path) -> 
 def test_the_model_card_names_every_run_a_model_was_trained_on_from() -> None:
     from harness.models.recipes.nmt.card import history_table, stages, stages_section
 
-    def run(steps: int, offset: int = 0, init: dict | None = None) -> dict:
-        options = {"lr": 0.0007, "warmup_steps": 200, "schedule_offset_steps": offset, "source_weights": {"human": 0.3}}
+    def run(steps: int, offset: int = 0, init: dict | None = None, sources: tuple[str, ...] = ("wordnet",)) -> dict:
+        options = {"lr": 0.0007, "warmup_steps": 200, "schedule_offset_steps": offset, "source_weights": {"human": 0.3},
+                   "distilled_sources": list(sources)}
         history = [{"step": steps, "epoch": 1, "elapsed_s": 10.0, "train_loss": 2.0, "valid_nll": 1.5}]
         return {"options": options, "train_pairs": 100, "steps": steps, "best_step": steps, "best_valid_nll": 1.5, "valid_pairs": 10,
                 "train_loop_wall_s": 60.0, "stop_reason": "time budget", "history": history,
@@ -294,6 +295,9 @@ def test_the_model_card_names_every_run_a_model_was_trained_on_from() -> None:
     again = run(500, offset=8000, init=continued)
     assert [name for name, _ in stages(again)][2:] == ["stage 2, continued", "stage 2, continued 2"]
     assert "continued 2\" trained the weights that shipped from stage 2, continued (" in stages_section(again)
+    assert "on, on the same mix, with a fresh optimizer" in stages_section(again)
+    signs = run(500, offset=8000, init=continued, sources=("wordnet", "signs"))
+    assert "on, on the same mix with `signs` added, with a fresh optimizer" in stages_section(signs)
 
 
 def test_the_model_card_says_which_weights_ship() -> None:

@@ -278,14 +278,24 @@ held-out inputs of the everyday sources), so stage 1's is not comparable with th
 def _continued(named: list[tuple[str, dict]]) -> str:
     """What a continued stage started from: the shipped weights of the run before it, with its schedule continued."""
     notes = []
-    for (before, _), (name, f) in itertools.pairwise(named):
+    for (before, earlier), (name, f) in itertools.pairwise(named):
         if ", continued" in name:
-            o, init = f["options"], f["init"]
+            o, init, mix = f["options"], f["init"], _mix_change(earlier["options"], f["options"])
             notes.append(f" \"{name}\" trained the weights that shipped from {before} (`{init['run']}`, `hf/model.safetensors` sha256"
-                         f" `{init['best_pt_sha256'][:16]}…`, float16 read as float32) on, on the same mix, with a fresh optimizer"
+                         f" `{init['best_pt_sha256'][:16]}…`, float16 read as float32) on, {mix}, with a fresh optimizer"
                          f" (its state does not ship) and the learning rate decaying on as if {o['schedule_offset_steps']:,} steps had"
                          f" run before (`schedule_offset_steps`); its steps count from 0.")
     return "".join(notes)
+
+
+def _mix_change(before: dict, after: dict) -> str:
+    """How a run's training mix differs from the run it continued: sources added or dropped, weights changed."""
+    was, now = before.get("distilled_sources", []), after.get("distilled_sources", [])
+    weights_was, weights_now = before.get("source_weights", {}), after.get("source_weights", {})
+    changes = [f"`{s}` added" for s in now if s not in was] + [f"`{s}` dropped" for s in was if s not in now]
+    changes += [f"{s} ×{weights_was.get(s, 1):g} → ×{weights_now.get(s, 1):g}" for s in dict.fromkeys([*weights_was, *weights_now])
+                if weights_was.get(s, 1) != weights_now.get(s, 1)]
+    return f"on the same mix with {', '.join(changes)}" if changes else "on the same mix"
 
 
 def training_section(figures: dict) -> str:
