@@ -331,3 +331,40 @@ def test_a_checkpoint_average_is_recorded_with_the_steps_it_averages(tmp_path: P
     results = {"float32": {"tatoeba-v2021-08-07": {"chrf": 40.0}}}
     table = levers_section([{"label": "averaged", **record, "eval": {"results": results}}])
     assert "| averaged | mean of 500–750 (2) | 1.5 | 40.0 |" in table
+
+
+def test_validation_nll_per_source_scores_model_folders_on_the_same_pairs(tmp_path: Path) -> None:
+    trainer, torch = _tiny_trainer(tmp_path, "run")
+    from harness.models.recipes.nmt.train import EOS_ID, encode, train_spm, valid_loss
+    from harness.models.recipes.nmt.validation import nll_by_source, validation_sets
+
+    data = tmp_path / "data"
+    data.mkdir()
+    words = ["bus", "stop", "exit", "open", "closed", "cafe", "left", "right", "no", "entry", "parada", "salida", "abierto",
+             "cerrado", "izquierda", "derecha", "entrada", "museum", "museo", "pharmacy", "farmacia", "toilets", "lavabos"]  # fmt: skip
+    rng = random.Random(2)
+    pairs = [(" ".join(rng.sample(words, 3)), " ".join(rng.sample(words, 2))) for _ in range(200)]
+    (data / "valid.tsv").write_text("".join(f"{en}\t{es}\n" for en, es in pairs[:6]))
+    (data / "valid_distilled.tsv").write_text("".join(f"{en}\t{es}\t{src}\n" for (en, es), src in zip(pairs[6:12], "aabbbb", strict=True)))
+    sets = validation_sets(data)
+    assert {k: len(v) for k, v in sets.items()} == {"human": 6, "a": 2, "b": 4}
+    spm_model = train_spm(pairs, tmp_path, trainer.opts)  # 40 pieces, as the tiny model's vocabulary
+    trainer.fit(max_steps=4)
+    shipped = tmp_path / "model"
+    trainer.model.to(torch.float16).save_pretrained(shipped / "hf")
+    for name in ("source.spm", "target.spm"):
+        (shipped / "hf" / name).write_bytes(spm_model.read_bytes())
+    figures = nll_by_source(shipped, sets, trainer.opts)
+    assert list(figures) == ["human", "a", "b", "all"]
+    import sentencepiece as spm
+
+    sp = spm.SentencePieceProcessor(model_file=str(spm_model))
+    trainer.model.float()
+    for source, rows in sets.items():  # the float16 weights that ship, on each source's pairs alone
+        examples = encode(rows, sp, trainer.opts.max_tokens)
+        assert figures[source]["tokens"] == sum(len(t) for _, t in examples) and all(t[-1] == EOS_ID for _, t in examples)
+        expected = valid_loss(trainer.model.half().float(), examples, trainer.model.config.pad_token_id, False)
+        assert figures[source]["nll"] == pytest.approx(expected, abs=1e-3)
+    tokens = sum(figures[s]["tokens"] for s in sets)
+    assert figures["all"]["tokens"] == tokens
+    assert figures["all"]["nll"] == pytest.approx(sum(figures[s]["nll"] * figures[s]["tokens"] for s in sets) / tokens, abs=1e-3)
