@@ -443,6 +443,8 @@ def render(manifest: dict, distilled: dict, figures: dict, evaluation: dict, cap
     named = stages(figures)
     hours = sum(f["train_loop_wall_s"] for _, f in named) / 3600
     runs = {1: "", 2: " (two stages)"}.get(len(named), f" ({len(named)} runs: {'; '.join(name for name, _ in named)})")
+    signs = any("signs" in f["options"].get("distilled_sources", []) for _, f in named)
+    nouns = ", sign-like phrases over its nouns of places, food and transport" if signs else ""
     return f"""# nmt-en-es — a small English→Spanish transformer from Debian's translations and Apertium's
 
 A {figures['parameters'] / 1e6:.1f}M-parameter Marian-style transformer, trained from scratch in
@@ -450,7 +452,7 @@ A {figures['parameters'] / 1e6:.1f}M-parameter Marian-style transformer, trained
 gettext catalogs of Debian packages, and Apertium's translations of English text that is not evaluation
 data (sequence-level distillation: dictionary words and phrases, UI strings, package descriptions,
 fortunes and quotations, WordNet's example sentences and glosses, everyday sentences composed from
-WordNet's words; and back-translated Spanish). The weights ship once, as float16 in Transformers format (`hf/`);
+WordNet's words{nouns}; and back-translated Spanish). The weights ship once, as float16 in Transformers format (`hf/`);
 `make models` converts them into a float32 CTranslate2 model (`ct2/`, byte for byte the files pinned in
 models/manifest.toml; quantize at load time with `compute_type="int8"`). It is the project's own,
 reproducible MT model; the numbers below put it beside its teacher, Apertium, on the same lines.
