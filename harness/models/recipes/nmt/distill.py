@@ -334,12 +334,11 @@ def source_inputs(source: str, work: Path, human: list[tuple[str, str]]) -> tupl
     if source in ("wordnet", "everyday", "signs"):
         tree, package = package_tree(work, "wordnet-base")
         wordnet = tree / "usr/share/wordnet"
+        known = {lemma for lemma, _ in bidix_entries()} if source != "wordnet" else set()
         if source == "signs":
-            known = {lemma for lemma, _ in bidix_entries()}
             origin = f"{SIGNS} sign-like phrases over the nouns of {package['deb']} that {BIDIX.name} holds (sign_inputs)"
             return sign_inputs(wordnet, known, SIGNS), {"from": origin, "licence": package["licence"]}
         if source == "everyday":
-            known = {lemma for lemma, _ in bidix_entries()}
             origin = f"{EVERYDAY} sentences composed from the frequent words of {package['deb']} (everyday_inputs)"
             return everyday_inputs(wordnet, known, EVERYDAY), {"from": origin, "licence": package["licence"]}
         examples, glosses = wordnet_inputs(wordnet)

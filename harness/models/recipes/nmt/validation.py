@@ -51,14 +51,15 @@ def nll_by_source(folder: Path, sets: dict[str, list[tuple[str, str]]], opts: Tr
     init_weights(model, folder, device)
     zero_pad_row(model, model.config.pad_token_id)
     out: dict[str, dict] = {}
-    everything = []
+    total_nats = 0.0
     for source, pairs in sets.items():
         examples = encode(pairs, sp, opts.max_tokens)
-        everything += examples
-        out[source] = {"nll": round(valid_loss(model, examples, model.config.pad_token_id, opts.bf16, device), 4),
-                       "tokens": sum(len(target) for _, target in examples)}  # fmt: skip
-    out["all"] = {"nll": round(valid_loss(model, everything, model.config.pad_token_id, opts.bf16, device), 4),
-                  "tokens": sum(len(target) for _, target in everything)}  # fmt: skip
+        tokens = sum(len(target) for _, target in examples)  # every target token is scored (EOS included)
+        nll = valid_loss(model, examples, model.config.pad_token_id, opts.bf16, device)
+        total_nats += nll * tokens
+        out[source] = {"nll": round(nll, 4), "tokens": tokens}
+    tokens = sum(row["tokens"] for row in out.values())
+    out["all"] = {"nll": round(total_nats / tokens, 4), "tokens": tokens}  # per-token NLL sums across sources
     return out
 
 
