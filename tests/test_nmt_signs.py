@@ -1,4 +1,4 @@
-"""The sign-like phrases of the NMT recipe (signs.py), on WordNet files written in WordNet 3.0's own formats."""
+"""The sign-like and notice-like phrases of the NMT recipe (signs.py, notices.py), on WordNet files written in WordNet 3.0's own formats."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from harness.models.recipes.nmt.distill import SOURCES, case_variants
+from harness.models.recipes.nmt.notices import TEMPLATES as NOTICE_TEMPLATES
+from harness.models.recipes.nmt.notices import notice_inputs
 from harness.models.recipes.nmt.signs import DISTANCES, TEMPLATES, sign_inputs, sign_nouns
 
 LICENCE_LINE = "  1 This software and database is being provided to you, the LICENSEE, by  "
@@ -88,4 +90,45 @@ def _fits(template: str, phrase: str, forms: set[str]) -> bool:
     for slot in ("n", "m", "p", "q"):
         pattern = pattern.replace(re.escape("{" + slot + "}"), "(" + "|".join(map(re.escape, forms)) + ")")
     pattern = pattern.replace(re.escape("{d}"), "(" + "|".join(map(re.escape, DISTANCES)) + ")")
+    return bool(re.fullmatch(pattern, phrase, flags=re.IGNORECASE))
+
+
+NOTICE_KNOWN = KNOWN | {"touch", "open", "smoke", "park", "wet", "hot"}
+
+
+def test_notices_fill_their_templates_with_sign_verbs_things_and_places(wordnet: Path) -> None:
+    phrases = notice_inputs(wordnet, NOTICE_KNOWN, 70, seed=5, things_from=(("dish", 2),), places_from=(("building", 1),))
+    assert len(phrases) == len(set(phrases)) == 70
+    assert phrases == notice_inputs(wordnet, NOTICE_KNOWN, 70, seed=5, things_from=(("dish", 2),), places_from=(("building", 1),))
+    slots = {
+        "t": ("touch", "open"), "o": ("dish", "pizza"), "op": ("dishes", "pizzas"), "a": ("wet", "hot"), "i": ("smoke", "park"),
+        "g": ("smoking", "parking"), "r": ("building", "restaurant", "eating house", "cafe", "coffee shop", "snack bar"),
+    }  # fmt: skip
+    made = set()
+    for phrase in phrases:
+        assert phrase[0].isupper() and not phrase.startswith("Please")
+        matched = [t for t in NOTICE_TEMPLATES if _fills(t, phrase, slots)]
+        assert matched, f"{phrase!r} fits no template"
+        made.update(matched)
+    assert len(made) > len(NOTICE_TEMPLATES) // 2  # drawn across the templates
+    # only the words Apertium holds: no verb, adjective or thing outside NOTICE_KNOWN
+    assert not any(re.search(r"\b(feed|lock|swim|slippery|bowl)\b", p, re.IGNORECASE) for p in phrases)
+
+
+def test_notices_without_enough_words_or_asked_for_too_many_are_one_clear_error(wordnet: Path) -> None:
+    with pytest.raises(SystemExit, match=r"notices: too few words in .* that Apertium's dictionary holds"):
+        notice_inputs(wordnet, KNOWN, 10, things_from=(("dish", 2),), places_from=(("building", 1),))  # no verbs known
+    with pytest.raises(SystemExit, match=r"notices: 100000 phrases asked of \d+ templates that have \d+ fillings; ask for at most \d+"):
+        notice_inputs(wordnet, NOTICE_KNOWN, 100_000, things_from=(("dish", 2),), places_from=(("building", 1),))
+
+
+def test_notices_is_a_distillation_source() -> None:
+    assert "notices" in SOURCES
+
+
+def _fills(template: str, phrase: str, slots: dict[str, tuple[str, ...]]) -> bool:
+    """Whether ``phrase`` is ``template`` (first letter capitalised) with each slot filled by one of its words."""
+    pattern = re.escape(template[0].upper() + template[1:])
+    for slot, words in slots.items():
+        pattern = pattern.replace(re.escape("{" + slot + "}"), "(" + "|".join(map(re.escape, words)) + ")")
     return bool(re.fullmatch(pattern, phrase, flags=re.IGNORECASE))

@@ -21,10 +21,12 @@ strings (a deterministic sample by hash):
 - ``quotes``: sentences of Debian's full ``fortunes`` databases (fortunes-min is a small part of them).
 - ``signs``: ``SIGNS`` sign-like phrases, sign templates over WordNet's nouns of places, rooms, food and
   transport that Apertium's dictionary holds (``signs.sign_inputs``).
+- ``notices``: ``NOTICES`` notice-like phrases, what signs forbid, ask and warn ("Do not touch the door",
+  "No smoking in the lobby", "Caution: wet floor"), over sign verbs and WordNet's nouns (``notices.notice_inputs``).
 
 The first six sources train the model's first stage, the next three join them in its second
-(options-adapt.toml): everyday sentences, the kind Tatoeba and signs hold. ``signs`` joins them where the
-shipped model is trained on (options-continue.toml).
+(options-adapt.toml): everyday sentences, the kind Tatoeba and signs hold. ``signs`` and ``notices`` join
+them where the shipped model is trained on (options-continue.toml).
 
 Sign-length inputs (at most ``SIGN_WORDS`` words) also go in UPPER CASE and Title Case, each translated on
 its own (signs and OCR text are often capitalised). Every input and output is checked against the
@@ -58,6 +60,7 @@ from harness.models.recipes.nmt.collect import download, is_valid_split, licence
 from harness.models.recipes.nmt.decontam import Decontaminator, evaluation_files
 from harness.models.recipes.nmt.everyday import everyday_inputs, wordnet_inputs
 from harness.models.recipes.nmt.mocatalog import normalize_for_match
+from harness.models.recipes.nmt.notices import notice_inputs
 from harness.models.recipes.nmt.signs import sign_inputs
 from harness.paths import project_root
 
@@ -68,9 +71,10 @@ SIGN_WORDS = 4
 MIN_WORDS, MAX_WORDS = 3, 40  # sentences kept from prose sources
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])")
 BAD_CHARS = re.compile(r"[<>{}\[\]\\|_=@#$%^*~`]|https?:|www\.|\.\w{2,4}/")
-SOURCES = ("dictionary", "phrases", "ui", "descriptions", "fortunes", "backtranslated", "wordnet", "everyday", "quotes", "signs")
+SOURCES = ("dictionary", "phrases", "ui", "descriptions", "fortunes", "backtranslated", "wordnet", "everyday", "quotes", "signs", "notices")
 PHRASES = 60_000
 SIGNS = 12_000
+NOTICES = 12_000
 EVERYDAY = 100_000
 GLOSSES = 50_000
 VALID_PER_SOURCE = 500  # held-out inputs per source (collect.py's hash rule), translated for validation only
@@ -331,10 +335,13 @@ def source_inputs(source: str, work: Path, human: list[tuple[str, str]]) -> tupl
     if source == "fortunes":
         inputs, package = fortune_inputs(work)
         return inputs, {"from": package["deb"], "licence": package["licence"]}
-    if source in ("wordnet", "everyday", "signs"):
+    if source in ("wordnet", "everyday", "signs", "notices"):
         tree, package = package_tree(work, "wordnet-base")
         wordnet = tree / "usr/share/wordnet"
         known = {lemma for lemma, _ in bidix_entries()} if source != "wordnet" else set()
+        if source == "notices":
+            origin = f"{NOTICES} notice-like phrases over sign verbs and nouns of {package['deb']} that {BIDIX.name} holds (notice_inputs)"
+            return notice_inputs(wordnet, known, NOTICES), {"from": origin, "licence": package["licence"]}
         if source == "signs":
             origin = f"{SIGNS} sign-like phrases over the nouns of {package['deb']} that {BIDIX.name} holds (sign_inputs)"
             return sign_inputs(wordnet, known, SIGNS), {"from": origin, "licence": package["licence"]}
@@ -414,7 +421,7 @@ def main() -> None:
             held_out = sample([t for t in inputs if is_valid_split(t, 15)], VALID_PER_SOURCE, f"{source}-valid")
             inputs = [t for t in inputs if not is_valid_split(t, 15)]
         inputs = sample(inputs, args.max_per_source, source)
-        if source in ("dictionary", "phrases", "ui", "signs"):
+        if source in ("dictionary", "phrases", "ui", "signs", "notices"):
             inputs = case_variants(inputs)
         pairs, drops = distil(source, inputs, blocked, args.work, args.teachers)
         rows += [(en, es, source) for en, es in pairs]
