@@ -368,3 +368,13 @@ def test_validation_nll_per_source_scores_model_folders_on_the_same_pairs(tmp_pa
     tokens = sum(figures[s]["tokens"] for s in sets)
     assert figures["all"]["tokens"] == tokens
     assert figures["all"]["nll"] == pytest.approx(sum(figures[s]["nll"] * figures[s]["tokens"] for s in sets) / tokens, abs=1e-3)
+
+
+def test_the_model_card_names_the_composed_sign_text_a_model_was_trained_on() -> None:
+    from harness.models.recipes.nmt.card import composed_signs
+
+    assert composed_signs({"wordnet", "everyday"}) == ""
+    assert composed_signs({"signs"}) == ", sign-like phrases over its nouns of places, food and transport"
+    both = composed_signs({"signs", "notices"})
+    assert both.startswith(", sign-like phrases")
+    assert both.endswith(", and notices (what signs forbid, ask and warn) over sign verbs and its nouns of things")

@@ -437,14 +437,20 @@ def history_table(figures: dict) -> str:
                       *rows]) + "\n\n" + note
 
 
+def composed_signs(sources: set[str]) -> str:
+    """What the card's intro adds for the sign sources among the distilled ``sources`` of any run."""
+    said = ", sign-like phrases over its nouns of places, food and transport" if "signs" in sources else ""
+    notices = ", and notices (what signs forbid, ask and warn) over sign verbs and its nouns of things"
+    return said + (notices if "notices" in sources else "")
+
+
 def render(manifest: dict, distilled: dict, figures: dict, evaluation: dict, cap: dict | None = None,
            levers: list[dict] | None = None) -> str:
     """The whole README.md text."""
     named = stages(figures)
     hours = sum(f["train_loop_wall_s"] for _, f in named) / 3600
     runs = {1: "", 2: " (two stages)"}.get(len(named), f" ({len(named)} runs: {'; '.join(name for name, _ in named)})")
-    signs = any("signs" in f["options"].get("distilled_sources", []) for _, f in named)
-    nouns = ", sign-like phrases over its nouns of places, food and transport" if signs else ""
+    nouns = composed_signs({source for _, f in named for source in f["options"].get("distilled_sources", [])})
     return f"""# nmt-en-es — a small English→Spanish transformer from Debian's translations and Apertium's
 
 A {figures['parameters'] / 1e6:.1f}M-parameter Marian-style transformer, trained from scratch in
