@@ -93,6 +93,8 @@ RECIPES = {
     "nmt-v4-ct2": Recipe("harness.models.recipes.history:build_nmt_v4_ct2", "harness.models.recipes.history:nmt_v4_ct2_key"),
     "nmt-v5-hf": Recipe("harness.models.recipes.history:build_nmt_v5_hf", "harness.models.recipes.history:nmt_v5_hf_key"),
     "nmt-v5-ct2": Recipe("harness.models.recipes.history:build_nmt_v5_ct2", "harness.models.recipes.history:nmt_v5_ct2_key"),
+    "nmt-v6-hf": Recipe("harness.models.recipes.history:build_nmt_v6_hf", "harness.models.recipes.history:nmt_v6_hf_key"),
+    "nmt-v6-ct2": Recipe("harness.models.recipes.history:build_nmt_v6_ct2", "harness.models.recipes.history:nmt_v6_ct2_key"),
     "ppocr-torch": Recipe("harness.models.recipes.ppocr_torch:build_default", "harness.models.recipes.ppocr_torch:inputs_key"),
     "ort-int8": Recipe("harness.models.recipes.ort_int8:build_default", "harness.models.recipes.ort_int8:inputs_key"),
     "tflite": Recipe(
