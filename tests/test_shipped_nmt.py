@@ -4,7 +4,7 @@ bound (no length limit helps it: the bound is off), and it does not loop with th
 experiments decode with (1.2; no n-gram blocking), greedy or beam 4, at float32 and int8.
 
 Without any repetition penalty v3 looped on one input of the 1,060 (greedy: "beware of pickpockets"; beam 4:
-"chef's special"); v4, v5 and v6 loop on none of them either way (docs/mt.md)."""
+"chef's special"); v4 to v7 loop on none of them either way (docs/mt.md)."""
 
 from __future__ import annotations
 

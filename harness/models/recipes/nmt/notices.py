@@ -61,9 +61,10 @@ def notice_inputs(
     adjectives = [a for a in ADJECTIVES if a in known]
     if min(len(things), len(places), len(transitive), len(intransitive), len(adjectives)) < 2:
         raise SystemExit(f"notices: too few words in {wordnet} that Apertium's dictionary holds; is it WordNet 3.0's dict folder?")
+    # the words each template's slots draw from ("{o" is a thing, singular or plural; "{i}"/"{g}" a verb, no template has both)
     sizes = {"{t}": len(transitive), "{o": len(things), "{a}": len(adjectives), "{i}": len(intransitive), "{g}": len(intransitive),
              "{r}": len(places)}  # fmt: skip
-    fills = [math.prod(n for slot, n in sizes.items() if slot in t and not (slot == "{g}" and "{i}" in t)) for t in TEMPLATES]
+    fills = [math.prod(n for slot, n in sizes.items() if slot in t) for t in TEMPLATES]
     most = sum(fills) // 2
     if count > most:
         asked = f"notices: {count} phrases asked of {len(TEMPLATES)} templates that have {sum(fills)} fillings"
