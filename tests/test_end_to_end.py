@@ -75,6 +75,7 @@ def test_run_directory_matches_the_schema(smoke_run: Path) -> None:
     assert e2e["p50_ci_method"] == "order_statistics" if e2e["n"] >= 6 else pd.isna(e2e["p50_ci_method"])
     assert {"capture", "ocr", "ocr.det", "ocr.rec", "mt", "overlay", "e2e", "models", "harness"} <= set(summary["stage"])
     assert 0 < e2e["outside_models_pct"] < 100
+    assert e2e["mt_degenerate_lines"] == 0  # Apertium's translations of the signs: none loops
     assert list((smoke_run / "overlays").rglob("*.png"))
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
+from harness.metrics.text import degenerate
 from harness.models.manifest import load_manifest
-from harness.models.recipes.nmt.evaluate import loops
 from harness.sources.phrasebook import load_phrasebook
 
 ctranslate2 = pytest.importorskip("ctranslate2")
@@ -49,16 +49,16 @@ def test_no_loops_and_every_output_ends_inside_the_bound(compute_type: str, beam
     outputs = [r.hypotheses[0] for r in results]
     too_long = [(inputs[i], len(o)) for i, o in enumerate(outputs) if len(o) > RATIO * len(pieces[i]) + SLACK]
     texts = [sp_target.decode_pieces(o) for o in outputs]
-    looping = [(inputs[i], t) for i, t in enumerate(texts) if loops(t)]
+    looping = [(inputs[i], t) for i, t in enumerate(texts) if degenerate(t)]
     empty = [inputs[i] for i, t in enumerate(texts) if not t.strip()]
     assert not too_long, f"{len(too_long)} outputs run past {RATIO}x their source + {SLACK} tokens: {too_long[:5]}"
     assert not looping, f"{len(looping)} outputs loop: {looping[:5]}"
     assert not empty, f"{len(empty)} inputs get no translation: {empty[:5]}"
 
 
-def test_loops_catches_what_the_first_model_did() -> None:
-    assert loops("Crrrrrrrrrrrrrrrr")
-    assert loops("Bus para para para para")
-    assert loops("de la casa de la casa de la casa")
-    assert not loops("Parada de autobús")
-    assert not loops("Andén 10000")
+def test_degenerate_catches_what_the_first_model_did() -> None:
+    assert degenerate("Crrrrrrrrrrrrrrrr")
+    assert degenerate("Bus para para para para")
+    assert degenerate("de la casa de la casa de la casa")
+    assert not degenerate("Parada de autobús")
+    assert not degenerate("Andén 10000")

@@ -13,6 +13,9 @@
   recognized words.
 - ``mt_chrf``: sentence chrF (sacrebleu, case-insensitive) of the frame's translated text against its
   reference translation: an end-to-end score, since OCR errors reach it.
+- ``degenerate``: whether a translation repeats itself the way broken decoders do (one letter five times
+  running, one word four times running, one word 3-gram three times); a configuration's
+  ``mt_degenerate_lines`` counts its translated regions that do.
 - ``corpus_scores``: corpus BLEU and chrF over a configuration's frames, with sacrebleu's defaults
   (13a tokenization, case-sensitive: as MT papers and the OPUS-MT model cards report them).
 """
@@ -32,15 +35,36 @@ from harness.metrics.recognition import RecognitionCounts
 from harness.metrics.words import spaced_cer, word_errors
 from harness.types import GroundTruth, TextRegion
 
-__all__ = ["CHRF_METRIC", "cer", "chrf_signature", "corpus_scores", "corpus_signatures", "frame_accuracy", "normalize", "word_recall"]
+__all__ = [
+    "CHRF_METRIC", "cer", "chrf_signature", "corpus_scores", "corpus_signatures", "degenerate", "frame_accuracy", "normalize",
+    "word_recall",
+]
 
 CHRF_METRIC = CHRF(lowercase=True)
 _NON_ALNUM = re.compile(r"[\W_]+", re.UNICODE)
+_LETTER_RUN = re.compile(r"([^\W\d_])\1{4}")
+_EDGES = re.compile(r"^[\W_]+|[\W_]+$")
 
 
 def normalize(text: str) -> str:
     """Case-folded letters and digits only."""
     return _NON_ALNUM.sub("", text.casefold())
+
+
+def degenerate(text: str) -> bool:
+    """Whether a translation loops: one letter five times running, one word four times running, or one word 3-gram three times.
+
+    Words are split at spaces, case-folded and stripped of the punctuation around them ("¡Nunca nunca,
+    nunca nunca!" loops; "%s%s%s%s" is one word). No correct translation of a sign or an everyday sentence
+    does this; the first shipped NMT model did ("Elevator" → about 256 × "r").
+    """
+    if _LETTER_RUN.search(text):
+        return True
+    words = [w for w in (_EDGES.sub("", w) for w in text.casefold().split()) if w]
+    if any(len(set(words[i : i + 4])) == 1 for i in range(len(words) - 3)):
+        return True
+    grams = Counter(tuple(words[i : i + 3]) for i in range(len(words) - 2))
+    return any(count >= 3 for count in grams.values())
 
 
 def cer(hypothesis: str, reference: str) -> float:

@@ -38,7 +38,7 @@ import pandas as pd
 
 from harness.metrics.detection import scores
 from harness.metrics.latency import latency_stats
-from harness.metrics.text import corpus_scores
+from harness.metrics.text import corpus_scores, degenerate
 from harness.store.columns import registered
 from harness.store.spans import WAIT, e2e_ms, model_ms, stage_spans, top_spans
 
@@ -78,6 +78,7 @@ ACCURACY_COLUMNS = [
     "mt_chrf",
     "mt_bleu",
     "mt_chrf_corpus",
+    "mt_degenerate_lines",
     "det_precision",
     "det_recall",
     "det_hmean",
@@ -281,6 +282,9 @@ def accuracy_figures(records: list[dict[str, Any]]) -> dict[str, float | None]:
         detection = scores(total["det_matched"], total["det_gt_care"], total["det_det_care"])
         result.update(det_precision=detection.precision, det_recall=detection.recall, det_hmean=detection.hmean)
         result["e2e_hmean"] = scores(total["e2e_correct"], total["det_gt_care"], total["det_det_care"]).hmean
+    with_targets = [r["targets"] for r in records if isinstance(r.get("targets"), list)]  # None/NaN: MT did not run
+    if with_targets:
+        result["mt_degenerate_lines"] = float(sum(degenerate(t) for targets in with_targets for t in targets if t))
     translated = [r for r in records if "reference" in r and r.get("targets") is not None]
     if translated:
         result.update(corpus_scores([" ".join(t for t in r["targets"] if t) for r in translated], [r["reference"] for r in translated]))

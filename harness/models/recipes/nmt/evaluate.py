@@ -12,7 +12,7 @@ translated; BLEU and chrF come from sacrebleu (signatures recorded), speed is se
 target tokens per second of ``translate_batch`` time (SentencePiece excluded). Each set also gets
 ``max_length_ratio`` (the most target tokens per source token of any line) and ``loops`` (lines whose
 output repeats one letter five times running, one word four times running or one 3-gram three times:
-degenerate output). ``apertium``
+degenerate output, ``harness.metrics.text.degenerate``). ``apertium``
 in ``--compute-types`` scores arbench's Apertium backend on the same lines. Results go to
 ``<model>/eval.json``; hypotheses to ``build/nmt/eval/`` (never into the model folder). Tatoeba is scored
 line by line against the one reference of each line, as the OPUS-MT model cards do.
@@ -24,9 +24,7 @@ import argparse
 import json
 import os
 import platform
-import re
 import time
-from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -34,6 +32,7 @@ import ctranslate2
 import sacrebleu
 import sentencepiece as spm
 
+from harness.metrics.text import degenerate
 from harness.paths import data_root, project_root
 
 EVAL_VERSION = 2
@@ -111,17 +110,6 @@ def translate(translator: ctranslate2.Translator, sp: spm.SentencePieceProcessor
     return [sp.decode_pieces(o) for o in outputs], elapsed, [len(p) for p in pieces], [len(o) for o in outputs]
 
 
-def loops(text: str) -> bool:
-    """Whether a translation is degenerate: one letter five times running, one word four times, or one word 3-gram three times."""
-    if re.search(r"([^\W\d_])\1{4}", text):
-        return True
-    words = text.lower().split()
-    if any(len(set(words[i : i + 4])) == 1 for i in range(len(words) - 3)):
-        return True
-    grams = Counter(tuple(words[i : i + 3]) for i in range(len(words) - 2))
-    return any(count >= 3 for count in grams.values())
-
-
 def apertium_translate(sources: list[str]) -> tuple[list[str], float]:
     """Apertium's translations (arbench's backend, one line at a time) and the seconds they took."""
     from harness.mt.apertium import Apertium, ApertiumOptions
@@ -165,7 +153,7 @@ def evaluate(model: Path, compute_type: str, opts: EvalOptions, hyp_dir: Path, s
                       "sentences_per_s": round(len(sources) / seconds, 1),
                       "target_tokens_per_s": round(sum(tokens_out) / seconds, 1),
                       "max_length_ratio": round(max(o / i for o, i in zip(tokens_out, tokens_in, strict=True)), 2),
-                      "loops": sum(loops(h) for h in hyps)}
+                      "loops": sum(degenerate(h) for h in hyps)}
         print(compute_type, name, json.dumps(rows[name]), flush=True)
     return rows
 
