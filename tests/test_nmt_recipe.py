@@ -195,10 +195,10 @@ def test_source_weights_keep_a_share_or_repeat_a_source(tmp_path: Path) -> None:
     sources = ["ui" if i % 2 else "wordnet" for i in range(100)]
     rows = zip(pairs[:100], sources, strict=True)
     (tmp_path / "distilled.tsv").write_text("".join(f"d{en}\td{es}\t{source}\n" for (en, es), source in rows))
-    plain, counts = training_pairs(tmp_path, TrainOptions(distilled_sources=("ui", "wordnet")))
+    plain, counts, _ = training_pairs(tmp_path, TrainOptions(distilled_sources=("ui", "wordnet")))
     assert len(plain) == 200 and counts == {"human": 100, "ui": 50, "wordnet": 50}
     mix = TrainOptions(distilled_sources=("ui", "wordnet"), source_weights={"human": 0.0, "wordnet": 3.0})
-    weighted_mix, counts = training_pairs(tmp_path, mix)
+    weighted_mix, counts, _ = training_pairs(tmp_path, mix)
     assert len(weighted_mix) == 50 + 150 and not any(en.startswith("en") for en, _ in weighted_mix)
     assert counts == {"human": 0, "ui": 50, "wordnet": 150}
     with pytest.raises(SystemExit, match="no pairs of source 'quotes'"):
@@ -216,7 +216,8 @@ def test_a_run_is_keyed_by_options_data_and_start_but_not_by_its_budget(tmp_path
     assert run_key(TrainOptions(lr=0.001), train, "") != key
     assert run_key(TrainOptions(schedule_offset_steps=5250), train, "") != key
     assert run_key(TrainOptions(continue_schedule=True), train, "") == key  # what it resolves to, the offset, is keyed
-    skip = ("max_train_s", "average_last", "schedule_offset_steps", "continue_schedule")
+    assert run_key(TrainOptions(teacher_post_edits=("please",)), train, "") != key
+    skip = ("max_train_s", "average_last", "schedule_offset_steps", "continue_schedule", "teacher_post_edits")
     older = {k: v for k, v in asdict(TrainOptions()).items() if k not in skip}
     assert key == hashlib.sha256(json.dumps([older, 2, train, ""]).encode()).hexdigest()  # runs from before the option keep their key
     assert run_key(TrainOptions(source_weights={"ui": 0.5}), train, "") != key

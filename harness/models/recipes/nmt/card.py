@@ -132,7 +132,7 @@ the same decontamination as the human pairs; collect.py's validation strings nev
 |---|---|---|---:|---:|---|---|
 """ + "\n".join(rows) + f"""
 
-{total:,} distilled pairs and {human_pairs:,} human pairs in all. {_shares(figures or {}, sources, human_pairs)}
+{total:,} distilled pairs and {human_pairs:,} human pairs in all. {_shares(figures or {}, sources, human_pairs)}{post_edits(figures or {})}
 Held-out inputs of each source (collect.py's hash rule) with Apertium's output are the
 `distilled-valid` set: validation only, never trained on."""
 
@@ -149,6 +149,21 @@ def _shares(figures: dict, sources: dict, human_pairs: int) -> str:
         parts.append(f"{name}: {pairs - counts['human']:,} distilled and {counts['human']:,} human pairs "
                      f"({100 * (pairs - counts['human']) / pairs:.0f}% distilled)")
     return "**" + "; ".join(parts) + ".**" if parts else ""
+
+
+def post_edits(figures: dict) -> str:
+    """The runs that corrected the teacher's output (``teacher_post_edits``, postedit.py) and how many pairs that changed."""
+    parts = []
+    for name, f in stages(figures):
+        edits = f.get("options", {}).get("teacher_post_edits") or []
+        if edits:
+            changed = f.get("post_edited_pairs_by_source") or {}
+            parts.append(f"{name} corrected {sum(changed.values()):,} of its distilled pairs ({', '.join(edits)})")
+    if not parts:
+        return ""
+    return ("\nThe teacher's output was post-edited where a run says so (harness/models/recipes/nmt/postedit.py; `please`:"
+            " Apertium writes a courtesy \"please\" as the verb \"Complacer\", the edit writes \"por favor\"): "
+            + "; ".join(parts) + ". The data files keep Apertium's own output.")
 
 
 def _stages(source: str, figures: dict) -> str:

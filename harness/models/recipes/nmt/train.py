@@ -43,6 +43,7 @@ import tomllib
 import torch
 import torch.nn.functional as F
 
+from harness.models.recipes.nmt.postedit import check_edits, post_edit
 from harness.paths import project_root
 
 HERE = Path(__file__).resolve().parent  # the recipe's data files ship beside it
@@ -82,9 +83,12 @@ class TrainOptions:
     average_last: int = 0  # keep the last N evaluations' weights; ship their average where its validation loss is lower
     schedule_offset_steps: int = 0  # decay the learning rate as if this many steps had run before (continuing a shipped model)
     continue_schedule: bool = False  # with --init: schedule_offset_steps = how far the init model's schedule had run
+    teacher_post_edits: tuple[str, ...] = ()  # postedit.py's corrections of the teacher, on distilled pairs (train and validation)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "distilled_sources", tuple(self.distilled_sources))
+        object.__setattr__(self, "teacher_post_edits", tuple(self.teacher_post_edits))
+        check_edits(self.teacher_post_edits)
 
     @classmethod
     def from_toml(cls, path: Path) -> TrainOptions:
@@ -99,12 +103,15 @@ class TrainOptions:
 Example = tuple[list[int], list[int]]
 
 
-def read_pairs(path: Path, sources: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
-    """English TAB Spanish lines of collect.py; with ``sources``, distill.py's lines (a third column) from those sources."""
+def read_pairs(path: Path, sources: tuple[str, ...] | None = None, edits: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """English TAB Spanish lines of collect.py; with ``sources``, distill.py's lines (a third column) from those sources.
+
+    ``edits``: postedit.py's corrections of the teacher, applied to distill.py's lines.
+    """
     rows = [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines() if "\t" in line]
     if sources is None:
         return [(row[0], row[1]) for row in rows]
-    return [(row[0], row[1]) for row in rows if len(row) > 2 and row[2] in sources]
+    return [(row[0], post_edit(row[0], row[1], row[2], edits)) for row in rows if len(row) > 2 and row[2] in sources]
 
 
 def weighted(pairs: list[tuple[str, str]], weight: float, salt: str) -> list[tuple[str, str]]:
@@ -114,14 +121,16 @@ def weighted(pairs: list[tuple[str, str]], weight: float, salt: str) -> list[tup
     return pairs * whole + kept
 
 
-def training_pairs(data: Path, opts: TrainOptions) -> tuple[list[tuple[str, str]], dict[str, int]]:
-    """collect.py's human pairs (``human_repeats`` times) and distill.py's pairs from ``distilled_sources``; pairs per source.
+def training_pairs(data: Path, opts: TrainOptions) -> tuple[list[tuple[str, str]], dict[str, int], dict[str, int]]:
+    """collect.py's human pairs and distill.py's pairs from ``distilled_sources``; pairs per source; pairs post-edited per source.
 
-    A source named in ``source_weights`` (collect.py's pairs are "human") is kept at that weight instead.
+    Human pairs come ``human_repeats`` times; a source named in ``source_weights`` (collect.py's pairs are
+    "human") is kept at that weight instead. The post-edits apply after the weighting, so a run with them
+    trains on the same pairs as one without, some of them corrected.
     """
     human = read_pairs(data / "train.tsv")
     pairs = weighted(human, opts.source_weights["human"], "human") if "human" in opts.source_weights else human * opts.human_repeats
-    counts = {"human": len(pairs)}
+    counts, edited = {"human": len(pairs)}, {}
     if opts.distilled_sources:
         distilled = data / "distilled.tsv"
         if not distilled.is_file():
@@ -135,9 +144,12 @@ def training_pairs(data: Path, opts: TrainOptions) -> tuple[list[tuple[str, str]
             if not rows:
                 raise SystemExit(f"train: {distilled} has no pairs of source {source!r}; rerun distill.py with it")
             kept = weighted(rows, opts.source_weights.get(source, 1.0), source)
-            pairs += kept
+            fixed = [(en, post_edit(en, es, source, opts.teacher_post_edits)) for en, es in kept]
+            pairs += fixed
             counts[source] = len(kept)
-    return pairs, counts
+            if opts.teacher_post_edits:
+                edited[source] = sum(new != old for new, old in zip(fixed, kept, strict=True))
+    return pairs, counts, edited
 
 
 def train_spm(pairs: list[tuple[str, str]], work: Path, opts: TrainOptions) -> Path:
@@ -508,8 +520,9 @@ def run_key(opts: TrainOptions, train: list[Example], init_sha: str) -> str:
     checkpoint it started from.
     """
     keyed = {k: v for k, v in asdict(opts).items() if k not in ("max_train_s", "average_last", "continue_schedule")}
-    if not keyed["schedule_offset_steps"]:
-        del keyed["schedule_offset_steps"]  # so runs from before the option keep their key
+    for later in ("schedule_offset_steps", "teacher_post_edits"):
+        if not keyed[later]:
+            del keyed[later]  # so runs from before the option keep their key
     return hashlib.sha256(json.dumps([keyed, len(train), train[:: max(1, len(train) // 1000)], init_sha]).encode()).hexdigest()
 
 
@@ -562,9 +575,9 @@ def main() -> None:
         opts = replace(opts, schedule_offset_steps=schedule_steps(args.init))
     seed_everything(opts.seed, opts.threads)
     args.work.mkdir(parents=True, exist_ok=True)
-    (train_pairs, pairs_by_source), valid_pairs = training_pairs(args.data, opts), read_pairs(args.data / "valid.tsv")
+    (train_pairs, pairs_by_source, post_edited), valid_pairs = training_pairs(args.data, opts), read_pairs(args.data / "valid.tsv")
     if opts.distilled_sources and (args.data / "valid_distilled.tsv").is_file():  # held-out inputs of the distilled kinds too
-        valid_pairs += read_pairs(args.data / "valid_distilled.tsv", opts.distilled_sources)
+        valid_pairs += read_pairs(args.data / "valid_distilled.tsv", opts.distilled_sources, opts.teacher_post_edits)
     spm_model = init_tokenizer(args.init, args.work) if args.init else train_spm(train_pairs, args.work, opts)
     tok = write_tokenizer(spm_model, args.work / "tokenizer")
     sp = spm.SentencePieceProcessor(model_file=str(spm_model))
@@ -590,7 +603,8 @@ def main() -> None:
     sizes = export(model, tok, args.out)
     figures = {
         "figures_version": FIGURES_VERSION, "options": asdict(budget), "recipe_max_train_s": opts.max_train_s, "parameters": params,
-        "train_pairs": len(train), "train_pairs_by_source": pairs_by_source, "valid_pairs": len(valid),
+        "train_pairs": len(train), "train_pairs_by_source": pairs_by_source, "post_edited_pairs_by_source": post_edited,
+        "valid_pairs": len(valid),
         "steps": trainer.step, "epochs": trainer.epoch,
         "best_step": trainer.best_step, "best_valid_nll": round(trainer.best, 4), "averaging": averaging,
         "stop_reason": trainer.stop_reason,

@@ -1,0 +1,89 @@
+"""The teacher's courtesy "please" → "Complacer" is corrected where the training options ask for it, and only there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.models.recipes.nmt.postedit import please, post_edit
+
+
+@pytest.mark.parametrize(
+    ("en", "apertium", "edited"),
+    [
+        ("Please do not touch.", "Complacer no toca.", "Por favor, no toca."),
+        ("Please.", "Complacer.", "Por favor."),
+        ("Unable to display. Please apply a filter.", "Incapaz de mostrar. Complacer aplicar un filtro.",
+         "Incapaz de mostrar. Por favor, aplicar un filtro."),
+        ("Select one song only please.", "Selecciona una canción sólo complace.", "Selecciona una canción sólo por favor."),
+        ("For details please refer to", "Para los detalles complacen referir a", "Para los detalles por favor referir a"),
+        ("PLEASE WAIT", "COMPLACER ESPERA", "POR FAVOR ESPERA"),
+        ("Please, please stop", "Complacer, complacer parada", "Por favor, por favor parada"),
+    ],
+)
+def test_a_courtesy_please_becomes_por_favor(en: str, apertium: str, edited: str) -> None:
+    assert please(en, apertium) == edited
+
+
+@pytest.mark.parametrize(
+    ("en", "apertium"),
+    [
+        ("You cannot please everyone.", "No puedes complacer todo el mundo."),  # the verb
+        ("We aim to please!", "Apuntamos para complacer!"),
+        ("The addition of flowers created a pleasing effect.", "La adición de flores creó un efecto de complacer."),
+        ("Please wait", "Espera, por favor"),  # nothing of the teacher's to correct
+    ],
+)
+def test_the_verb_and_other_words_stay(en: str, apertium: str) -> None:
+    assert please(en, apertium) == apertium
+
+
+def test_only_as_many_replacements_as_courtesies() -> None:
+    assert please("Please try to please them.", "Complacer prueba para complacer les.") == "Por favor, prueba para complacer les."
+
+
+def test_human_spanish_is_never_edited() -> None:
+    assert post_edit("Please wait", "Complacer espera", "backtranslated", ("please",)) == "Complacer espera"
+    assert post_edit("Please wait", "Complacer espera", "signs", ()) == "Complacer espera"
+    assert post_edit("Please wait", "Complacer espera", "signs", ("please",)) == "Por favor, espera"
+
+
+def test_training_pairs_edit_the_same_sample_and_count_it(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from harness.models.recipes.nmt.train import TrainOptions, read_pairs, training_pairs
+
+    (tmp_path / "train.tsv").write_text("Please wait\tEspere, por favor\n")
+    rows = [(f"Please wait {i}", f"Complacer espera {i}", "ui" if i % 2 else "backtranslated") for i in range(200)]
+    (tmp_path / "distilled.tsv").write_text("".join("\t".join(row) + "\n" for row in rows))
+    sources = ("ui", "backtranslated")
+    plain, counts, edited = training_pairs(tmp_path, TrainOptions(distilled_sources=sources, source_weights={"ui": 0.5}))
+    fixed, fixed_counts, fixed_edited = training_pairs(
+        tmp_path, TrainOptions(distilled_sources=sources, source_weights={"ui": 0.5}, teacher_post_edits=("please",))
+    )
+    assert edited == {} and counts == fixed_counts and [en for en, _ in plain] == [en for en, _ in fixed]
+    assert fixed_edited == {"ui": counts["ui"], "backtranslated": 0} and 30 < counts["ui"] < 70
+    assert plain[0] == fixed[0] == ("Please wait", "Espere, por favor")  # collect.py's human pair
+    assert all(es.startswith("Por favor, espera") for en, es in fixed[1 : 1 + counts["ui"]])
+    assert all(es.startswith("Complacer") for en, es in fixed[1 + counts["ui"] :])
+    valid = read_pairs(tmp_path / "distilled.tsv", ("ui",), ("please",))
+    assert len(valid) == 100 and all(es.startswith("Por favor, espera") for _, es in valid)
+
+
+def test_an_unknown_edit_is_one_clear_error() -> None:
+    pytest.importorskip("torch")
+    from harness.models.recipes.nmt.train import TrainOptions
+
+    with pytest.raises(SystemExit, match="unknown teacher_post_edits \\['thanks'\\]; known: \\['please'\\]"):
+        TrainOptions(teacher_post_edits=("thanks",))
+
+
+def test_the_card_names_the_runs_that_corrected_the_teacher() -> None:
+    from harness.models.recipes.nmt.card import post_edits
+
+    first = {"options": {"distilled_sources": ["ui"]}}
+    later = {"options": {"distilled_sources": ["ui", "signs"], "schedule_offset_steps": 9000, "teacher_post_edits": ["please"]},
+             "post_edited_pairs_by_source": {"ui": 308, "signs": 771, "backtranslated": 0}, "init": {"figures": first}}
+    said = post_edits(later)
+    assert "stage 1, continued corrected 1,079 of its distilled pairs (please)" in said and "Complacer" in said
+    assert post_edits(first) == ""  # runs without the option: nothing said
