@@ -87,3 +87,16 @@ def test_the_card_names_the_runs_that_corrected_the_teacher() -> None:
     said = post_edits(later)
     assert "stage 1, continued corrected 1,079 of its distilled pairs (please)" in said and "Complacer" in said
     assert post_edits(first) == ""  # runs without the option: nothing said
+
+
+def test_validation_scores_against_the_corrected_teacher_only_when_asked(tmp_path: Path) -> None:
+    from harness.models.recipes.nmt.validation import validation_sets
+
+    (tmp_path / "valid.tsv").write_text("Please wait\tComplacer espera\n")  # human pairs: never edited
+    (tmp_path / "valid_distilled.tsv").write_text("Please wait\tComplacer espera\tsigns\nPlease wait\tComplacer espera\tbacktranslated\n")
+    assert validation_sets(tmp_path)["signs"] == [("Please wait", "Complacer espera")]
+    edited = validation_sets(tmp_path, ("please",))
+    assert edited["signs"] == [("Please wait", "Por favor, espera")]
+    assert edited["human"] == edited["backtranslated"] == [("Please wait", "Complacer espera")]
+    with pytest.raises(SystemExit, match="unknown teacher_post_edits"):
+        validation_sets(tmp_path, ("thanks",))

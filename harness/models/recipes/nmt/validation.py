@@ -7,7 +7,9 @@ source's held-out inputs, so its figure is not comparable with an earlier model'
 (a shipped one, or train.py's ``--out``: its ``hf/`` weights and SentencePiece model) on the same pairs, split by
 where they come from: collect.py's held-out catalog pairs (``human``) and each source of distill.py's
 ``valid_distilled.tsv``. Prints, and writes with ``--out``, per folder and source the mean per-token NLL (nats, no
-label smoothing) and the target tokens it is over, and ``all`` (every pair).
+label smoothing) and the target tokens it is over, and ``all`` (every pair). ``--post-edits please`` scores the
+distilled pairs against the teacher's output corrected as ``teacher_post_edits`` corrects it (postedit.py), for
+models trained with that option; by default against Apertium's own output.
 """
 
 from __future__ import annotations
@@ -27,16 +29,22 @@ HERE = Path(__file__).resolve().parent
 PROJECT = project_root()
 
 
-def validation_sets(data: Path) -> dict[str, list[tuple[str, str]]]:
-    """(English, Spanish) validation pairs by source: ``human`` (valid.tsv), then each source of valid_distilled.tsv."""
+def validation_sets(data: Path, edits: tuple[str, ...] = ()) -> dict[str, list[tuple[str, str]]]:
+    """(English, Spanish) validation pairs by source: ``human`` (valid.tsv), then each source of valid_distilled.tsv.
+
+    ``edits``: postedit.py's corrections, applied to the distilled pairs' Spanish.
+    """
+    from harness.models.recipes.nmt.postedit import check_edits, post_edit
     from harness.models.recipes.nmt.train import read_pairs
+
+    check_edits(edits)
 
     sets: dict[str, list[tuple[str, str]]] = {"human": read_pairs(data / "valid.tsv")}
     distilled = data / "valid_distilled.tsv"
     if distilled.is_file():
         for line in distilled.read_text(encoding="utf-8").splitlines():
             en, es, source = line.split("\t")
-            sets.setdefault(source, []).append((en, es))
+            sets.setdefault(source, []).append((en, post_edit(en, es, source, edits)))
     return sets
 
 
@@ -71,13 +79,14 @@ def main() -> None:
     parser.add_argument("--options", type=Path, default=HERE / "options-continue.toml", help="the models' architecture")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, help="JSON file the figures are written to")
+    parser.add_argument("--post-edits", nargs="*", default=[], help="teacher_post_edits to apply to the distilled pairs (e.g. please)")
     args = parser.parse_args()
     for needed in (args.data / "valid.tsv", *(folder / "hf" / "model.safetensors" for folder in args.folders)):
         if not needed.is_file():
             sys.exit(f"validation: {needed} missing; give model folders with hf/ and --data with collect.py's valid.tsv")
     from harness.models.recipes.nmt.train import TrainOptions
 
-    sets, opts = validation_sets(args.data), TrainOptions.from_toml(args.options)
+    sets, opts = validation_sets(args.data, tuple(args.post_edits)), TrainOptions.from_toml(args.options)
     figures = {str(folder): nll_by_source(folder, sets, opts, args.device) for folder in args.folders}
     for folder, rows in figures.items():
         print(folder, json.dumps({source: row["nll"] for source, row in rows.items()}), flush=True)
