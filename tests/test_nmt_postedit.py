@@ -74,7 +74,7 @@ def test_an_unknown_edit_is_one_clear_error() -> None:
     pytest.importorskip("torch")
     from harness.models.recipes.nmt.train import TrainOptions
 
-    with pytest.raises(SystemExit, match="unknown teacher_post_edits \\['thanks'\\]; known: \\['please'\\]"):
+    with pytest.raises(SystemExit, match="unknown teacher_post_edits \\['thanks'\\]; known: \\['closed', 'please'\\]"):
         TrainOptions(teacher_post_edits=("thanks",))
 
 
@@ -100,3 +100,42 @@ def test_validation_scores_against_the_corrected_teacher_only_when_asked(tmp_pat
     assert edited["human"] == edited["backtranslated"] == [("Please wait", "Complacer espera")]
     with pytest.raises(SystemExit, match="unknown teacher_post_edits"):
         validation_sets(tmp_path, ("thanks",))
+
+
+@pytest.mark.parametrize(
+    ("en", "apertium", "edited"),
+    [
+        ("Museum closed", "El museo cerró", "Museo cerrado"),  # a sign has no article where the English has none
+        ("Shops closed", "Las tiendas cerraron", "Tiendas cerradas"),
+        ("Clinic Closed Today", "La clínica Cerró Hoy", "Clínica Cerrada Hoy"),
+        ("GRANARY CLOSED TODAY", "El granero CERRÓ HOY", "Granero CERRADO HOY"),
+        ("Keep the staircase closed", "Mantener la escalera cerró", "Mantener la escalera cerrada"),
+        ("The museum is closed", "El museo es cerró", "El museo está cerrado"),
+        ("Closed weekends and holidays.", "Cerró fines de semana y vacaciones.", "Cerrado fines de semana y vacaciones."),
+        ("The shops remained closed for a week because of the long strike.",
+         "Las tiendas permanecieron cerraron para una semana debido a la huelga larga.",
+         "Las tiendas permanecieron cerradas para una semana debido a la huelga larga."),  # after "remained": the state, any length
+    ],
+)
+def test_a_signs_closed_becomes_the_participle(en: str, apertium: str, edited: str) -> None:
+    assert post_edit(en, apertium, "signs", ("closed",)) == edited
+
+
+@pytest.mark.parametrize(
+    ("en", "apertium"),
+    [
+        ("Laura closed the chapters this morning.", "Laura cerró los capítulos esta mañana."),  # an object: the verb
+        ("She closed.", "Ella cerró."),  # a subject pronoun: the verb
+        ("The stock market closed high this Friday.", "El mercado de valores cerró alto este viernes."),
+        ("They had to complete the sale before the banks closed.", "Tuvieron que completar la venta antes de los bancos cerró."),
+        ("Museum open", "El museo abre"),
+    ],
+)
+def test_the_past_tense_stays(en: str, apertium: str) -> None:
+    assert post_edit(en, apertium, "signs", ("closed",)) == apertium
+
+
+def test_both_edits_apply_in_the_order_given() -> None:
+    assert post_edit("Please keep the gate closed", "Complacer mantener la puerta cerró", "notices", ("please", "closed")) == (
+        "Por favor, mantener la puerta cerrada"
+    )

@@ -162,7 +162,8 @@ def post_edits(figures: dict) -> str:
     if not parts:
         return ""
     return ("\nThe teacher's output was post-edited where a run says so (harness/models/recipes/nmt/postedit.py; `please`:"
-            " Apertium writes a courtesy \"please\" as the verb \"Complacer\", the edit writes \"por favor\"): "
+            " Apertium writes a courtesy \"please\" as the verb \"Complacer\", the edit writes \"por favor\"; `closed`: it"
+            " writes a sign's \"closed\" as the past tense \"cerró\", the edit writes the participle, \"Museo cerrado\"): "
             + "; ".join(parts) + ". The data files keep Apertium's own output.")
 
 

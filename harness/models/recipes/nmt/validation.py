@@ -79,7 +79,7 @@ def main() -> None:
     parser.add_argument("--options", type=Path, default=HERE / "options-continue.toml", help="the models' architecture")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, help="JSON file the figures are written to")
-    parser.add_argument("--post-edits", nargs="*", default=[], help="teacher_post_edits to apply to the distilled pairs (e.g. please)")
+    parser.add_argument("--post-edits", nargs="*", default=[], help="teacher_post_edits for the distilled pairs (e.g. please closed)")
     args = parser.parse_args()
     for needed in (args.data / "valid.tsv", *(folder / "hf" / "model.safetensors" for folder in args.folders)):
         if not needed.is_file():
