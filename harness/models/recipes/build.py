@@ -95,6 +95,8 @@ RECIPES = {
     "nmt-v5-ct2": Recipe("harness.models.recipes.history:build_nmt_v5_ct2", "harness.models.recipes.history:nmt_v5_ct2_key"),
     "nmt-v6-hf": Recipe("harness.models.recipes.history:build_nmt_v6_hf", "harness.models.recipes.history:nmt_v6_hf_key"),
     "nmt-v6-ct2": Recipe("harness.models.recipes.history:build_nmt_v6_ct2", "harness.models.recipes.history:nmt_v6_ct2_key"),
+    "nmt-v7-hf": Recipe("harness.models.recipes.history:build_nmt_v7_hf", "harness.models.recipes.history:nmt_v7_hf_key"),
+    "nmt-v7-ct2": Recipe("harness.models.recipes.history:build_nmt_v7_ct2", "harness.models.recipes.history:nmt_v7_ct2_key"),
     "ppocr-torch": Recipe("harness.models.recipes.ppocr_torch:build_default", "harness.models.recipes.ppocr_torch:inputs_key"),
     "ort-int8": Recipe("harness.models.recipes.ort_int8:build_default", "harness.models.recipes.ort_int8:inputs_key"),
     "tflite": Recipe(

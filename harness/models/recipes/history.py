@@ -16,6 +16,8 @@ without that commit (a shallow one) skips the recipe with the reason; nothing el
 - ``nmt-en-es-v5-hf`` and ``nmt-en-es-v5-ct2``: the fifth (v4 trained on 2,750 steps of the same mix), shipped in dd73094.
 - ``nmt-en-es-v6-hf`` and ``nmt-en-es-v6-ct2``: the sixth (v5 trained on 3,000 steps with sign-like phrases added), shipped in
   aad1dbd.
+- ``nmt-en-es-v7-hf`` and ``nmt-en-es-v7-ct2``: the seventh (v6 trained on 2,750 steps with notice-like phrases added),
+  shipped in 318deda.
 """
 
 from __future__ import annotations
@@ -30,11 +32,12 @@ from harness.models.recipes import ct2
 from harness.paths import project_root
 
 __all__ = [
-    "NMT_V1", "NMT_V2", "NMT_V3", "NMT_V4", "NMT_V5", "NMT_V6", "build_nmt_v1_ct2", "build_nmt_v1_hf", "build_nmt_v2_ct2",
+    "NMT_V1", "NMT_V2", "NMT_V3", "NMT_V4", "NMT_V5", "NMT_V6", "NMT_V7", "build_nmt_v1_ct2", "build_nmt_v1_hf", "build_nmt_v2_ct2",
     "build_nmt_v2_hf", "build_nmt_v3_ct2", "build_nmt_v3_hf", "build_nmt_v4_ct2", "build_nmt_v4_hf", "build_nmt_v5_ct2",
-    "build_nmt_v5_hf", "build_nmt_v6_ct2", "build_nmt_v6_hf", "git_blob", "nmt_v1_ct2_key", "nmt_v1_hf_key", "nmt_v2_ct2_key",
+    "build_nmt_v5_hf", "build_nmt_v6_ct2", "build_nmt_v6_hf", "build_nmt_v7_ct2",
+    "build_nmt_v7_hf", "git_blob", "nmt_v1_ct2_key", "nmt_v1_hf_key", "nmt_v2_ct2_key",
     "nmt_v2_hf_key", "nmt_v3_ct2_key", "nmt_v3_hf_key", "nmt_v4_ct2_key", "nmt_v4_hf_key", "nmt_v5_ct2_key", "nmt_v5_hf_key",
-    "nmt_v6_ct2_key", "nmt_v6_hf_key",
+    "nmt_v6_ct2_key", "nmt_v6_hf_key", "nmt_v7_ct2_key", "nmt_v7_hf_key",
 ]  # fmt: skip
 
 RECIPE_VERSION = 1
@@ -44,7 +47,8 @@ NMT_V3 = "8b3dcfd843a5787d6dd9b11851ca3f6bd9d5d387"  # the commit that shipped n
 NMT_V4 = "eab2e2872e69c79a964851b2e6333d530a16703f"  # the commit that shipped nmt-en-es v4
 NMT_V5 = "dd73094977e11454bfb8b633c2e717f6d10a15c4"  # the commit that shipped nmt-en-es v5
 NMT_V6 = "aad1dbd174ec1c5397e0e6e6d18509a4e670c970"  # the commit that shipped nmt-en-es v6
-COMMITS = {"v1": NMT_V1, "v2": NMT_V2, "v3": NMT_V3, "v4": NMT_V4, "v5": NMT_V5, "v6": NMT_V6}
+NMT_V7 = "318deda7afd6d5b5efb3b70879d330d8427581cd"  # the commit that shipped nmt-en-es v7
+COMMITS = {"v1": NMT_V1, "v2": NMT_V2, "v3": NMT_V3, "v4": NMT_V4, "v5": NMT_V5, "v6": NMT_V6, "v7": NMT_V7}
 NMT_FILES = (
     "model.safetensors", "config.json", "generation_config.json", "source.spm", "target.spm", "tokenizer_config.json", "vocab.json",
 )  # fmt: skip
@@ -108,3 +112,5 @@ build_nmt_v5_hf, nmt_v5_hf_key = partial(build_nmt_hf, "v5"), partial(nmt_hf_key
 build_nmt_v5_ct2, nmt_v5_ct2_key = partial(build_nmt_ct2, "v5"), partial(nmt_ct2_key, "v5")
 build_nmt_v6_hf, nmt_v6_hf_key = partial(build_nmt_hf, "v6"), partial(nmt_hf_key, "v6")
 build_nmt_v6_ct2, nmt_v6_ct2_key = partial(build_nmt_ct2, "v6"), partial(nmt_ct2_key, "v6")
+build_nmt_v7_hf, nmt_v7_hf_key = partial(build_nmt_hf, "v7"), partial(nmt_hf_key, "v7")
+build_nmt_v7_ct2, nmt_v7_ct2_key = partial(build_nmt_ct2, "v7"), partial(nmt_ct2_key, "v7")
