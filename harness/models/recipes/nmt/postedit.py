@@ -44,13 +44,8 @@ def please(en: str, es: str) -> str:
     courtesy = len(_PLEASE.findall(en)) - len(_VERB.findall(en))
     if courtesy <= 0:
         return es
-    done = 0
 
     def replace(match: re.Match[str]) -> str:
-        nonlocal done
-        if done == courtesy:
-            return match.group(0)
-        done += 1
         word = match.group(0)
         if word.isupper():
             return "POR FAVOR"
@@ -58,7 +53,7 @@ def please(en: str, es: str) -> str:
             return "Por favor" + ("," if match.group(2) and not match.group(1) else "")
         return "por favor"
 
-    return _COMPLACER.sub(replace, es)
+    return _COMPLACER.sub(replace, es, count=courtesy)  # the first ones: as many as the English has
 
 
 _STATE_BEFORE = r"(?:is|are|be|been|being|keep|keeps|kept|remain|remains|remained|stay|stays|stayed|temporarily|now|currently)"
@@ -88,13 +83,8 @@ def closed(en: str, es: str) -> str:
         states = max(states, len(_SIGN.findall(en)) - len(_SUBJECT.findall(en)))
     if states <= 0:
         return es
-    done = 0
 
     def replace(match: re.Match[str]) -> str:
-        nonlocal done
-        if done == states:
-            return match.group(0)
-        done += 1
         be, already, verb = match.groups()
         articles = _ARTICLE.findall(es[: match.start()])
         ending = _ENDINGS[articles[-1].lower()] if articles else ("os" if verb.lower() == "cerraron" else "o")
@@ -104,7 +94,7 @@ def closed(en: str, es: str) -> str:
             out = _cased("están" if plural else "está", be) + " " + (already or "") + out
         return out
 
-    edited = _CERRO.sub(replace, es)
+    edited = _CERRO.sub(replace, es, count=states)
     if edited != es and len(words) <= SIGN_WORDS and words[0].lower() not in _DETERMINERS and _LEADING_ARTICLE.match(edited):
         rest = _LEADING_ARTICLE.sub("", edited, count=1)
         edited = rest[0].upper() + rest[1:] if not rest[:1].isupper() and edited[:1].isupper() else rest
